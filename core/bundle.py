@@ -1,0 +1,499 @@
+"""The incident bundle, format ``incident-bundle/1`` (see docs/bundle-format.md).
+
+A bundle is a directory or a zip file holding one incident's raw material::
+
+    bundle.json            manifest: id, title, service, kpi, window, baseline, datasets
+    metrics/NAME.csv       timestamp,value[,label columns]
+    logs/*.jsonl           one ECS-style object per line (@timestamp, message, ...)
+    events.jsonl           change events (timestamp, kind, title, ...)
+    datasets/*             Parquet or CSV snapshots
+    ground_truth.json      optional; for evaluation only, never read by analyses
+
+``read_bundle`` validates and returns a :class:`Bundle`; ``validate_bundle``
+returns every :class:`Problem` with its file and line; ``write_bundle`` writes one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import pandas as pd
+
+from core.errors import BundleError, InvalidInputError
+from core.models import BUNDLE_EVENT_KINDS, TimeWindow, utc
+
+FORMAT = "incident-bundle/1"
+MANIFEST = "bundle.json"
+DIRECTIONS = ("higher_is_better", "lower_is_better")
+DATASET_SUFFIXES = (".parquet", ".csv", ".jsonl")
+MAX_PROBLEMS_PER_FILE = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    role: str
+    file: str
+    timestamp: str | None = None
+    prediction: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    manifest: dict[str, Any]
+    window: TimeWindow
+    baseline: TimeWindow | None
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def title(self) -> str:
+        return self.manifest["title"]
+
+    @property
+    def service(self) -> str:
+        return self.manifest.get("service", "")
+
+    @property
+    def summary(self) -> str:
+        return self.manifest.get("summary", "")
+
+    @property
+    def kpi_metric(self) -> str:
+        return self.manifest["kpi"]["metric"]
+
+    @property
+    def kpi_direction(self) -> str:
+        return self.manifest["kpi"]["direction"]
+
+    def metric_names(self) -> list[str]:
+        d = self.path / "metrics"
+        return sorted(p.stem for p in d.glob("*.csv")) if d.is_dir() else []
+
+    def metric_path(self, name: str) -> Path:
+        p = self.path / "metrics" / f"{name}.csv"
+        if not p.is_file():
+            raise InvalidInputError(f"bundle {self.id} has no metric '{name}' (metrics/{name}.csv)")
+        return p
+
+    def read_metric(self, name: str) -> pd.DataFrame:
+        """The metric as a frame with a UTC ``timestamp`` column, ``value`` and any label columns."""
+        df = pd.read_csv(self.metric_path(name))
+        df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True, format="ISO8601")
+        return df
+
+    def log_files(self) -> list[Path]:
+        d = self.path / "logs"
+        return sorted(d.glob("*.jsonl")) if d.is_dir() else []
+
+    def events(self) -> list[dict[str, Any]]:
+        """Change events with ``timestamp``/``end`` parsed to UTC datetimes."""
+        p = self.path / "events.jsonl"
+        if not p.is_file():
+            return []
+        out = []
+        for obj in _jsonl(p):
+            ev = dict(obj)
+            ev["timestamp"] = utc(ev["timestamp"])
+            ev["end"] = utc(ev.get("end"))
+            ev.setdefault("source", "bundle")
+            ev.setdefault("attributes", {})
+            out.append(ev)
+        return out
+
+    def dataset_path(self, role: str) -> Path:
+        if role not in self.datasets:
+            raise InvalidInputError(
+                f"bundle {self.id} has no dataset role '{role}'; roles: {', '.join(self.datasets) or 'none'}"
+            )
+        return self.path / self.datasets[role].file
+
+    def read_dataset(self, role: str) -> pd.DataFrame:
+        return read_table(self.dataset_path(role))
+
+    def has_ground_truth(self) -> bool:
+        return (self.path / "ground_truth.json").is_file()
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read a CSV, Parquet or JSONL table, with a clear message when it is not what it claims."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True)
+    except FileNotFoundError:
+        raise InvalidInputError(f"{path}: file not found") from None
+    except Exception as exc:  # noqa: BLE001 - readers raise many types; all mean "bad file"
+        raise InvalidInputError(
+            f"{path.name}: cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}); check the file and its extension"
+        ) from exc
+    raise InvalidInputError(f"{path.name}: unsupported file type '{suffix}'; use .parquet, .csv or .jsonl")
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("r", encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line:
+                yield json.loads(line)
+
+
+# ---------------------------------------------------------------- opening
+
+def _unpack(path: Path) -> Path:
+    """A bundle directory for ``path``; a zip is extracted once into a cache keyed by its content hash."""
+    if path.is_dir():
+        return path
+    if not path.exists():
+        raise BundleError(f"{path}: no such bundle (a directory or .zip)", [Problem(str(path), None, "not found")])
+    if not zipfile.is_zipfile(path):
+        raise BundleError(
+            f"{path}: not a bundle; give a directory containing bundle.json or a .zip of one",
+            [Problem(str(path), None, "neither a directory nor a zip file")],
+        )
+    h = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / "workbench-bundles" / h
+    if (target / MANIFEST).is_file():
+        return target
+    tmp = Path(tempfile.mkdtemp(prefix="bundle-"))
+    with zipfile.ZipFile(path) as zf:
+        for member in zf.namelist():
+            if member.startswith("/") or ".." in Path(member).parts:
+                raise BundleError(f"{path}: unsafe path '{member}' in zip", [Problem(member, None, "unsafe path")])
+        zf.extractall(tmp)
+    root = tmp
+    if not (root / MANIFEST).is_file():
+        subdirs = [p for p in root.iterdir() if p.is_dir()]
+        if len(subdirs) == 1 and (subdirs[0] / MANIFEST).is_file():
+            root = subdirs[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.move(str(root), str(target))
+    except OSError:
+        return root
+    return target
+
+
+def read_bundle(path: Path | str) -> Bundle:
+    """Open and validate a bundle.
+
+    Raises:
+        BundleError: the bundle is invalid; ``.problems`` lists every problem found.
+    """
+    root = _unpack(Path(path))
+    problems = list(_validate_dir(root))
+    if problems:
+        head = "; ".join(str(p) for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise BundleError(f"invalid bundle {path}: {head}{more}", problems)
+    manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    return _bundle_from(root, manifest)
+
+
+def _bundle_from(root: Path, manifest: dict[str, Any]) -> Bundle:
+    w = manifest["window"]
+    b = manifest.get("baseline")
+    datasets = {
+        role: DatasetSpec(role=role, file=spec["file"], timestamp=spec.get("timestamp"),
+                          prediction=spec.get("prediction"), label=spec.get("label"))
+        for role, spec in (manifest.get("datasets") or {}).items()
+    }
+    return Bundle(
+        path=root, manifest=manifest, window=TimeWindow(w["start"], w["end"]),
+        baseline=TimeWindow(b["start"], b["end"]) if b else None, datasets=datasets,
+    )
+
+
+def validate_bundle(path: Path | str) -> list[Problem]:
+    """Every problem of the bundle at ``path`` (empty when it is valid)."""
+    try:
+        root = _unpack(Path(path))
+    except BundleError as exc:
+        return exc.problems
+    return list(_validate_dir(root))
+
+
+def _time(value: Any, file: str, line: int | None, what: str, problems: list[Problem]) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        problems.append(Problem(file, line, f"{what} is missing or not a string; use ISO 8601 with Z or an offset"))
+        return None
+    try:
+        return utc(value)
+    except InvalidInputError as exc:
+        problems.append(Problem(file, line, f"{what}: {exc}"))
+        return None
+
+
+def _validate_window(obj: Any, name: str, problems: list[Problem], required: bool) -> None:
+    if obj is None:
+        if required:
+            problems.append(Problem(MANIFEST, None, f"'{name}' is required: {{\"start\": ISO, \"end\": ISO}}"))
+        return
+    if not isinstance(obj, dict):
+        problems.append(Problem(MANIFEST, None, f"'{name}' must be an object with start and end"))
+        return
+    s = _time(obj.get("start"), MANIFEST, None, f"{name}.start", problems)
+    e = _time(obj.get("end"), MANIFEST, None, f"{name}.end", problems)
+    if s and e and e <= s:
+        problems.append(Problem(MANIFEST, None, f"{name}.end is not after {name}.start"))
+
+
+def _validate_dir(root: Path) -> Iterator[Problem]:
+    problems: list[Problem] = []
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        yield Problem(MANIFEST, None, f"missing; a bundle directory must contain {MANIFEST}")
+        return
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        yield Problem(MANIFEST, getattr(exc, "lineno", None), f"not valid JSON: {getattr(exc, 'msg', exc)}")
+        return
+    if not isinstance(manifest, dict):
+        yield Problem(MANIFEST, None, "must be a JSON object")
+        return
+    if manifest.get("format") != FORMAT:
+        problems.append(Problem(MANIFEST, None, f"'format' is {manifest.get('format')!r}; expected '{FORMAT}'"))
+    for key in ("id", "title"):
+        if not isinstance(manifest.get(key), str) or not manifest.get(key, "").strip():
+            problems.append(Problem(MANIFEST, None, f"'{key}' is required and must be a non-empty string"))
+    for key in ("summary", "service"):
+        if key in manifest and not isinstance(manifest[key], str):
+            problems.append(Problem(MANIFEST, None, f"'{key}' must be a string"))
+    kpi = manifest.get("kpi")
+    if not isinstance(kpi, dict) or not isinstance(kpi.get("metric"), str):
+        problems.append(Problem(MANIFEST, None, "'kpi' must be {\"metric\": NAME, \"direction\": ...}"))
+    elif kpi.get("direction") not in DIRECTIONS:
+        problems.append(Problem(MANIFEST, None, f"kpi.direction must be one of {', '.join(DIRECTIONS)}"))
+    elif not (root / "metrics" / f"{kpi['metric']}.csv").is_file():
+        problems.append(Problem(MANIFEST, None, f"kpi.metric '{kpi['metric']}' has no file metrics/{kpi['metric']}.csv"))
+    _validate_window(manifest.get("window"), "window", problems, required=True)
+    _validate_window(manifest.get("baseline"), "baseline", problems, required=False)
+    datasets = manifest.get("datasets", {})
+    if not isinstance(datasets, dict):
+        problems.append(Problem(MANIFEST, None, "'datasets' must be an object ROLE -> {\"file\": ...}"))
+        datasets = {}
+    for role, spec in datasets.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
+            problems.append(Problem(MANIFEST, None, f"datasets.{role} needs a 'file'"))
+            continue
+        f = root / spec["file"]
+        if Path(spec["file"]).is_absolute() or ".." in Path(spec["file"]).parts:
+            problems.append(Problem(MANIFEST, None, f"datasets.{role}.file must be a relative path inside the bundle"))
+        elif not f.is_file():
+            problems.append(Problem(MANIFEST, None, f"datasets.{role}.file '{spec['file']}' does not exist"))
+        elif f.suffix.lower() not in DATASET_SUFFIXES:
+            problems.append(Problem(spec["file"], None, "datasets must be .parquet, .csv or .jsonl"))
+        else:
+            problems.extend(_validate_dataset(f, spec, root))
+    yield from problems
+    for p in sorted((root / "metrics").glob("*.csv")) if (root / "metrics").is_dir() else []:
+        yield from _validate_metric(p, root)
+    for p in sorted((root / "logs").glob("*.jsonl")) if (root / "logs").is_dir() else []:
+        yield from _validate_logs(p, root)
+    if (root / "events.jsonl").is_file():
+        yield from _validate_events(root / "events.jsonl", root)
+
+
+def _rel(p: Path, root: Path) -> str:
+    return str(p.relative_to(root))
+
+
+def _validate_dataset(f: Path, spec: dict[str, Any], root: Path) -> list[Problem]:
+    try:
+        if f.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            cols = pq.read_schema(f).names
+        elif f.suffix.lower() == ".csv":
+            cols = list(pd.read_csv(f, nrows=5).columns)
+        else:
+            cols = list(pd.read_json(f, lines=True, nrows=5).columns)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unreadable
+        return [Problem(_rel(f, root), None, f"unreadable ({type(exc).__name__}); is it really {f.suffix}?")]
+    out = []
+    for key in ("timestamp", "prediction", "label"):
+        col = spec.get(key)
+        if col is not None and col not in cols:
+            out.append(Problem(_rel(f, root), None, f"{key} column '{col}' named in bundle.json is not in the file"))
+    return out
+
+
+def _validate_metric(p: Path, root: Path) -> Iterator[Problem]:
+    rel = _rel(p, root)
+    try:
+        df = pd.read_csv(p)
+    except Exception as exc:  # noqa: BLE001
+        yield Problem(rel, None, f"not a readable CSV ({type(exc).__name__})")
+        return
+    missing = {"timestamp", "value"} - set(df.columns)
+    if missing:
+        yield Problem(rel, 1, f"header lacks {', '.join(sorted(missing))}; expected timestamp,value[,labels]")
+        return
+    ts = pd.to_datetime(df["timestamp"], utc=True, errors="coerce", format="ISO8601")
+    bad = df.index[ts.isna()].tolist()
+    for i in bad[:MAX_PROBLEMS_PER_FILE]:
+        yield Problem(rel, i + 2, f"timestamp {df['timestamp'].iloc[i]!r} is not ISO 8601")
+    vals = pd.to_numeric(df["value"], errors="coerce")
+    bad_v = df.index[vals.isna() & df["value"].notna()].tolist()
+    for i in bad_v[:MAX_PROBLEMS_PER_FILE]:
+        yield Problem(rel, i + 2, f"value {df['value'].iloc[i]!r} is not a number")
+
+
+def _validate_logs(p: Path, root: Path) -> Iterator[Problem]:
+    rel = _rel(p, root)
+    n = 0
+    with p.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            msg = None
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+                if not isinstance(obj, dict):
+                    msg = "not a JSON object"
+                else:
+                    ts = obj.get("@timestamp")
+                    if ts is None and isinstance(obj.get("@timestamp"), dict):
+                        ts = None
+                    if not isinstance(ts, str):
+                        msg = "missing '@timestamp'"
+                    elif "message" not in obj:
+                        msg = "missing 'message'"
+                    else:
+                        try:
+                            utc(ts)
+                        except InvalidInputError as exc:
+                            msg = f"@timestamp: {exc}"
+            except UnicodeDecodeError:
+                msg = "not UTF-8"
+            except json.JSONDecodeError as exc:
+                msg = f"not valid JSON ({exc.msg})"
+            if msg:
+                n += 1
+                if n <= MAX_PROBLEMS_PER_FILE:
+                    yield Problem(rel, lineno, msg)
+    if n > MAX_PROBLEMS_PER_FILE:
+        yield Problem(rel, None, f"{n - MAX_PROBLEMS_PER_FILE} more bad lines not listed")
+
+
+def _validate_events(p: Path, root: Path) -> Iterator[Problem]:
+    rel = _rel(p, root)
+    with p.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                yield Problem(rel, lineno, "not valid UTF-8 JSON")
+                continue
+            if not isinstance(obj, dict):
+                yield Problem(rel, lineno, "not a JSON object")
+                continue
+            problems: list[Problem] = []
+            start = _time(obj.get("timestamp"), rel, lineno, "timestamp", problems)
+            if obj.get("end") is not None:
+                end = _time(obj.get("end"), rel, lineno, "end", problems)
+                if start and end and end < start:
+                    problems.append(Problem(rel, lineno, "end is before timestamp"))
+            if obj.get("kind") not in BUNDLE_EVENT_KINDS:
+                problems.append(Problem(rel, lineno, f"kind {obj.get('kind')!r} is not one of {', '.join(BUNDLE_EVENT_KINDS)}"))
+            if not isinstance(obj.get("title"), str) or not obj["title"].strip():
+                problems.append(Problem(rel, lineno, "title is required"))
+            if "attributes" in obj and not isinstance(obj["attributes"], dict):
+                problems.append(Problem(rel, lineno, "attributes must be an object"))
+            yield from problems
+
+
+# ---------------------------------------------------------------- writing
+
+def write_bundle(
+    path: Path | str,
+    manifest: dict[str, Any],
+    *,
+    metrics: dict[str, pd.DataFrame] | None = None,
+    logs: dict[str, Iterable[dict[str, Any]]] | None = None,
+    events: Iterable[dict[str, Any]] = (),
+    datasets: dict[str, pd.DataFrame] | None = None,
+    ground_truth: dict[str, Any] | None = None,
+    as_zip: bool = False,
+) -> Path:
+    """Write a bundle directory (or ``.zip`` when ``as_zip``) and return its path.
+
+    ``datasets`` maps a file name under ``datasets/`` (``features.parquet``) to a frame;
+    the manifest's ``datasets`` section must refer to them as ``datasets/NAME``.
+    """
+    path = Path(path)
+    root = Path(tempfile.mkdtemp(prefix="bundle-w-")) if as_zip else path
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": FORMAT, **manifest}
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    if metrics:
+        (root / "metrics").mkdir(exist_ok=True)
+        for name, df in metrics.items():
+            out = df.copy()
+            out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.to_csv(root / "metrics" / f"{name}.csv", index=False)
+    if logs:
+        (root / "logs").mkdir(exist_ok=True)
+        for name, records in logs.items():
+            with (root / "logs" / name).open("w", encoding="utf-8") as fh:
+                for rec in records:
+                    fh.write(json.dumps(rec, default=str) + "\n")
+    events = list(events)
+    if events:
+        with (root / "events.jsonl").open("w", encoding="utf-8") as fh:
+            for ev in events:
+                fh.write(json.dumps(ev, default=str) + "\n")
+    if datasets:
+        (root / "datasets").mkdir(exist_ok=True)
+        for name, df in datasets.items():
+            target = root / "datasets" / name
+            if name.endswith(".parquet"):
+                df.to_parquet(target, index=False)
+            elif name.endswith(".csv"):
+                df.to_csv(target, index=False)
+            else:
+                df.to_json(target, orient="records", lines=True, date_format="iso")
+    if ground_truth is not None:
+        (root / "ground_truth.json").write_text(json.dumps(ground_truth, indent=2, default=str), encoding="utf-8")
+    if as_zip:
+        zpath = path if path.suffix == ".zip" else path.with_suffix(".zip")
+        zpath.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(root.rglob("*")):
+                if f.is_file():
+                    zf.write(f, f.relative_to(root))
+        shutil.rmtree(root, ignore_errors=True)
+        return zpath
+    return path

@@ -1,0 +1,124 @@
+"""The incident store: SQLite by default, PostgreSQL when ``DATABASE_URL`` is set.
+
+``open_store()`` connects, runs the Alembic migrations up to head and returns a
+:class:`Store`. Repository functions live in the sibling modules
+(``incidents``, ``timeline``, ``evidence``, ``actions``, ``fishbone``) and take
+the store as their first argument.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def workbench_home() -> Path:
+    """Folder for the embedded store, demo bundles and MLflow data (``WORKBENCH_HOME``)."""
+    home = Path(os.environ.get("WORKBENCH_HOME") or Path.cwd() / ".workbench")
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def default_url() -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{workbench_home() / 'workbench.db'}"
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+@dataclass(frozen=True)
+class Store:
+    engine: Engine
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Connect to the store at ``url`` (default: ``DATABASE_URL`` or the embedded SQLite file).
+
+    Raises:
+        StoreError: the database cannot be opened or migrated; the message names the
+            redacted URL and the fix.
+    """
+    url = url or default_url()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                parent = Path(path).parent
+                if not parent.exists():
+                    raise StoreError(
+                        f"cannot open the store {redact_url(url)}: folder {parent} does not exist; "
+                        "create it or point DATABASE_URL elsewhere"
+                    )
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                                   connect_args={"connect_timeout": 5})
+        store = Store(engine=engine, url=url)
+        if migrate:
+            upgrade(store)
+        else:
+            with engine.connect():
+                pass
+        return store
+    except StoreError:
+        raise
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        raise StoreError(
+            f"cannot open the store {redact_url(url)}: {reason}. "
+            "Check DATABASE_URL (unset it to use the embedded SQLite store) and that the database is running."
+        ) from exc
+
+
+def upgrade(store: Store) -> None:
+    """Run the Alembic migrations up to head (idempotent, safe from several processes)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        if store.dialect == "postgresql":
+            # serialise concurrent first starts of several replicas
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

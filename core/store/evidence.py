@@ -1,0 +1,107 @@
+"""Pinned evidence: frozen findings with their query, window and a compact result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from core.errors import InvalidInputError, NotFoundError
+from core.models import Evidence, EventKind, TimeWindow, iso
+from core.store import Store
+from core.store.tables import evidence as evidence_table
+from core.store.timeline import add_events
+
+MAX_RESULT_BYTES = 256_000
+
+
+def _jsonable(value: Any) -> Any:
+    """Make a result JSON-safe (NaN/inf become None, datetimes ISO strings)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return None if (math.isnan(value) or math.isinf(value)) else value
+    if isinstance(value, datetime):
+        return iso(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _jsonable(value.item())
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def digest_of(kind: str, query: dict[str, Any], window: TimeWindow | None, result: dict[str, Any]) -> str:
+    payload = json.dumps(
+        {"kind": kind, "query": query, "window": window.to_dict() if window else None, "result": result},
+        sort_keys=True, separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def pin_evidence(
+    store: Store,
+    incident_id: str,
+    *,
+    kind: str,
+    title: str,
+    query: dict[str, Any],
+    result: dict[str, Any],
+    window: TimeWindow | None = None,
+    author: str = "",
+    timeline_at: datetime | None = None,
+    event_kind: EventKind = EventKind.FINDING,
+) -> Evidence:
+    """Freeze a finding onto an incident, and put it on the timeline (at ``timeline_at`` or the window end)."""
+    query = _jsonable(query)
+    result = _jsonable(result)
+    size = len(json.dumps(result))
+    if size > MAX_RESULT_BYTES:
+        raise InvalidInputError(
+            f"the finding is {size // 1000} kB; evidence keeps at most {MAX_RESULT_BYTES // 1000} kB — "
+            "pin a summary or fewer sample rows"
+        )
+    digest = digest_of(kind, query, window, result)
+    now = datetime.now(timezone.utc)
+    with store.engine.begin() as conn:
+        evidence_id = conn.execute(insert(evidence_table).values(
+            incident_id=incident_id, kind=kind, title=title, query=query,
+            window_start=window.start if window else None, window_end=window.end if window else None,
+            result=result, digest=digest, created_at=now, author=author,
+        )).inserted_primary_key[0]
+    when = timeline_at or (window.end if window else now)
+    add_events(store, incident_id, [{
+        "timestamp": when, "kind": event_kind.value, "source": kind, "title": title, "pinned": True,
+        "author": author, "evidence_id": evidence_id, "details": {"digest": digest[:12]},
+    }])
+    return get_evidence(store, evidence_id)
+
+
+def _from_row(row: Any) -> Evidence:
+    m = row._mapping
+    window = TimeWindow(m["window_start"], m["window_end"]) if m["window_start"] and m["window_end"] else None
+    return Evidence(
+        id=m["id"], incident_id=m["incident_id"], kind=m["kind"], title=m["title"], query=m["query"],
+        window=window, result=m["result"], digest=m["digest"], created_at=m["created_at"], author=m["author"],
+    )
+
+
+def get_evidence(store: Store, evidence_id: int) -> Evidence:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(evidence_table).where(evidence_table.c.id == evidence_id)).first()
+    if row is None:
+        raise NotFoundError(f"no evidence {evidence_id}")
+    return _from_row(row)
+
+
+def list_evidence(store: Store, incident_id: str, kind: str | None = None) -> list[Evidence]:
+    q = select(evidence_table).where(evidence_table.c.incident_id == incident_id).order_by(evidence_table.c.id)
+    if kind:
+        q = q.where(evidence_table.c.kind == kind)
+    with store.engine.connect() as conn:
+        return [_from_row(r) for r in conn.execute(q).fetchall()]

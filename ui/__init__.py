@@ -1,0 +1,1 @@
+"""Streamlit-only helpers: cached wrappers over core, shared state and widgets."""
