@@ -1,0 +1,437 @@
+"""``LocalLogSource``: JSONL, CSV and plain-text log files queried through DuckDB.
+
+The files are loaded once into an in-memory DuckDB table sorted by time, with
+nested JSON objects flattened to dotted column names (``{"log": {"level": ..}}``
+and ``{"log.level": ..}`` both become ``log.level``). Queries are compiled by
+:mod:`core.logquery` to parameterised SQL. Problems met while loading (lines that
+are not JSON, invalid UTF-8, lines without a timestamp, times without a zone) are
+counted and reported in ``info.warnings``; they never stop the load.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import tempfile
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+
+from core.errors import InvalidInputError, NotFoundError
+from core.logquery import FieldKind, compile_query
+from core.models import TimeWindow
+from core.sources.logs import (
+    LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
+    LogHit, SearchPage, SourceInfo, decode_cursor, encode_cursor, pick_interval,
+)
+
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+CSV_SUFFIXES = (".csv",)
+# Default plain-text line: "<ISO time> <LEVEL> [service] message" (level and service optional).
+DEFAULT_LINE_PATTERN = (
+    r"^(?P<timestamp>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+"
+    r"(?:(?P<log__level>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\s+)?"
+    r"(?:\[(?P<service__name>[^\]]*)\]\s*)?(?P<message>.*)$"
+)
+DEFAULT_MAX_BYTES = 1_500_000_000
+DEFAULT_TIMEOUT_S = 30.0
+TIME_CANDIDATES = ("@timestamp", "timestamp", "time", "ts", "datetime", "date")
+_TEXT_FIELDS = ("message", "error.message")
+_ZONE_RX = r"(Z|z|[+-]\d\d:?\d\d)$"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _kind_of(type_name: str) -> FieldKind:
+    t = type_name.upper()
+    if t.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                     "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")):
+        return FieldKind.NUMBER
+    if t.startswith("BOOLEAN"):
+        return FieldKind.BOOLEAN
+    if t.startswith(("TIMESTAMP", "DATE")):
+        return FieldKind.DATE
+    return FieldKind.KEYWORD
+
+
+class LocalLogSource:
+    """Log files (JSONL, CSV, plain text) loaded into DuckDB and queried with Lucene syntax.
+
+    Args:
+        paths: one or more log files.
+        time_field: the field holding each record's time (default ``@timestamp``;
+            ``timestamp``/``time``/``ts`` are tried when it is absent).
+        line_pattern: a regular expression (RE2 syntax) with named groups for plain-text
+            lines; ``timestamp`` and ``message`` are expected, ``__`` in a group name becomes
+            a dot (``log__level`` -> ``log.level``).
+        max_bytes: refuse files larger than this in total (default 1.5 GB, or the
+            ``WORKBENCH_LOG_MAX_BYTES`` environment variable).
+        timeout_s: a query running longer is interrupted with a clear error.
+        name: a display name.
+
+    Raises:
+        NotFoundError: a file does not exist.
+        InvalidInputError: the files are too large, or no file could be read.
+    """
+
+    def __init__(self, paths: Path | str | Iterable[Path | str], *, time_field: str = TIME_FIELD,
+                 line_pattern: str = DEFAULT_LINE_PATTERN, max_bytes: int | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, name: str | None = None):
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        self._paths = [Path(p) for p in paths]
+        if not self._paths:
+            raise InvalidInputError("no log files were given; pass at least one .jsonl, .csv or .log file")
+        for p in self._paths:
+            if not p.is_file():
+                raise NotFoundError(f"log file {p} not found; check the path")
+        limit = max_bytes if max_bytes is not None else int(os.environ.get("WORKBENCH_LOG_MAX_BYTES",
+                                                                            DEFAULT_MAX_BYTES))
+        size = sum(p.stat().st_size for p in self._paths)
+        if size > limit:
+            raise InvalidInputError(
+                f"the log files total {size / 1e9:.1f} GB, more than the {limit / 1e9:.1f} GB a local source loads; "
+                "narrow them to the incident's time range (e.g. split by hour), index them into Elasticsearch, "
+                "or raise WORKBENCH_LOG_MAX_BYTES if the machine has the memory"
+            )
+        self._timeout_s = timeout_s
+        self._line_pattern = line_pattern
+        self._warnings: list[str] = []
+        self._tmp = tempfile.TemporaryDirectory(prefix="workbench-logs-")
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET TimeZone='UTC'")
+        self._lock = threading.Lock()
+        self._time_field = time_field
+        self._fields: dict[str, FieldKind] = {}
+        self._load()
+        self._info = SourceInfo(
+            name=name or ", ".join(p.name for p in self._paths), kind="local", fields=dict(self._fields),
+            time_field=self._time_field, records=self._records, span=self._span, warnings=tuple(self._warnings),
+        )
+
+    @classmethod
+    def from_path(cls, path: Path | str, **kwargs: Any) -> "LocalLogSource":
+        """A source for a log file, a directory of log files, or an incident bundle (directory or zip)."""
+        p = Path(path)
+        if p.is_file() and p.suffix.lower() != ".zip":
+            return cls([p], **kwargs)
+        if p.is_dir() and not (p / "bundle.json").is_file():
+            files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in
+                           JSON_SUFFIXES + CSV_SUFFIXES + (".log", ".txt"))
+            if not files:
+                raise InvalidInputError(f"{p} has no .jsonl, .csv or .log files")
+            return cls(files, **kwargs)
+        from core.bundle import read_bundle
+
+        bundle = read_bundle(p)
+        files = bundle.log_files()
+        if not files:
+            raise InvalidInputError(f"bundle {bundle.id} has no logs (logs/*.jsonl)")
+        kwargs.setdefault("name", f"bundle {bundle.id}")
+        return cls(files, **kwargs)
+
+    # ------------------------------------------------------------ loading
+    def _readable(self, path: Path) -> Path:
+        """``path``, or a copy with invalid UTF-8 bytes replaced by U+FFFD (counted in the warnings)."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 24):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return path
+        except UnicodeDecodeError:
+            pass
+        bad = 0
+        target = Path(self._tmp.name) / f"{len(os.listdir(self._tmp.name))}-{path.name}"
+        with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+            for raw in src:
+                try:
+                    dst.write(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    bad += 1
+                    dst.write(raw.decode("utf-8", errors="replace"))
+        self._warnings.append(f"{path.name}: {bad} line(s) had invalid UTF-8 bytes; they are shown with �")
+        return target
+
+    def _raw_sql(self, path: Path, index: int) -> tuple[str, list[Any]]:
+        suffix = path.suffix.lower()
+        if suffix in JSON_SUFFIXES:
+            sample = -1 if path.stat().st_size < 200_000_000 else 20480
+            return (f"SELECT *, {index} AS __file, row_number() OVER () AS __line FROM read_json(?, "
+                    f"format='newline_delimited', ignore_errors=true, sample_size={sample}, "
+                    "maximum_object_size=16777216, union_by_name=true)", [str(path)])
+        if suffix in CSV_SUFFIXES:
+            return (f"SELECT *, {index} AS __file, row_number() OVER () AS __line FROM read_csv(?, header=true, "
+                    "auto_detect=true, ignore_errors=true, sample_size=-1)", [str(path)])
+        rx = re.compile(self._line_pattern)
+        if "message" not in rx.groupindex:
+            raise InvalidInputError("the line pattern needs a (?P<message>...) group")
+        names = [None] * rx.groups
+        for gname, gi in rx.groupindex.items():
+            names[gi - 1] = gname
+        names = [n or f"_g{i}" for i, n in enumerate(names)]
+        keep = [n for n in names if not n.startswith("_g")]
+        cols = ", ".join(
+            f"NULLIF(m.{_ident(n)}, '') AS {_ident(TIME_FIELD if n == 'timestamp' else n.replace('__', '.'))}"
+            for n in keep if n != "message"
+        )
+        sql = (f"SELECT {cols + ',' if cols else ''} "
+               "CASE WHEN regexp_matches(line, ?) THEN m.message ELSE line END AS message, "
+               f"{index} AS __file, __line FROM (SELECT line, __line, regexp_extract(line, ?, {names!r}) AS m "
+               "FROM (SELECT rtrim(column0, chr(13)) AS line, row_number() OVER () AS __line FROM read_csv(?, "
+               "columns={'column0': 'VARCHAR'}, header=false, delim='\x1f', quote='', escape='', "
+               "auto_detect=false, strict_mode=false, null_padding=true)))")
+        return sql, [self._line_pattern, self._line_pattern, str(path)]
+
+    def _flat_columns(self, rel: duckdb.DuckDBPyRelation) -> dict[str, list[tuple[str, str]]]:
+        """dotted name -> [(SQL expression, type name)] for every leaf column (structs expanded)."""
+        out: dict[str, list[tuple[str, str]]] = {}
+
+        def walk(expr: str, name: str, typ: Any) -> None:
+            tid = getattr(typ, "id", "")
+            if tid == "struct":
+                for child, ctype in typ.children:
+                    walk(f"{expr}.{_ident(child)}", f"{name}.{child}", ctype)
+                return
+            out.setdefault(name, []).append((expr, str(typ)))
+
+        for col, typ in zip(rel.columns, rel.types):
+            walk(_ident(col), col, typ)
+        return out
+
+    def _load(self) -> None:
+        con = self._con
+        parts = []
+        all_cols: dict[str, list[tuple[str, str]]] = {}
+        per_file: list[tuple[str, list[Any], dict[str, list[tuple[str, str]]]]] = []
+        for i, path in enumerate(self._paths):
+            readable = self._readable(path)
+            sql, params = self._raw_sql(readable, i)
+            try:
+                rel = con.sql(sql, params=params)
+                cols = self._flat_columns(rel)
+            except duckdb.Error as exc:
+                raise InvalidInputError(f"{path.name}: cannot be read ({str(exc).splitlines()[0]})") from None
+            per_file.append((sql, params, cols))
+            for k, v in cols.items():
+                all_cols.setdefault(k, []).extend(v)
+        if self._time_field not in all_cols:
+            found = next((c for c in TIME_CANDIDATES if c in all_cols), None)
+            if found is None:
+                raise InvalidInputError(
+                    f"no time field in {', '.join(p.name for p in self._paths)}: expected '{self._time_field}' "
+                    f"(or one of {', '.join(TIME_CANDIDATES)}); fields found: {', '.join(sorted(all_cols)[:12])}"
+                )
+            self._time_field = found
+        names = [n for n in all_cols if n not in ("__file", "__line")]
+        # one SELECT per file with every column (NULL where the file lacks it), then UNION ALL
+        types: dict[str, str] = {}
+        for n in names:
+            ts = {t for _, t in all_cols[n]}
+            types[n] = ts.pop() if len(ts) == 1 else "VARCHAR"
+        for sql, params, cols in per_file:
+            exprs = []
+            for n in names:
+                have = cols.get(n, [])
+                if not have:
+                    exprs.append(f"CAST(NULL AS {types[n]}) AS {_ident(n)}")
+                    continue
+                casted = [e if t == types[n] else f"CAST({e} AS {types[n]})" for e, t in have]
+                e = casted[0] if len(casted) == 1 else f"COALESCE({', '.join(casted)})"
+                exprs.append(f"{e} AS {_ident(n)}")
+            parts.append((f"SELECT {', '.join(exprs)}, __file, __line FROM ({sql})", params))
+        union = " UNION ALL ".join(p for p, _ in parts)
+        params = [x for _, ps in parts for x in ps]
+        tf = self._time_field
+        ttype = types[tf].upper()
+        if ttype.startswith("TIMESTAMP"):
+            ts_expr = f"CAST({_ident(tf)} AS TIMESTAMPTZ)"
+            naive_expr = "FALSE"
+        elif _kind_of(ttype) == FieldKind.NUMBER:
+            # epoch seconds, or milliseconds when the numbers are too large to be seconds
+            c = _ident(tf)
+            ts_expr = f"CASE WHEN {c} > 1e11 THEN to_timestamp({c} / 1000.0) ELSE to_timestamp({c}) END"
+            naive_expr = "FALSE"
+        else:
+            c = f"trim(CAST({_ident(tf)} AS VARCHAR))"
+            ts_expr = f"TRY_CAST(replace({c}, ',', '.') AS TIMESTAMPTZ)"
+            naive_expr = f"({c} IS NOT NULL AND NOT regexp_matches({c}, '{_ZONE_RX}'))"
+        other = [n for n in names if n != tf]
+        select_other = ", ".join(_ident(n) for n in other)
+        # all-NULL rows are lines that were not JSON (read_json with ignore_errors yields NULLs)
+        empty = " AND ".join(f"{_ident(n)} IS NULL" for n in names) or "FALSE"
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE __raw AS SELECT {ts_expr} AS __ts, {naive_expr} AS __naive, ({empty}) AS __bad, "
+                f"{select_other + ',' if select_other else ''} __file, __line FROM ({union})", params)
+        except duckdb.Error as exc:
+            raise InvalidInputError(f"the log files cannot be loaded ({str(exc).splitlines()[0]})") from None
+        bad, no_ts, naive, total = con.execute(
+            "SELECT count(*) FILTER (__bad), count(*) FILTER (NOT __bad AND __ts IS NULL), "
+            "count(*) FILTER (__naive AND __ts IS NOT NULL), count(*) FROM __raw").fetchone()
+        if bad:
+            self._warnings.append(f"{bad} line(s) are not valid records (malformed JSON or CSV) and were skipped")
+        if no_ts:
+            self._warnings.append(
+                f"{no_ts} record(s) have no readable '{tf}' time and are left out of time-range queries")
+        if naive:
+            self._warnings.append(f"{naive} record(s) have times without a zone; they were read as UTC")
+        if total - bad == 0:
+            raise InvalidInputError(
+                f"no records could be read from {', '.join(p.name for p in self._paths)}; "
+                "check that the files are JSONL, CSV or text lines")
+        con.execute(
+            f"CREATE TABLE logs AS SELECT row_number() OVER (ORDER BY __ts NULLS LAST, __file, __line) AS __row, "
+            f"__ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} FROM __raw WHERE NOT __bad "
+            "ORDER BY __row")
+        con.execute("DROP TABLE __raw")
+        self._fields = {TIME_FIELD: FieldKind.DATE}
+        for n in other:
+            kind = _kind_of(types[n])
+            if n in _TEXT_FIELDS and kind == FieldKind.KEYWORD:
+                kind = FieldKind.TEXT
+            self._fields[n] = kind
+        if tf != TIME_FIELD:
+            self._fields.pop(tf, None)
+        self._columns = [TIME_FIELD] + other
+        self._records, lo, hi = con.execute(
+            f"SELECT count(*), min({_ident(TIME_FIELD)}), max({_ident(TIME_FIELD)}) FROM logs").fetchone()
+        from datetime import timedelta
+
+        self._span = TimeWindow(lo, hi + timedelta(milliseconds=1)) if lo is not None else None
+
+    # ------------------------------------------------------------ querying
+    @property
+    def info(self) -> SourceInfo:
+        return self._info
+
+    def _run(self, sql: str, params: list[Any]) -> list[tuple]:
+        cur = self._con.cursor()
+        timer = threading.Timer(self._timeout_s, cur.interrupt)
+        timer.start()
+        try:
+            return cur.execute(sql, params).fetchall()
+        except duckdb.InterruptException:
+            raise InvalidInputError(
+                f"the log query took longer than {self._timeout_s:.0f} s and was stopped; narrow the time range "
+                "or make the query more selective") from None
+        except duckdb.Error as exc:
+            raise InvalidInputError(f"the log query failed: {str(exc).splitlines()[0]}") from None
+        finally:
+            timer.cancel()
+            cur.close()
+
+    def _where(self, query: str, window: TimeWindow) -> tuple[str, list[Any]]:
+        c = compile_query(query, self._fields)
+        t = _ident(TIME_FIELD)
+        return f"{t} >= ? AND {t} < ? AND ({c.sql})", [window.start, window.end, *c.params]
+
+    def _hit(self, row: tuple) -> LogHit:
+        rid, ts, *vals = row
+        fields = {k: v for k, v in zip(self._columns[1:], vals) if v is not None}
+        ts = ts.astimezone(timezone.utc) if isinstance(ts, datetime) else None
+        return LogHit(id=str(rid), timestamp=ts, fields=fields,
+                      sort=(ts.isoformat() if ts else None, rid))
+
+    def _select(self) -> str:
+        return ", ".join(["__row"] + [_ident(c) for c in self._columns])
+
+    def count(self, query: str, window: TimeWindow) -> int:
+        where, params = self._where(query, window)
+        return int(self._run(f"SELECT count(*) FROM logs WHERE {where}", params)[0][0])
+
+    def search(self, query: str, window: TimeWindow, *, size: int = 50, cursor: str | None = None) -> SearchPage:
+        where, params = self._where(query, window)
+        total = int(self._run(f"SELECT count(*) FROM logs WHERE {where}", params)[0][0])
+        t = _ident(TIME_FIELD)
+        after = ""
+        extra: list[Any] = []
+        if cursor:
+            ts_iso, rid = decode_cursor(cursor)
+            after = f" AND ({t} < ? OR ({t} = ? AND __row < ?))"
+            ts = datetime.fromisoformat(ts_iso)
+            extra = [ts, ts, int(rid)]
+        rows = self._run(
+            f"SELECT {self._select()} FROM logs WHERE {where}{after} ORDER BY {t} DESC, __row DESC LIMIT ?",
+            params + extra + [size + 1])
+        hits = tuple(self._hit(r) for r in rows[:size])
+        nxt = encode_cursor(hits[-1].sort) if len(rows) > size and hits else None
+        return SearchPage(query=query, window=window, total=total, hits=hits, cursor=nxt)
+
+    def histogram(self, query: str, window: TimeWindow, *, buckets: int = 60,
+                  split_field: str = LEVEL_FIELD) -> Histogram:
+        step = pick_interval(window, buckets)
+        where, params = self._where(query, window)
+        key = (f"COALESCE(CAST({_ident(split_field)} AS VARCHAR), '{NO_VALUE}')"
+               if split_field in self._fields else f"'{NO_VALUE}'")
+        ms = step * 1000
+        rows = self._run(
+            f"SELECT (epoch_ms({_ident(TIME_FIELD)}) // {ms}) * {ms} AS b, {key} AS k, count(*) FROM logs "
+            f"WHERE {where} GROUP BY b, k ORDER BY b, k", params)
+        return Histogram(step, split_field, tuple(
+            HistogramBucket(datetime.fromtimestamp(b / 1000, tz=timezone.utc), str(k), int(n)) for b, k, n in rows))
+
+    def top_values(self, query: str, window: TimeWindow, fields: list[str] | None = None, *,
+                   size: int = 8) -> tuple[FieldFacet, ...]:
+        if fields is None:
+            fields = [f for f, k in self._fields.items()
+                      if k in (FieldKind.KEYWORD, FieldKind.NUMBER, FieldKind.BOOLEAN)]
+        where, params = self._where(query, window)
+        out = []
+        for f in fields:
+            if f not in self._fields:
+                raise InvalidInputError(f"unknown field '{f}'; fields: {', '.join(sorted(self._fields))}")
+            col = _ident(f)
+            rows = self._run(
+                f"SELECT {col}, count(*) AS n, sum(count(*)) OVER () FROM logs WHERE {where} AND {col} IS NOT NULL "
+                f"GROUP BY {col} ORDER BY n DESC, {col} LIMIT ?", params + [size])
+            if not rows:
+                continue
+            total = int(rows[0][2])
+            vals = tuple((v, int(n)) for v, n, _ in rows)
+            out.append(FieldFacet(f, vals, total - sum(n for _, n in vals)))
+        return tuple(out)
+
+    def surrounding(self, hit: LogHit, *, n: int = 5, same_field: str = SERVICE_FIELD) -> tuple[LogHit, ...]:
+        rid = int(hit.id)
+        cond, params = "", []
+        value = hit.fields.get(same_field)
+        if same_field in self._fields and value is not None:
+            cond, params = f" AND {_ident(same_field)} = ?", [value]
+        before = self._run(f"SELECT {self._select()} FROM logs WHERE __row < ?{cond} ORDER BY __row DESC LIMIT ?",
+                           [rid, *params, n])
+        me = self._run(f"SELECT {self._select()} FROM logs WHERE __row = ?", [rid])
+        after = self._run(f"SELECT {self._select()} FROM logs WHERE __row > ?{cond} ORDER BY __row LIMIT ?",
+                          [rid, *params, n])
+        return tuple(self._hit(r) for r in [*reversed(before), *me, *after])
+
+    def messages(self, query: str, window: TimeWindow, *, limit: int | None = None) -> list[str]:
+        if MESSAGE_FIELD not in self._fields:
+            raise InvalidInputError(f"these logs have no '{MESSAGE_FIELD}' field to mine patterns from")
+        where, params = self._where(query, window)
+        lim = " LIMIT ?" if limit else ""
+        cur = self._con.cursor()
+        timer = threading.Timer(self._timeout_s, cur.interrupt)
+        timer.start()
+        try:
+            tbl = cur.execute(f"SELECT CAST({_ident(MESSAGE_FIELD)} AS VARCHAR) AS m FROM logs WHERE {where} "
+                              f"ORDER BY __row{lim}", params + ([limit] if limit else [])).fetch_arrow_table()
+        except duckdb.InterruptException:
+            raise InvalidInputError(f"reading messages took longer than {self._timeout_s:.0f} s; "
+                                    "narrow the time range") from None
+        finally:
+            timer.cancel()
+            cur.close()
+        return [m if m is not None else "" for m in tbl.column("m").to_pylist()]
+
+    def close(self) -> None:
+        self._con.close()
+        self._tmp.cleanup()
+
