@@ -1,0 +1,59 @@
+"""Seeded, deterministic demo incidents, written as incident bundles.
+
+``generate_demo_bundles`` writes the three demo bundles; ``ensure_demo_incidents``
+writes them under the workbench home on first start and imports them into the
+store. The same generators feed the tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from core.demo import ctr_drop, fraud_stale, schema_change
+
+GENERATORS = {
+    schema_change.ID: schema_change.build,
+    ctr_drop.ID: ctr_drop.build,
+    fraud_stale.ID: fraud_stale.build,
+}
+DEMO_IDS = tuple(GENERATORS)
+# Bump when a generator changes, so stored demo bundles are rebuilt.
+GENERATOR_VERSION = "1"
+
+
+def generate_demo_bundles(target_dir: Path | str, ids: tuple[str, ...] = DEMO_IDS) -> dict[str, Path]:
+    """Write the demo bundles as directories under ``target_dir``; returns id -> path."""
+    target_dir = Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for demo_id in ids:
+        path = target_dir / demo_id
+        stamp = path / ".generator-version"
+        if not (stamp.is_file() and stamp.read_text() == GENERATOR_VERSION):
+            tmp = target_dir / f".{demo_id}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            GENERATORS[demo_id](tmp)
+            (tmp / ".generator-version").write_text(GENERATOR_VERSION)
+            shutil.rmtree(path, ignore_errors=True)
+            try:
+                tmp.rename(path)
+            except OSError:  # another process finished first
+                shutil.rmtree(tmp, ignore_errors=True)
+        out[demo_id] = path
+    return out
+
+
+def ensure_demo_incidents(store, home: Path | None = None) -> list[str]:
+    """Generate the demo bundles (once) and import any demo incident the store lacks; returns the ids."""
+    from core.store import workbench_home
+    from core.store.imports import import_bundle
+    from core.store.incidents import find_incident
+
+    missing = [i for i in DEMO_IDS if find_incident(store, i) is None]
+    if not missing:
+        return list(DEMO_IDS)
+    bundles = generate_demo_bundles((home or workbench_home()) / "demo-bundles", tuple(missing))
+    for demo_id, path in bundles.items():
+        import_bundle(store, path, copy=False, if_exists="skip")
+    return list(DEMO_IDS)

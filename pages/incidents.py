@@ -1,0 +1,87 @@
+"""Incidents: browse, filter, create, edit and import incidents; analytics across them."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from core.errors import BundleError, WorkbenchError
+from core.models import ROOT_CAUSE_LABELS, RootCause, Severity, Status
+from core.store.imports import import_bundle
+from core.store.incidents import create_incident, list_incidents
+from ui import actions, incidents as widgets, state
+
+store = state.get_store()
+st.title("Incidents")
+
+everything = list_incidents(store)
+widgets.analytics(everything)
+
+tab_list, tab_edit, tab_new, tab_import = st.tabs(["All incidents", "Selected incident", "New incident", "Import bundle"])
+
+with tab_list:
+    c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1, 1])
+    text = c1.text_input("Search", key="incidents_q", placeholder="title, summary, id or service")
+    statuses = c2.multiselect("Status", [s.value for s in Status], key="incidents_status")
+    severities = c3.multiselect("Severity", [s.value for s in Severity], key="incidents_sev")
+    services = c4.multiselect("Service", sorted({i.service for i in everything if i.service}), key="incidents_svc")
+    classes = c5.multiselect("Root cause", [r.value for r in RootCause], key="incidents_rc",
+                             format_func=lambda v: ROOT_CAUSE_LABELS[v])
+    found = list_incidents(store, text=text, statuses=statuses, severities=severities, services=services,
+                           root_causes=classes)
+    if not found:
+        st.info("No incident matches these filters.")
+    else:
+        table = widgets.incidents_table(found)
+        event = st.dataframe(table, hide_index=True, use_container_width=True, on_select="rerun",
+                             selection_mode="single-row", key="incidents_table",
+                             column_config={"started": st.column_config.DatetimeColumn("started (UTC)")})
+        rows = event.selection.rows if event and event.selection else []
+        if rows and found[rows[0]].id != state.incident_id():
+            state.select_incident(found[rows[0]].id)
+            st.rerun()
+        st.caption("Select a row to open the incident on every page.")
+
+with tab_edit:
+    incident = state.current_incident()
+    if incident is None:
+        st.info("No incident selected: pick one in the sidebar or create one.")
+    else:
+        st.subheader(f"{incident.id} · {incident.title}")
+        widgets.editor(store, incident)
+        st.divider()
+        actions.section(store, incident)
+
+with tab_new:
+    with st.form("incidents_new", clear_on_submit=False):
+        title = st.text_input("Title", placeholder="e.g. CTR down 15% on the home feed")
+        c1, c2 = st.columns(2)
+        service = c1.text_input("Service")
+        severity = c2.selectbox("Severity", [s.value for s in Severity], index=2)
+        summary = st.text_area("Summary")
+        created = st.form_submit_button("Create incident", type="primary")
+    if created:
+        try:
+            new = create_incident(store, title=title, service=service, severity=severity, summary=summary)
+            state.select_incident(new.id)
+            st.success(f"Created {new.id}.")
+            st.rerun()
+        except WorkbenchError as exc:
+            st.error(f"Not created: {exc}")
+
+with tab_import:
+    st.write("Upload an incident bundle (`.zip` of a folder with `bundle.json`; see docs/bundle-format.md).")
+    upload = st.file_uploader("Bundle (.zip)", type=["zip"], key="incidents_upload")
+    if upload is not None and st.button("Import", key="incidents_import", type="primary"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "bundle.zip"
+            path.write_bytes(upload.getvalue())
+            try:
+                new_id = import_bundle(store, path, if_exists="rename")
+                state.select_incident(new_id)
+                st.success(f"Imported as {new_id}.")
+            except BundleError as exc:
+                st.error("The bundle is invalid; nothing was imported. Fix these problems and upload again:")
+                st.code("\n".join(str(p) for p in exc.problems) or str(exc), language=None)
+            except WorkbenchError as exc:
+                st.error(f"Not imported: {exc}")

@@ -1,0 +1,67 @@
+"""AppTest fixtures: every page test runs the real app over a store seeded with the demo incidents."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def seeded_home(tmp_path_factory, demo_bundles) -> Path:
+    """A workbench home whose store holds the demo incidents (built once per session)."""
+    from core.store import open_store
+    from core.store.imports import import_bundle
+
+    home = tmp_path_factory.mktemp("workbench-home")
+    store = open_store(f"sqlite:///{home / 'workbench.db'}")
+    for path in demo_bundles.values():
+        import_bundle(store, path, copy=False)
+    store.dispose()
+    (home / "demo-bundles").mkdir()
+    return home
+
+
+@pytest.fixture
+def workbench_home(seeded_home, tmp_path, monkeypatch) -> Path:
+    """A private copy of the seeded home, so tests may edit freely."""
+    home = tmp_path / "home"
+    shutil.copytree(seeded_home, home)
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(ROOT)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _clear_streamlit_caches():
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def app_test(workbench_home):
+    """``app_test("pages/logs.py", incident="demo-ctr-drop")`` -> a run AppTest on that page."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(page: str | None = None, *, incident: str | None = None, timeout: float = 60, **params):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+        if incident:
+            at.query_params["incident"] = incident
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        return at
+
+    return make
