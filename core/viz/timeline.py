@@ -250,9 +250,9 @@ def build_timeline_figure(
 
 def _add_counts(fig: go.Figure, sub: pd.DataFrame, label: str, name: str, color: str | None,
                 lo: Any, hi: Any, bins: int, tz: str, row: int) -> None:
-    ts = sub["timestamp"].astype("int64").to_numpy()
-    a = pd.Timestamp(lo).value if lo is not None else ts.min()
-    b = pd.Timestamp(hi).value if hi is not None else ts.max()
+    ts = sub["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+    a = pd.Timestamp(lo).as_unit("ns").value if lo is not None else ts.min()
+    b = pd.Timestamp(hi).as_unit("ns").value if hi is not None else ts.max()
     if b <= a:
         b = a + 1
     edges = np.linspace(a, b, bins + 1)
