@@ -421,8 +421,8 @@ class LocalLogSource:
         timer = threading.Timer(self._timeout_s, cur.interrupt)
         timer.start()
         try:
-            tbl = cur.execute(f"SELECT CAST({_ident(MESSAGE_FIELD)} AS VARCHAR) AS m FROM logs WHERE {where} "
-                              f"ORDER BY __row{lim}", params + ([limit] if limit else [])).fetch_arrow_table()
+            tbl = cur.sql(f"SELECT CAST({_ident(MESSAGE_FIELD)} AS VARCHAR) AS m FROM logs WHERE {where} "
+                          f"ORDER BY __row{lim}", params=params + ([limit] if limit else [])).to_arrow_table()
         except duckdb.InterruptException:
             raise InvalidInputError(f"reading messages took longer than {self._timeout_s:.0f} s; "
                                     "narrow the time range") from None
