@@ -1,0 +1,75 @@
+"""AppTest of the Timeline page: the demo story, add, edit (with history) and filter."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from core.store import open_store
+from core.store.timeline import event_history, list_events
+
+PAGE = "pages/timeline.py"
+
+
+def _store(home):
+    return open_store(f"sqlite:///{home / 'workbench.db'}")
+
+
+def _changes(at):
+    return next(df for df in at.dataframe if "before onset" in df.value.columns).value
+
+
+def test_demo_timeline_tells_the_story(app_test):
+    at = app_test(PAGE, incident="demo-ctr-drop")
+    assert not at.exception
+    assert at.title[0].value == "Timeline"
+    table = _changes(at)
+    assert table.iloc[0]["title"] == "recs-ranker v42 promoted to champion"
+    assert any("detected KPI change point" in m.value for m in at.markdown)
+
+
+def test_schema_demo_top_change(app_test):
+    at = app_test(PAGE, incident="demo-schema-change")
+    assert not at.exception
+    assert _changes(at).iloc[0]["title"] == "Upstream lab-results export v2 released"
+    assert any("TTD" in c.value for c in at.caption)
+
+
+def test_add_edit_and_filter(app_test, workbench_home):
+    at = app_test(PAGE, incident="demo-ctr-drop")
+    at.text_input(key="timeline_author").input("ana").run()
+    at.text_input(key="timeline_add_title").input("War room opened")
+    at.date_input(key="timeline_add_date").set_value(date(2026, 3, 13))
+    at.time_input(key="timeline_add_time").set_value(time(9, 30))
+    at.button[[b.label for b in at.button].index("Add to timeline")].click().run()
+    assert not at.exception
+    store = _store(workbench_home)
+    added = [e for e in list_events(store, "demo-ctr-drop") if e.title == "War room opened"]
+    assert len(added) == 1 and added[0].author == "ana" and added[0].kind.value == "annotation"
+    assert added[0].timestamp.isoformat() == "2026-03-13T09:30:00+00:00"
+
+    # edit it in place with the event form; the revision keeps who changed what
+    at.selectbox(key="timeline_edit_pick").set_value(added[0].id).run()
+    at.text_input(key=f"timeline_edit_title_{added[0].id}_1").input("War room opened (bridge 2)")
+    at.button[[b.label for b in at.button].index("Save event")].click().run()
+    assert not at.exception
+    edited = [e for e in list_events(store, "demo-ctr-drop") if e.id == added[0].id][0]
+    assert edited.title == "War room opened (bridge 2)" and edited.version == 2
+    history = event_history(store, edited.id)
+    assert history[0]["author"] == "ana" and history[0]["before"]["title"] == "War room opened"
+    assert any("War room opened" in t.value and "ana" in t.value for t in at.text)
+
+    # filter: only annotations remain in the editable table and the export
+    at.multiselect(key="timeline_kinds").set_value(["annotation"]).run()
+    assert not at.exception
+    ids = [o for o in at.selectbox(key="timeline_edit_pick").options]
+    assert ids == [f"#{edited.id} · War room opened (bridge 2)"]
+    store.dispose()
+
+
+def test_add_without_title_shows_error_and_keeps_page(app_test, workbench_home):
+    at = app_test(PAGE, incident="demo-schema-change")
+    before = len(list_events(_store(workbench_home), "demo-schema-change"))
+    at.button[[b.label for b in at.button].index("Add to timeline")].click().run()
+    assert not at.exception
+    assert any("needs a title" in e.value for e in at.error)
+    assert len(list_events(_store(workbench_home), "demo-schema-change")) == before

@@ -1,0 +1,232 @@
+"""Streamlit helpers of the Timeline page: cached bundle reads, selection parsing, edit and import panels."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis.correlate import ChangeRanking, Onset, choose_onset, detect_kpi_onset, rank_changes
+from core.bundle import read_bundle
+from core.errors import InvalidInputError, WorkbenchError
+from core.models import EventKind, Incident, TimelineEvent, TimeWindow, format_duration, iso
+from core.store import Store
+from core.store.timeline import add_event, event_history, update_event
+from core.timeline_io import ColumnMapping, apply_import, guess_mapping, parse_time, preview_import, read_event_table
+from ui import state
+
+NONE = "—"
+COMMON_ZONES = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago",
+                "America/Los_Angeles", "Asia/Kolkata", "Asia/Singapore", "Asia/Tokyo", "Australia/Sydney"]
+KINDS = [k.value for k in EventKind]
+
+
+def zones() -> list[str]:
+    rest = sorted(z for z in available_timezones() if z not in COMMON_ZONES and "/" in z)
+    return COMMON_ZONES + rest
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def load_kpi(bundle_path: str, metric: str) -> pd.DataFrame | None:
+    """The bundle's KPI series (label columns averaged away), or None when the incident has none."""
+    try:
+        bundle = read_bundle(bundle_path)
+        frame = bundle.read_metric(metric)
+    except WorkbenchError:
+        return None
+    return frame.groupby("timestamp", as_index=False)["value"].mean()
+
+
+@st.cache_data(show_spinner="Finding the KPI onset…", max_entries=8)
+def detected_onset(bundle_path: str, metric: str, direction: str) -> datetime | None:
+    kpi = load_kpi(bundle_path, metric)
+    return detect_kpi_onset(kpi, direction=direction, metric=metric)
+
+
+def onset_for(incident: Incident) -> Onset:
+    """The impact start: the ``started`` milestone, else the detected KPI onset, else the baseline end."""
+    detected = None
+    if not incident.milestone("started") and incident.bundle_path and incident.kpi_metric:
+        detected = detected_onset(incident.bundle_path, incident.kpi_metric, incident.kpi_direction)
+    return choose_onset(milestones=incident.milestones, detected=detected,
+                        baseline_end=incident.baseline.end if incident.baseline else None,
+                        window_start=incident.window.start if incident.window else None)
+
+
+def ranking_table(ranking: ChangeRanking, tz: str) -> pd.DataFrame:
+    rows = [{
+        "rank": c.rank, "score": round(c.score, 3),
+        "time": c.event.timestamp.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"),
+        "before onset": format_duration(c.age), "kind": c.event.kind, "title": c.event.title,
+        "evidence": "; ".join(c.evidence[2:] if len(c.evidence) > 2 else c.evidence),
+    } for c in ranking.changes]
+    return pd.DataFrame(rows)
+
+
+def selected_window(selection: Any, tz: str) -> TimeWindow | None:
+    """The x span of a box selection on the chart (wall-clock in ``tz``) as a UTC window, or None."""
+    boxes = (selection or {}).get("selection", {}).get("box", []) if isinstance(selection, dict) else \
+        getattr(getattr(selection, "selection", None), "box", []) or []
+    for box in boxes:
+        xs = box.get("x") or []
+        if len(xs) == 2:
+            try:
+                a, b = sorted(pd.Timestamp(x) for x in xs)
+            except (ValueError, TypeError):
+                return None
+            zone = ZoneInfo(tz)
+            start = a.to_pydatetime().replace(tzinfo=zone).astimezone(timezone.utc)
+            end = b.to_pydatetime().replace(tzinfo=zone).astimezone(timezone.utc)
+            if end > start:
+                return TimeWindow(start, end)
+    return None
+
+
+def in_window(events: list[TimelineEvent], window: TimeWindow, kinds: list[str]) -> list[TimelineEvent]:
+    return [e for e in events if e.kind.value in kinds and e.timestamp < window.end
+            and (e.end or e.timestamp) >= window.start]
+
+
+def add_form(store: Store, incident: Incident, tz: str, author: str) -> None:
+    """A form for a manual entry: title, kind, local date and time, optional duration."""
+    now = datetime.now(ZoneInfo(tz)).replace(second=0, microsecond=0, tzinfo=None)
+    with st.form("timeline_add_form", clear_on_submit=True):
+        title = st.text_input("What happened", key="timeline_add_title")
+        c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
+        kind = c1.selectbox("Kind", KINDS, index=KINDS.index("annotation"), key="timeline_add_kind")
+        day = c2.date_input("Date", now.date(), key="timeline_add_date")
+        at = c3.time_input("Time", now.time(), key="timeline_add_time", step=60)
+        minutes = c4.number_input("Minutes", 0, 100_000, 0, key="timeline_add_minutes",
+                                  help="Duration for a span; 0 for a point in time.")
+        if st.form_submit_button("Add to timeline", type="primary"):
+            try:
+                ts = parse_time(datetime.combine(day, at), zone=ZoneInfo(tz))
+                end = ts + timedelta(minutes=minutes) if minutes else None
+                add_event(store, incident.id, timestamp=ts, end=end, kind=kind, title=title,
+                          author=author, source="manual")
+                st.toast(f"Added '{title}' at {iso(ts)}")
+                st.rerun()
+            except WorkbenchError as exc:
+                state.show_error(exc, "Not added.")
+
+
+def edit_panel(store: Store, events: list[TimelineEvent], tz: str, author: str) -> None:
+    """Edit events in place (table) and see each event's revisions."""
+    if not events:
+        st.caption("No events to edit in this range.")
+        return
+    zone = ZoneInfo(tz)
+    frame = pd.DataFrame([{
+        "id": e.id, "time": e.timestamp.astimezone(zone).replace(tzinfo=None), "kind": e.kind.value,
+        "title": e.title, "author": e.author, "source": e.source,
+    } for e in events[:2000]])
+    edited = st.data_editor(
+        frame, key="timeline_editor", hide_index=True, width="stretch", disabled=["id", "source"],
+        column_config={
+            "time": st.column_config.DatetimeColumn(f"time ({tz})", format="YYYY-MM-DD HH:mm:ss"),
+            "kind": st.column_config.SelectboxColumn("kind", options=KINDS, required=True),
+            "title": st.column_config.TextColumn("title", required=True),
+        },
+    )
+    if len(events) > 2000:
+        st.caption(f"Showing the first 2,000 of {len(events):,} events; narrow the range or the kinds to edit others.")
+    if st.button("Save table edits", key="timeline_save_edits"):
+        by_id = {e.id: e for e in events}
+        saved = 0
+        for before, after in zip(frame.to_dict("records"), edited.to_dict("records")):
+            changes = {k: after[k] for k in ("kind", "title", "author") if after[k] != before[k]}
+            if pd.Timestamp(after["time"]) != pd.Timestamp(before["time"]):
+                changes["timestamp"] = parse_time(pd.Timestamp(after["time"]).to_pydatetime(), zone=zone)
+            if changes:
+                try:
+                    update_event(store, int(before["id"]), version=by_id[before["id"]].version,
+                                 author=author, **changes)
+                    saved += 1
+                except WorkbenchError as exc:
+                    state.show_error(exc, f"Event {before['id']} not saved.")
+        st.toast(f"Saved {saved} edit(s)")
+    titles = {e.id: e.title for e in events}
+    pick = st.selectbox("Event", list(titles), key="timeline_edit_pick",
+                        format_func=lambda i: f"#{i} · {titles.get(i, '?')}")
+    ev = next((e for e in events if e.id == pick), events[0])
+    with st.form("timeline_edit_form"):
+        title = st.text_input("Title", ev.title, key=f"timeline_edit_title_{ev.id}_{ev.version}")
+        kind = st.selectbox("Kind", KINDS, index=KINDS.index(ev.kind.value), key=f"timeline_edit_kind_{ev.id}_{ev.version}")
+        if st.form_submit_button("Save event"):
+            try:
+                update_event(store, ev.id, version=ev.version, author=author, title=title, kind=kind)
+                st.toast("Saved")
+                st.rerun()
+            except WorkbenchError as exc:
+                state.show_error(exc, "Not saved.")
+    history = event_history(store, ev.id)
+    st.caption(f"History of #{ev.id}: {len(history)} revision(s)")
+    for h in history:
+        before, after = h["before"] or {}, h["after"] or {}
+        diff = ", ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in sorted(set(before) | set(after))
+                         if before.get(k) != after.get(k)) or ("deleted" if not after else "no change")
+        st.text(f"{iso(h['changed_at'])} · {h['author'] or 'unknown'} · {diff}")
+
+
+def import_panel(store: Store, incident: Incident, existing: list[TimelineEvent], author: str) -> None:
+    """Upload, map columns, preview, then import all or nothing."""
+    upload = st.file_uploader("CSV or JSONL (a chat export with timestamp, author and text works too)",
+                              type=["csv", "jsonl", "ndjson", "json", "txt"], key="timeline_import_file")
+    if upload is None:
+        return
+    try:
+        frame = read_event_table(upload.getvalue(), name=upload.name)
+        guess = guess_mapping(frame.columns)
+    except InvalidInputError as exc:
+        state.show_error(exc, "Cannot read the file.")
+        return
+    cols = [NONE] + [str(c) for c in frame.columns]
+    fields = ("timestamp", "title", "text", "kind", "end", "author", "source", "link", "id")
+    grid = st.columns(5)
+    chosen = {}
+    for i, f in enumerate(fields):
+        current = getattr(guess, f)
+        chosen[f] = grid[i % 5].selectbox(f, cols, index=cols.index(current) if current in cols else 0,
+                                          key=f"timeline_map_{f}")
+    c1, c2, c3 = st.columns(3)
+    zone = c1.selectbox("Zone of times without an offset", [NONE] + zones(), key="timeline_import_tz")
+    order = c2.selectbox("Date order of dd/mm dates", [NONE, "DMY", "MDY"], key="timeline_import_order")
+    kind = c3.selectbox("Kind of rows without one", KINDS, index=KINDS.index("annotation"), key="timeline_import_kind")
+    try:
+        mapping = ColumnMapping(
+            **{f: (v if v != NONE else None) for f, v in chosen.items() if f != "timestamp"},
+            timestamp=chosen["timestamp"] if chosen["timestamp"] != NONE else "",
+            timezone=None if zone == NONE else zone, date_order=None if order == NONE else order,
+            default_kind=kind, default_source=f"import:{upload.name}"[:100],
+        )
+        if not mapping.timestamp:
+            raise InvalidInputError("map a column to 'timestamp'")
+        preview = preview_import(frame, mapping, existing=existing, author=author)
+    except InvalidInputError as exc:
+        state.show_error(exc, "Cannot import with this mapping.")
+        return
+    (st.info if preview.ok else st.warning)(preview.summary())
+    for p in preview.problems[:20]:
+        st.error(str(p))
+    st.dataframe(pd.DataFrame(preview.table()[:500]), hide_index=True, width="stretch")
+    n = preview.counts()["new"]
+    if st.button(f"Import {n} event(s)", key="timeline_import_go", disabled=not preview.ok or n == 0, type="primary"):
+        try:
+            apply_import(store, incident.id, preview)
+            st.success(f"Imported {n} event(s).")
+        except WorkbenchError as exc:
+            state.show_error(exc, "Nothing imported.")
+
+
+@st.cache_data(show_spinner="Rendering the image…", max_entries=2)
+def png_bytes(fig_json: str) -> bytes:
+    import plotly.io as pio
+
+    return pio.from_json(fig_json).to_image(format="png", width=1600, height=900, scale=1)
+
+
+def rank(events: list[TimelineEvent], onset: Onset, lookback_hours: float) -> ChangeRanking:
+    return rank_changes(events, onset.at, lookback=timedelta(hours=lookback_hours), onset_source=onset.source)
