@@ -1,0 +1,226 @@
+"""Statistical tests and effect sizes used by the drift report, with a small registry.
+
+Each test is registered by name with the column type it applies to, its default
+threshold and whether it is an effect size or a hypothesis test (see
+:data:`STAT_TESTS`). The kernels work on already sorted, null-free numpy arrays
+(numeric) or on aligned count vectors (categorical), so one sort per column feeds
+every numeric statistic.
+
+The two-sample Kolmogorov–Smirnov statistic is computed by merging the two sorted
+samples; it equals ``scipy.stats.ks_2samp`` and its p-value uses the same method
+(exact for samples up to 10 000 values, Smirnov's asymptotic distribution above).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from core.errors import InvalidInputError
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+EXACT_KS_MAX_N = 10_000  # scipy's MAX_AUTO_N: exact p-values up to this sample size
+PSI_EPSILON = 1e-4  # floor of a bin share in PSI, so an empty bin gives a large but finite term
+PSI_BINS = 10
+
+
+@dataclass(frozen=True)
+class StatTest:
+    """A registered test: what it measures and when it calls a column drifted.
+
+    Attributes:
+        name: registry key, also the key in a column's ``tests``.
+        label: human name.
+        column_type: ``"numeric"`` or ``"categorical"``.
+        threshold: default threshold.
+        kind: ``"effect"`` (drifted when statistic > threshold) or ``"test"``
+            (drifted when the Benjamini–Hochberg adjusted p-value < threshold).
+    """
+
+    name: str
+    label: str
+    column_type: str
+    threshold: float
+    kind: str
+
+
+STAT_TESTS: dict[str, StatTest] = {
+    t.name: t
+    for t in (
+        StatTest("wasserstein", "Normalised Wasserstein distance", NUMERIC, 0.1, "effect"),
+        StatTest("psi", "Population stability index", NUMERIC, 0.2, "effect"),
+        StatTest("ks", "Kolmogorov–Smirnov test", NUMERIC, 0.05, "test"),
+        StatTest("jensen_shannon", "Jensen–Shannon distance", CATEGORICAL, 0.1, "effect"),
+        StatTest("psi_cat", "Population stability index", CATEGORICAL, 0.2, "effect"),
+        StatTest("chi2", "Chi-square test", CATEGORICAL, 0.05, "test"),
+    )
+}
+
+
+def tests_for(column_type: str) -> list[StatTest]:
+    """The registered tests that apply to ``column_type``, effect sizes first."""
+    return sorted((t for t in STAT_TESTS.values() if t.column_type == column_type),
+                  key=lambda t: t.kind != "effect")
+
+
+def resolve_thresholds(overrides: dict[str, float] | None) -> dict[str, float]:
+    """Default thresholds updated with ``overrides``; unknown names are refused."""
+    out = {name: t.threshold for name, t in STAT_TESTS.items()}
+    for name, value in (overrides or {}).items():
+        if name not in out:
+            raise InvalidInputError(
+                f"unknown drift test '{name}'; use one of {', '.join(sorted(STAT_TESTS))}"
+            )
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise InvalidInputError(f"threshold of '{name}' must be a non-negative number, got {value!r}")
+        out[name] = float(value)
+    return out
+
+
+# ---------------------------------------------------------------- numeric kernels
+
+@dataclass(frozen=True)
+class MergedSamples:
+    """Two sorted samples merged: the distinct values and both ECDFs just after each of them."""
+
+    values: np.ndarray  # distinct sorted values of both samples
+    cdf_ref: np.ndarray  # F_ref(values[i]) (right-continuous)
+    cdf_cur: np.ndarray
+
+
+def merge_sorted(ref: np.ndarray, cur: np.ndarray) -> MergedSamples:
+    """Merge two sorted, non-empty, null-free float arrays into their joint ECDF table."""
+    n1, n2 = ref.size, cur.size
+    allv = np.concatenate([ref, cur])
+    # a stable sort of two sorted runs is a linear merge (timsort finds the runs)
+    order = np.argsort(allv, kind="stable")
+    vals = allv[order]
+    count_type = np.int32 if n1 + n2 < 2**31 - 1 else np.int64
+    c1 = np.cumsum(order < n1, dtype=count_type)
+    c2 = np.arange(1, n1 + n2 + 1, dtype=count_type) - c1
+    last = np.empty(vals.size, dtype=bool)  # last position of each tie group
+    np.not_equal(vals[1:], vals[:-1], out=last[:-1])
+    last[-1] = True
+    if not last.all():
+        vals, c1, c2 = vals[last], c1[last], c2[last]
+    return MergedSamples(vals, c1 / n1, c2 / n2)
+
+
+def ks_statistic(merged: MergedSamples) -> float:
+    """Two-sided KS statistic ``max |F_ref - F_cur|`` (equals scipy's ``ks_2samp``)."""
+    diff = merged.cdf_ref - merged.cdf_cur
+    max_s = float(diff.max())
+    min_s = float(min(max(-diff.min(), 0.0), 1.0))
+    return min_s if min_s > max_s else max_s
+
+
+def ks_pvalue(d: float, n1: int, n2: int) -> float:
+    """Two-sided p-value of the KS statistic ``d``, by scipy's method for these sample sizes."""
+    if max(n1, n2) <= EXACT_KS_MAX_N:
+        try:  # scipy's own exact routine, so small-sample p-values agree exactly
+            from scipy.stats._stats_py import _attempt_exact_2kssamp
+
+            ok, _d, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
+            if ok:
+                return float(np.clip(prob, 0.0, 1.0))
+        except ImportError:  # private helper moved in a newer scipy: fall back to the asymptotic form
+            pass
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = m * n / (m + n)
+    return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+
+
+def wasserstein(merged: MergedSamples) -> float:
+    """First Wasserstein distance between the two samples (equals ``scipy.stats.wasserstein_distance``)."""
+    if merged.values.size < 2:
+        return 0.0
+    widths = np.diff(merged.values)
+    return float(np.sum(np.abs(merged.cdf_ref[:-1] - merged.cdf_cur[:-1]) * widths))
+
+
+def quantile_edges(sorted_ref: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
+    """Distinct interior bin edges at the reference deciles (``bins`` equal-frequency bins)."""
+    qs = np.quantile(sorted_ref, np.linspace(0, 1, bins + 1)[1:-1])
+    return np.unique(qs)
+
+
+def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts in the bins ``(-inf, e1], (e1, e2], ..., (ek, inf)`` of a sorted array."""
+    cum = np.searchsorted(sorted_values, edges, side="right")
+    return np.diff(np.concatenate([[0], cum, [sorted_values.size]]))
+
+
+def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float = PSI_EPSILON) -> float:
+    """Population stability index ``sum((c - r) * ln(c / r))`` over bin shares floored at ``epsilon``."""
+    r = np.asarray(ref_counts, dtype=float)
+    c = np.asarray(cur_counts, dtype=float)
+    if r.sum() == 0 or c.sum() == 0:
+        return 0.0
+    r = np.clip(r / r.sum(), epsilon, None)
+    c = np.clip(c / c.sum(), epsilon, None)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def jensen_shannon(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    """Jensen–Shannon distance (base 2, in [0, 1]) between two count vectors."""
+    p = np.asarray(ref_counts, dtype=float)
+    q = np.asarray(cur_counts, dtype=float)
+    if p.sum() == 0 or q.sum() == 0:
+        return 0.0
+    p = p / p.sum()
+    q = q / q.sum()
+    m = (p + q) / 2
+
+    def kl(a: np.ndarray) -> float:
+        mask = a > 0
+        return float(np.sum(a[mask] * np.log2(a[mask] / m[mask])))
+
+    return float(math.sqrt(max((kl(p) + kl(q)) / 2, 0.0)))
+
+
+def chi2_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float, int]:
+    """Chi-square test of homogeneity on the 2×K table (as ``scipy.stats.chi2_contingency``).
+
+    Categories absent from both samples are dropped; Yates' correction is applied
+    when there is one degree of freedom, as scipy does.
+
+    Returns:
+        (statistic, p-value, degrees of freedom)
+    """
+    table = np.vstack([ref_counts, cur_counts]).astype(float)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 0.0, 1.0, 0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    dof = table.shape[1] - 1
+    observed = table
+    if dof == 1:
+        diff = expected - observed
+        direction = np.sign(diff)
+        magnitude = np.minimum(0.5, np.abs(diff))
+        observed = observed + magnitude * direction
+    stat = float(np.sum((observed - expected) ** 2 / expected))
+    return stat, float(stats.chi2.sf(stat, dof)), dof
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values (equal to ``scipy.stats.false_discovery_control``)."""
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    if m == 0:
+        return []
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.clip(adjusted, 0.0, 1.0)
+    return out.tolist()
+
+
+def dkw_bound(n: int, alpha: float = 0.05) -> float:
+    """Dvoretzky–Kiefer–Wolfowitz bound: ``sup |ECDF_n - F| <= eps`` with probability 1 - alpha."""
+    return math.sqrt(math.log(2 / alpha) / (2 * n)) if n > 0 else 1.0
