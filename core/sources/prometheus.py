@@ -1,0 +1,212 @@
+"""Prometheus as a metric source: PromQL ``query_range`` over the HTTP API.
+
+Configuration comes from the environment or from a secrets mapping (the
+``[prometheus]`` table of ``.streamlit/secrets.toml``), never from code:
+
+=========================  ==========================  =====================================
+environment                secrets key                 meaning
+=========================  ==========================  =====================================
+``PROMETHEUS_URL``         ``url``                     base URL, e.g. http://prometheus:9090
+``PROMETHEUS_TOKEN``       ``token``                   bearer token (optional)
+``PROMETHEUS_USERNAME``    ``username``                basic-auth user (optional)
+``PROMETHEUS_PASSWORD``    ``password``                basic-auth password (optional)
+``PROMETHEUS_TIMEOUT``     ``timeout``                 seconds per request (default 10)
+=========================  ==========================  =====================================
+
+Errors: a server that cannot be reached, times out or refuses the credentials
+raises :class:`SourceUnavailableError` naming the URL (never the credentials);
+a query Prometheus rejects raises :class:`InvalidInputError` carrying
+Prometheus's own message; a query with no data raises :class:`InvalidInputError`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+import requests
+
+from core.errors import InvalidInputError, SourceUnavailableError
+from core.models import TimeWindow, iso
+from core.sources.metrics import MetricSeries, clean_series
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_POINTS = 2000  # per series; Prometheus itself refuses more than 11,000
+STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+
+
+def step_for(window: TimeWindow, max_points: int = DEFAULT_MAX_POINTS) -> int:
+    """The smallest 'nice' step (seconds) that keeps ``window`` within ``max_points`` samples."""
+    seconds = window.duration.total_seconds()
+    need = seconds / max(1, max_points)
+    for s in STEPS:
+        if s >= need:
+            return s
+    return int(math.ceil(need / 86400) * 86400)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without user info, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class PrometheusMetricSource:
+    """Reads PromQL range queries from a Prometheus server.
+
+    Args:
+        url: base URL of the server (``http://host:9090``).
+        token: bearer token, if the server sits behind an authenticating proxy.
+        username: basic-auth user.
+        password: basic-auth password.
+        timeout: seconds for connecting and for reading each response.
+        max_points: the step is chosen so that no series has more samples.
+    """
+
+    url: str
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    max_points: int = DEFAULT_MAX_POINTS
+
+    def __post_init__(self) -> None:
+        if not self.url or urlsplit(self.url).scheme not in ("http", "https"):
+            raise InvalidInputError(
+                f"'{_safe_url(self.url or '')}' is not a Prometheus URL; set PROMETHEUS_URL to http(s)://host:9090"
+            )
+        object.__setattr__(self, "url", self.url.rstrip("/"))
+
+    @classmethod
+    def from_env(cls, secrets: Mapping[str, Any] | None = None,
+                 environ: Mapping[str, str] | None = None) -> "PrometheusMetricSource":
+        """Build from ``secrets`` (the ``[prometheus]`` table) or the ``PROMETHEUS_*`` environment.
+
+        Raises:
+            InvalidInputError: no URL is configured anywhere.
+        """
+        env = os.environ if environ is None else environ
+        sec = dict(secrets or {})
+
+        def get(key: str) -> Any:
+            return sec.get(key) or env.get(f"PROMETHEUS_{key.upper()}") or None
+
+        url = get("url")
+        if not url:
+            raise InvalidInputError(
+                "no Prometheus server configured; set PROMETHEUS_URL (or url under [prometheus] "
+                "in .streamlit/secrets.toml)"
+            )
+        timeout = get("timeout")
+        try:
+            timeout = float(timeout) if timeout else DEFAULT_TIMEOUT
+        except ValueError:
+            raise InvalidInputError(f"PROMETHEUS_TIMEOUT '{timeout}' is not a number of seconds") from None
+        return cls(url=str(url), token=get("token"), username=get("username"), password=get("password"),
+                   timeout=timeout)
+
+    @property
+    def display_url(self) -> str:
+        return _safe_url(self.url)
+
+    def _auth(self) -> tuple[dict[str, str], tuple[str, str] | None]:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        auth = (self.username, self.password or "") if self.username else None
+        return headers, auth
+
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        headers, auth = self._auth()
+        where = f"{self.display_url}{path}"
+        try:
+            resp = requests.get(f"{self.url}{path}", params=params, headers=headers, auth=auth,
+                                timeout=(min(self.timeout, 5.0), self.timeout))
+        except requests.Timeout:
+            raise SourceUnavailableError(
+                f"Prometheus at {self.display_url} did not answer within {self.timeout:g}s; "
+                "check the server or narrow the time range"
+            ) from None
+        except requests.ConnectionError:
+            raise SourceUnavailableError(
+                f"cannot reach Prometheus at {self.display_url}; check PROMETHEUS_URL and that the server is up"
+            ) from None
+        except requests.RequestException as exc:
+            raise SourceUnavailableError(f"request to {where} failed ({type(exc).__name__})") from None
+        if resp.status_code in (401, 403):
+            raise SourceUnavailableError(
+                f"Prometheus at {self.display_url} refused the credentials (HTTP {resp.status_code}); "
+                "set PROMETHEUS_TOKEN or PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD"
+            )
+        try:
+            body = resp.json()
+        except ValueError:
+            raise SourceUnavailableError(
+                f"{where} answered HTTP {resp.status_code} with a non-JSON body; is this a Prometheus server?"
+            ) from None
+        if not isinstance(body, dict):
+            raise SourceUnavailableError(f"{where} answered an unexpected body; is this a Prometheus server?")
+        if body.get("status") != "success":
+            error = body.get("error") or f"HTTP {resp.status_code}"
+            etype = body.get("errorType") or "error"
+            if resp.status_code in (400, 422) or etype in ("bad_data", "execution"):
+                raise InvalidInputError(f"Prometheus rejected the query: {error} ({etype})")
+            raise SourceUnavailableError(f"Prometheus at {self.display_url} failed: {error} ({etype})")
+        return body
+
+    def ready(self) -> bool:
+        """True when ``/-/ready`` answers 200 within the timeout."""
+        try:
+            return requests.get(f"{self.url}/-/ready", timeout=self.timeout).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def query_range(self, query: str, window: TimeWindow, step: int | None = None) -> pd.DataFrame:
+        """Raw ``query_range`` result as a long frame: timestamp, value and one column per label.
+
+        Raises:
+            InvalidInputError: empty query, or Prometheus rejected it (its message is included).
+            SourceUnavailableError: the server is down, slow or refuses the credentials.
+        """
+        if not query or not query.strip():
+            raise InvalidInputError("the PromQL query is empty; type a query such as rate(http_requests_total[5m])")
+        step = step or step_for(window, self.max_points)
+        body = self._get("/api/v1/query_range", {
+            "query": query, "start": iso(window.start), "end": iso(window.end), "step": f"{step}s",
+            "timeout": f"{int(self.timeout)}s",
+        })
+        data = body.get("data") or {}
+        if data.get("resultType") != "matrix":
+            raise InvalidInputError(
+                f"the query returned a {data.get('resultType')}, not a range vector; use an instant-vector expression"
+            )
+        rows: list[dict[str, Any]] = []
+        for series in data.get("result") or []:
+            labels = dict(series.get("metric") or {})
+            for ts, value in series.get("values") or []:
+                rows.append({"timestamp": float(ts), "value": float(value), **labels})
+        if not rows:
+            raise InvalidInputError(
+                f"Prometheus returned no data for '{query}' between {iso(window.start)} and {iso(window.end)}; "
+                "check the metric name, the label filters and the time range"
+            )
+        df = pd.DataFrame(rows)
+        df["timestamp"] = pd.to_datetime(df["timestamp"], unit="s", utc=True)
+        label_cols = [c for c in df.columns if c not in ("timestamp", "value")]
+        df[label_cols] = df[label_cols].fillna("")
+        return df
+
+    def read(self, query: str, window: TimeWindow | None = None) -> MetricSeries:
+        """The query as a :class:`MetricSeries` (labels kept as columns)."""
+        if window is None:
+            raise InvalidInputError("a Prometheus query needs a time window; pick a time range")
+        df = self.query_range(query, window)
+        return clean_series(df, name=query, source=self.display_url)
