@@ -42,7 +42,7 @@ DEFAULT_FIELD = "message"
 EXISTS = "_exists_"
 _WORD = r"[\pL\pN_]"
 _NONWORD = r"[^\pL\pN_]"
-_TOKEN_SPLIT = re.compile(r"[^\w]+", re.UNICODE)
+_TOKEN = re.compile(r"\w+(?:[.']\w+)*", re.UNICODE)
 
 
 class FieldKind(StrEnum):
@@ -209,7 +209,8 @@ def _bool(field: str, raw: str) -> bool:
 
 
 def _tokens(value: str) -> list[str]:
-    return [t for t in _TOKEN_SPLIT.split(value.lower()) if t]
+    """Words as Elasticsearch's standard analyzer roughly sees them (dots/apostrophes inside a word join it)."""
+    return _TOKEN.findall(value.lower())
 
 
 # ------------------------------------------------------------------ compiler
@@ -354,7 +355,7 @@ class _Compiler:
             if not toks:
                 raise InvalidInputError(f"'{value}' has no words to search for in '{field}'")
             rx = f"(?:^|{_NONWORD})" + f"{_NONWORD}+".join(re.escape(t) for t in toks) + f"(?:$|{_NONWORD})"
-            return _Leaf({"match_phrase": {field: " ".join(toks)}},
+            return _Leaf({"match_phrase": {field: value}},
                          f"COALESCE(regexp_matches({col}, ?), FALSE)", ("(?i)" + rx,))
         if kind == FieldKind.KEYWORD:
             return _Leaf({"term": {field: value}}, f"COALESCE(CAST({col} AS VARCHAR) = ?, FALSE)", (value,))
