@@ -33,9 +33,8 @@ with tab_list:
         st.info("No incident matches these filters.")
     else:
         table = widgets.incidents_table(found)
-        event = st.dataframe(table, hide_index=True, use_container_width=True, on_select="rerun",
-                             selection_mode="single-row", key="incidents_table",
-                             column_config={"started": st.column_config.DatetimeColumn("started (UTC)")})
+        event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
+                             selection_mode="single-row", key="incidents_table")
         rows = event.selection.rows if event and event.selection else []
         if rows and found[rows[0]].id != state.incident_id():
             state.select_incident(found[rows[0]].id)

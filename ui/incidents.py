@@ -43,7 +43,7 @@ def incidents_table(incidents: list[Incident]) -> pd.DataFrame:
         rows.append({
             "id": i.id, "severity": i.severity.value, "status": i.status.value, "title": i.title,
             "service": i.service, "root cause": ROOT_CAUSE_LABELS.get(i.root_cause, "—") if i.root_cause else "—",
-            "started": i.milestone(Milestone.STARTED), "TTD": format_duration(d["TTD"]),
+            "started (UTC)": _fmt_time(i.milestone(Milestone.STARTED)) or "—", "TTD": format_duration(d["TTD"]),
             "TTR": format_duration(d["TTR"]),
         })
     return pd.DataFrame(rows)
@@ -61,50 +61,62 @@ def analytics(incidents: list[Incident]) -> None:
                    f"{format_duration(d.p90)}, mean {format_duration(d.mean)}, over {d.n} incidents.")
     c1, c2, c3 = st.columns(3)
     c1.caption("By status")
-    c1.dataframe(pd.Series(stats.by_status, name="incidents"), use_container_width=True)
+    c1.dataframe(pd.Series(stats.by_status, name="incidents"), width="stretch")
     c2.caption("By root-cause class")
-    c2.dataframe(pd.Series(stats.by_root_cause, name="incidents"), use_container_width=True)
+    c2.dataframe(pd.Series(stats.by_root_cause, name="incidents"), width="stretch")
     c3.caption("Durations from impact start (median · p90)")
     c3.dataframe(pd.DataFrame([
         {"": n, "median": format_duration(d.median), "p90": format_duration(d.p90), "n": d.n}
         for n, d in stats.durations.items()
-    ]).set_index(""), use_container_width=True)
+    ]).set_index(""), width="stretch")
 
 
 def editor(store: Store, incident: Incident) -> None:
-    """Edit form; a stale save is refused and the user's values stay in the form."""
-    k = f"incidents_edit_{incident.id}_{incident.version}"
+    """Edit form over the version the user started from; a stale save is refused and the input kept."""
+    base_key = f"incidents_base_{incident.id}"
+    base: Incident = st.session_state.get(base_key) or incident
+    if base.version > incident.version:
+        base = incident
+    st.session_state[base_key] = base
+    if incident.version != base.version:
+        st.warning(f"Someone else saved this incident (now version {incident.version}) after you opened it; "
+                   "saving your form will be refused.")
+        if st.button("Load the latest version (discards your unsaved changes)", key=f"incidents_reload_{incident.id}"):
+            st.session_state[base_key] = incident
+            st.rerun()
+    k = f"incidents_edit_{incident.id}_{base.version}"
     with st.form(k):
         c1, c2, c3 = st.columns([3, 1, 1])
-        title = c1.text_input("Title", incident.title, max_chars=300)
-        severity = c2.selectbox("Severity", [s.value for s in Severity], index=list(Severity).index(incident.severity))
-        status = c3.selectbox("Status", [s.value for s in Status], index=list(Status).index(incident.status),
+        title = c1.text_input("Title", base.title, max_chars=300)
+        severity = c2.selectbox("Severity", [s.value for s in Severity], index=list(Severity).index(base.severity))
+        status = c3.selectbox("Status", [s.value for s in Status], index=list(Status).index(base.status),
                               help="investigating → identified → mitigated → resolved → closed")
-        summary = st.text_area("Summary", incident.summary, height=90)
+        summary = st.text_area("Summary", base.summary, height=90)
         c1, c2 = st.columns(2)
-        service = c1.text_input("Service", incident.service)
+        service = c1.text_input("Service", base.service)
         classes = ["—"] + [r.value for r in RootCause]
         rc = c2.selectbox("Root-cause class", classes, format_func=lambda v: ROOT_CAUSE_LABELS.get(v, "not set"),
-                          index=classes.index(incident.root_cause.value) if incident.root_cause else 0)
+                          index=classes.index(base.root_cause.value) if base.root_cause else 0)
         st.markdown("**Impact milestones** (UTC, `YYYY-MM-DD HH:MM`)")
         mcols = st.columns(5)
-        ms_text = {m.value: mcols[n].text_input(m.value.capitalize(), _fmt_time(incident.milestone(m)))
+        ms_text = {m.value: mcols[n].text_input(m.value.capitalize(), _fmt_time(base.milestone(m)))
                    for n, m in enumerate(Milestone)}
         st.markdown("**Roles**")
         rcols = st.columns(5)
-        roles = {r.value: rcols[n].text_input(ROLE_LABELS[r], incident.roles.get(r.value, ""))
+        roles = {r.value: rcols[n].text_input(ROLE_LABELS[r], base.roles.get(r.value, ""))
                  for n, r in enumerate(Role)}
-        participants = st.text_input("Participants (comma-separated)", ", ".join(incident.participants))
+        participants = st.text_input("Participants (comma-separated)", ", ".join(base.participants))
         saved = st.form_submit_button("Save changes", type="primary")
     if saved:
         try:
             milestones = {name: parse_time_field(v, f"milestone '{name}'") for name, v in ms_text.items()}
-            update_incident(
-                store, incident.id, version=incident.version, title=title, summary=summary, service=service,
+            updated = update_incident(
+                store, incident.id, version=base.version, title=title, summary=summary, service=service,
                 severity=severity, status=status, root_cause=None if rc == "—" else rc,
                 milestones={k_: v for k_, v in milestones.items() if v},
                 roles=roles, participants=[p for p in participants.split(",")],
             )
+            st.session_state[base_key] = updated
             st.toast("Incident saved")
             st.rerun()
         except ConcurrentEditError as exc:
@@ -112,8 +124,6 @@ def editor(store: Store, incident: Incident) -> None:
             fresh = exc.current
             st.info(f"The stored version is now {fresh.version} (status {fresh.status.value}, title "
                     f"“{fresh.title}”). Your values are still in the form above.")
-            if st.button("Discard my values and load the latest version", key=f"incidents_reload_{incident.id}"):
-                st.rerun()
         except WorkbenchError as exc:
             st.error(f"Not saved: {exc}")
     durations = incident.durations()

@@ -19,7 +19,7 @@ GENERATORS = {
 }
 DEMO_IDS = tuple(GENERATORS)
 # Bump when a generator changes, so stored demo bundles are rebuilt.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "3"
 
 
 def generate_demo_bundles(target_dir: Path | str, ids: tuple[str, ...] = DEMO_IDS) -> dict[str, Path]:

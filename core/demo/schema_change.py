@@ -151,6 +151,7 @@ def build(target: Path) -> Path:
         "service": "lab-scorer",
         "severity": "SEV2",
         "status": "resolved",
+        "root_cause": "schema_change",
         "kpi": {"metric": "accuracy", "direction": "higher_is_better"},
         "baseline": {"start": z(BASELINE[0]), "end": z(BASELINE[1])},
         "window": {"start": z(WINDOW[0]), "end": z(WINDOW[1])},

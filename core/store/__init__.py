@@ -42,6 +42,15 @@ def redact_url(url: str) -> str:
     return url
 
 
+def normalize_url(url: str) -> str:
+    """postgres:// and postgresql:// use the psycopg2 driver this project installs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 @dataclass(frozen=True)
 class Store:
     engine: Engine
@@ -70,11 +79,7 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         StoreError: the database cannot be opened or migrated; the message names the
             redacted URL and the fix.
     """
-    url = url or default_url()
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+    url = normalize_url(url or default_url())
     try:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.bundle import Bundle, read_bundle
 from core.errors import InvalidInputError
-from core.models import EventKind, Milestone, Severity, Status
+from core.models import EventKind, Milestone, RootCause, Severity, Status
 from core.store import Store, workbench_home
 from core.store.incidents import create_incident, find_incident
 from core.store.timeline import add_events
@@ -60,10 +60,11 @@ def import_bundle(store: Store, path: Path | str, *, copy: bool = True, if_exist
     m = bundle.manifest
     severity = m.get("severity") if m.get("severity") in {s.value for s in Severity} else Severity.SEV3.value
     status = m.get("status") if m.get("status") in {s.value for s in Status} else Status.INVESTIGATING.value
+    root_cause = m.get("root_cause") if m.get("root_cause") in {r.value for r in RootCause} else None
     try:
         create_incident(
             store, id=incident_id, title=bundle.title, summary=bundle.summary, service=bundle.service,
-            severity=severity, status=status, kpi_metric=bundle.kpi_metric, kpi_direction=bundle.kpi_direction,
+            severity=severity, status=status, root_cause=root_cause, kpi_metric=bundle.kpi_metric, kpi_direction=bundle.kpi_direction,
             window=bundle.window, baseline=bundle.baseline, milestones=_milestones(bundle),
             bundle_path=str(bundle_path.resolve()),
         )

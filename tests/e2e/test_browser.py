@@ -1,0 +1,120 @@
+"""Real browser: start ``streamlit run app.py`` on a free port, visit every page in headless Chromium.
+
+Fails on any Streamlit exception element; saves a screenshot of every page under
+``tests/e2e/screenshots/`` (or ``$SCREENSHOT_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from screenshot import ARGS, CHROMIUM, wait_idle  # noqa: E402
+
+PAGES = ["", "timeline", "distributions", "logs", "metrics", "models", "fishbone", "triage", "postmortem"]
+INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale"]
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
+    home = tmp_path_factory.mktemp("e2e-home")
+    port = _free_port()
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    env.pop("DATABASE_URL", None)
+    log = (home / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not become healthy; log: {(home / 'streamlit.log').read_text()[-2000:]}")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _shots() -> Path:
+    d = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "e2e" / "screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.mark.parametrize("incident", INCIDENTS)
+def test_every_page_renders_without_exception(server, browser, incident):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    failures = []
+    for path in PAGES:
+        page.goto(f"{server}/{path}?incident={incident}")
+        wait_idle(page)
+        name = path or "incidents"
+        page.screenshot(path=str(_shots() / f"{incident}-{name}.png"), full_page=True)
+        n = page.locator('[data-testid="stException"]').count()
+        if n:
+            failures.append(f"{name}: {n} exception(s): {page.locator('[data-testid=stException]').first.inner_text()[:500]}")
+        heading = page.locator('[data-testid="stMain"] h1').first.inner_text()
+        assert heading, f"{name} has no title"
+    page.close()
+    assert not failures, "\n".join(failures)
+
+
+def test_shared_link_reopens_the_same_view(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{server}/timeline?incident=demo-fraud-stale&from=2026-02-04T00:00:00Z&to=2026-02-04T12:00:00Z")
+    wait_idle(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_by_label("From (UTC)").input_value() == "2026-02-04 00:00"
+    assert sidebar.get_by_label("To (UTC)").input_value() == "2026-02-04 12:00"
+    assert "demo-fraud-stale" in page.url
+    page.close()
+
+
+def test_unknown_incident_link_shows_a_message(server, browser):
+    page = browser.new_page()
+    page.goto(f"{server}/?incident=INC-does-not-exist")
+    wait_idle(page)
+    assert page.get_by_text("does not exist").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()

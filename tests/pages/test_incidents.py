@@ -1,0 +1,126 @@
+"""AppTest of the app shell and the Incidents page: list, create, edit, URL state and bad input."""
+
+from __future__ import annotations
+
+from core.store import open_store
+from core.store.incidents import get_incident, update_incident
+
+
+def _texts(at) -> str:
+    parts = [e.value for e in at.markdown] + [e.value for e in at.error] + [e.value for e in at.warning]
+    parts += [e.value for e in at.info] + [e.value for e in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_incidents_page_lists_demo_incidents(app_test):
+    at = app_test()
+    assert not at.exception
+    assert at.title[0].value == "Incidents"
+    df = at.dataframe[-1].value
+    assert set(df["id"]) == {"demo-schema-change", "demo-ctr-drop", "demo-fraud-stale"}
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Incidents"] == "3"
+    assert metrics["TTD median"] != "—"
+
+
+def test_search_and_filter(app_test):
+    at = app_test()
+    at.text_input(key="incidents_q").input("fraud").run()
+    assert list(at.dataframe[-1].value["id"]) == ["demo-fraud-stale"]
+    at.text_input(key="incidents_q").input("").run()
+    at.multiselect(key="incidents_status").select("investigating").run()
+    assert list(at.dataframe[-1].value["id"]) == ["demo-ctr-drop"]
+    at.multiselect(key="incidents_sev").select("SEV1").run()
+    assert "No incident matches" in _texts(at)
+
+
+def test_create_incident_through_the_form(app_test, workbench_home):
+    at = app_test()
+    form_inputs = [t for t in at.text_input if t.label == "Title" and t.value == ""]
+    form_inputs[0].input("Latency spike in scorer")
+    at.button(key="FormSubmitter:incidents_new-Create incident").click().run()
+    assert not at.exception
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    from core.store.incidents import list_incidents
+
+    titles = [i.title for i in list_incidents(store)]
+    assert "Latency spike in scorer" in titles
+    assert at.query_params["incident"].startswith("INC-")
+
+
+def test_create_without_title_is_refused(app_test):
+    at = app_test()
+    at.button(key="FormSubmitter:incidents_new-Create incident").click().run()
+    assert "needs a title" in _texts(at)
+
+
+def test_edit_incident_and_milestones(app_test, workbench_home):
+    at = app_test(incident="demo-ctr-drop")
+    key = "incidents_edit_demo-ctr-drop_1"
+    started = [t for t in at.text_input if t.label == "Started"][0]
+    started.input("2026-03-12 14:20")
+    [t for t in at.text_input if t.label == "Incident commander"][0].input("Ana (IC)")
+    at.button(key=f"FormSubmitter:{key}-Save changes").click().run()
+    assert not at.exception, at.exception
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    inc = get_incident(store, "demo-ctr-drop")
+    assert inc.version == 2 and inc.roles["incident_commander"] == "Ana (IC)"
+    assert inc.milestone("started").isoformat() == "2026-03-12T14:20:00+00:00"
+    assert inc.durations()["TTD"] is not None
+
+
+def test_stale_edit_is_refused_and_input_kept(app_test, workbench_home):
+    at = app_test(incident="demo-ctr-drop")
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    update_incident(store, "demo-ctr-drop", version=1, summary="someone else's edit")
+    title = [t for t in at.text_input if t.label == "Title"][0]
+    title.input("My new title")
+    at.button(key="FormSubmitter:incidents_edit_demo-ctr-drop_1-Save changes").click().run()
+    text = _texts(at)
+    assert "changed by someone else" in text and "Your values are still in the form" in text
+    assert [t for t in at.text_input if t.label == "Title"][0].value == "My new title"
+    assert get_incident(store, "demo-ctr-drop").summary == "someone else's edit"
+
+
+def test_bad_milestone_text_is_refused(app_test):
+    at = app_test(incident="demo-ctr-drop")
+    [t for t in at.text_input if t.label == "Detected"][0].input("next tuesday")
+    at.button(key="FormSubmitter:incidents_edit_demo-ctr-drop_1-Save changes").click().run()
+    assert "Not saved" in _texts(at) and "milestone 'detected'" in _texts(at)
+
+
+def test_unknown_incident_in_url(app_test):
+    at = app_test(incident="no-such-incident")
+    assert not at.exception
+    assert "does not exist" in _texts(at)
+
+
+def test_malformed_time_range_in_url(app_test):
+    at = app_test(incident="demo-ctr-drop", **{"from": "yesterday", "to": "2026-03-14T00:00Z"})
+    assert not at.exception
+    assert "time range was ignored" in _texts(at)
+
+
+def test_time_range_from_url_is_used(app_test):
+    at = app_test(incident="demo-ctr-drop", **{"from": "2026-03-12T00:00:00Z", "to": "2026-03-13T00:00:00Z"})
+    values = {t.label: t.value for t in at.sidebar.text_input}
+    assert values["From (UTC)"] == "2026-03-12 00:00" and values["To (UTC)"] == "2026-03-13 00:00"
+
+
+def test_sidebar_range_edit_updates_url(app_test):
+    at = app_test(incident="demo-ctr-drop")
+    [t for t in at.sidebar.text_input if t.label == "From (UTC)"][0].input("2026-03-12 06:00").run()
+    assert at.query_params["from"] == "2026-03-12T06:00:00Z"
+    [t for t in at.sidebar.text_input if t.label == "To (UTC)"][0].input("2026-03-01 00:00").run()
+    assert "Time range not changed" in "\n".join(e.value for e in at.sidebar.error)
+
+
+def test_store_that_cannot_open(app_test, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing/dir/x.db")
+    from streamlit.testing.v1 import AppTest
+
+    from tests.pages.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert "incident store is unavailable" in _texts(at)
