@@ -197,7 +197,7 @@ def name_similarity(a: str, b: str) -> float:
     jaccard = len(ta & tb) / len(ta | tb) if ta | tb else 0.0
     chars = difflib.SequenceMatcher(None, "".join(sorted(ta)), "".join(sorted(tb))).ratio()
     plain = difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
-    return max(jaccard, chars * 0.9, plain * 0.9)
+    return max(jaccard, chars * 0.75, plain * 0.75)
 
 
 def _distribution_similarity(ref: pd.Series, cur: pd.Series, ref_kind: str, cur_kind: str) -> float:

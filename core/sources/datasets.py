@@ -145,6 +145,14 @@ def timestamps(frame: pd.DataFrame, column: str) -> pd.Series:
         raise InvalidInputError(
             f"timestamp column '{column}' holds numbers, not times; store ISO 8601 times such as 2024-05-01T12:00:00Z"
         )
+    text = values.dropna().astype(str)
+    has_zone = text.str.contains(r"(?:Z|z|[+-]\d\d:?\d\d)$", regex=True)
+    if has_zone.any() and not has_zone.all():
+        bad = text[~has_zone].iloc[0]
+        raise InvalidInputError(
+            f"timestamp column '{column}' mixes times with and without a time zone (e.g. '{bad}' has none); "
+            "write every time with its offset, e.g. 2024-05-01T12:00:00Z"
+        )
     try:
         return pd.to_datetime(values, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
