@@ -1,0 +1,110 @@
+"""Streamlit helpers of the Metrics page: cached series reads and detection, milestone and evidence writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from core.analysis.changepoint import (
+    ChangePoint,
+    OnsetResult,
+    SegmentBreakdown,
+    break_down_segments,
+    detect_onset,
+    onset_window,
+)
+from core.bundle import read_bundle
+from core.errors import WorkbenchError
+from core.models import Incident, Milestone, TimeWindow, iso
+from core.sources.metrics import MetricSeries, clean_series
+from core.sources.prometheus import PrometheusMetricSource
+from core.store import Store
+from core.store.evidence import pin_evidence
+from core.store.incidents import update_incident
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def bundle_metric_names(bundle_path: str) -> list[str]:
+    return read_bundle(bundle_path).metric_names()
+
+
+@st.cache_data(show_spinner="Reading the series…", max_entries=16)
+def _bundle_series(bundle_path: str, metric: str, start: datetime, end: datetime) -> MetricSeries:
+    bundle = read_bundle(bundle_path)
+    return clean_series(bundle.read_metric(metric), name=metric, source=f"bundle {bundle.id}",
+                        window=TimeWindow(start, end))
+
+
+def prometheus_source() -> PrometheusMetricSource:
+    """The configured Prometheus (``[prometheus]`` in secrets, else ``PROMETHEUS_*`` variables)."""
+    try:
+        secrets = dict(st.secrets.get("prometheus", {}))
+    except (FileNotFoundError, KeyError, AttributeError):  # no secrets.toml is a normal setup
+        secrets = {}
+    return PrometheusMetricSource.from_env(secrets)
+
+
+@st.cache_data(show_spinner="Querying Prometheus…", ttl=60, max_entries=16)
+def _prometheus_series(query: str, start: datetime, end: datetime) -> MetricSeries:
+    return prometheus_source().read(query, TimeWindow(start, end))
+
+
+def load_series(kind: str, ref: str, name: str, start: datetime, end: datetime) -> MetricSeries:
+    """A bundle metric (``kind="bundle"``, ``ref`` the bundle path) or a PromQL query (``kind="prometheus"``)."""
+    if kind == "bundle":
+        return _bundle_series(ref, name, start, end)
+    return _prometheus_series(name, start, end)
+
+
+@st.cache_data(show_spinner="Finding change points…", max_entries=16)
+def onset_of(kind: str, ref: str, name: str, start: datetime, end: datetime, direction: str, method: str,
+             penalty_scale: float, seasonality: str, max_change_points: int) -> OnsetResult:
+    series = load_series(kind, ref, name, start, end)
+    return detect_onset(series.total(), direction=direction, metric=series.name, method=method,
+                        penalty_scale=penalty_scale, seasonality=seasonality,
+                        max_change_points=max_change_points)
+
+
+@st.cache_data(show_spinner="Comparing segments…", max_entries=16)
+def segments_of(kind: str, ref: str, name: str, start: datetime, end: datetime, label: str,
+                onset_time: datetime, before_start: datetime, settled: datetime, after_end: datetime,
+                direction: str, seasonality: str) -> SegmentBreakdown:
+    """Segment breakdown of series ``name`` around an onset given by its four times."""
+    series = load_series(kind, ref, name, start, end)
+    onset = ChangePoint(time=onset_time, settled=settled, before_start=before_start, after_end=after_end,
+                        level_before=0.0, level_after=0.0, absolute_change=0.0, relative_change=None,
+                        effect="neutral", confidence=0.0, z=0.0)
+    return break_down_segments(series.frame, label, onset, direction=direction, seasonality=seasonality)
+
+
+def set_impact_start(store: Store, incident: Incident, when: datetime) -> Incident | None:
+    """Write the ``started`` milestone; shows the error and returns None when it cannot be saved."""
+    milestones = {k: v for k, v in incident.milestones.items() if v}
+    milestones[Milestone.STARTED.value] = when
+    try:
+        return update_incident(store, incident.id, version=incident.version, milestones=milestones)
+    except WorkbenchError as exc:  # ConcurrentEditError (someone saved first) or a milestone-order problem
+        st.error(f"Impact start not saved. {exc}")
+        return None
+
+
+def pin_change_point(store: Store, incident: Incident, series: MetricSeries, result: OnsetResult,
+                     breakdown: SegmentBreakdown | None, query: dict[str, Any], author: str = "") -> int | None:
+    """Pin the main onset (and segment breakdown) as ``changepoint`` evidence; returns its id."""
+    o = result.onset
+    if o is None:
+        return None
+    rel = f" ({o.relative_change:+.1%})" if o.relative_change is not None else ""
+    title = f"{series.name} changed at {iso(o.time)}: {o.level_before:.4g} → {o.level_after:.4g}{rel}"
+    payload = result.to_dict()
+    payload["segments"] = breakdown.to_dict() if breakdown else None
+    payload["source"] = series.source
+    try:
+        ev = pin_evidence(store, incident.id, kind="changepoint", title=title, query=query, result=payload,
+                          window=onset_window(result), author=author, timeline_at=o.time)
+    except WorkbenchError as exc:
+        st.error(f"Not pinned. {exc}")
+        return None
+    return ev.id
