@@ -44,16 +44,28 @@ def generate_demo_bundles(target_dir: Path | str, ids: tuple[str, ...] = DEMO_ID
     return out
 
 
-def ensure_demo_incidents(store, home: Path | None = None) -> list[str]:
-    """Generate the demo bundles (once) and import any demo incident the store lacks; returns the ids."""
+def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, registry: bool = True) -> list[str]:
+    """Make sure the store holds the demo incidents, with their fishbones and MLflow registry.
+
+    Generates the bundles under the workbench home on first start (unless ``bundles``
+    is given), imports any demo incident the store lacks, pre-draws each demo
+    fishbone once, and logs the demo models into the embedded MLflow store.
+    Safe to call from several processes at once. Returns the demo ids.
+    """
+    from core.fishbone_demo import demo_fishbone_spec, seed_fishbone
     from core.store import workbench_home
     from core.store.imports import import_bundle
     from core.store.incidents import find_incident
 
     missing = [i for i in DEMO_IDS if find_incident(store, i) is None]
-    if not missing:
-        return list(DEMO_IDS)
-    bundles = generate_demo_bundles((home or workbench_home()) / "demo-bundles", tuple(missing))
-    for demo_id, path in bundles.items():
-        import_bundle(store, path, copy=False, if_exists="skip")
+    registry = registry and (bool(missing) or not (workbench_home() / "mlflow.db").exists())
+    if bundles is None and (missing or registry):
+        bundles = generate_demo_bundles(workbench_home() / "demo-bundles")
+    for demo_id in missing:
+        import_bundle(store, bundles[demo_id], copy=False, if_exists="skip")
+        seed_fishbone(store, demo_id, demo_fishbone_spec(demo_id), only_if_empty=True)
+    if registry:
+        from core.sources.mlflow_demo import seed_demo_registry
+
+        seed_demo_registry(None, bundles)
     return list(DEMO_IDS)

@@ -13,15 +13,23 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def seeded_home(tmp_path_factory, demo_bundles) -> Path:
     """A workbench home whose store holds the demo incidents (built once per session)."""
+    import os
+
+    from core.demo import ensure_demo_incidents
     from core.store import open_store
-    from core.store.imports import import_bundle
 
     home = tmp_path_factory.mktemp("workbench-home")
-    store = open_store(f"sqlite:///{home / 'workbench.db'}")
-    for path in demo_bundles.values():
-        import_bundle(store, path, copy=False)
-    store.dispose()
-    (home / "demo-bundles").mkdir()
+    old = os.environ.get("WORKBENCH_HOME")
+    os.environ["WORKBENCH_HOME"] = str(home)
+    try:
+        store = open_store(f"sqlite:///{home / 'workbench.db'}")
+        ensure_demo_incidents(store, demo_bundles)
+        store.dispose()
+    finally:
+        if old is None:
+            os.environ.pop("WORKBENCH_HOME", None)
+        else:
+            os.environ["WORKBENCH_HOME"] = old
     return home
 
 
