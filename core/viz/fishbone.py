@@ -165,13 +165,22 @@ class _Style:
     indent: float
     column_gap: float
     branch: float
+    lean: float  # the largest horizontal extent of a bone
 
 
-def _style(presentation: bool) -> _Style:
-    k = 1.35 if presentation else 1.0
-    return _Style(cause=12 * k, sub=11 * k, category=13 * k, head=14 * k, cause_width=210 * k,
-                  sub_width=190 * k, category_width=170 * k, head_width=230 * k, pad=3 * k, gap=5 * k,
-                  spine_gap=22 * k, indent=18 * k, column_gap=26 * k, branch=22 * k)
+def _style(presentation: bool, font: float = 1.0, wrap: float = 1.0, lean: float = 1.0) -> _Style:
+    k = (1.35 if presentation else 1.0) * font
+    w = k * wrap
+    return _Style(cause=12 * k, sub=11 * k, category=13 * k, head=14 * k, cause_width=210 * w,
+                  sub_width=190 * w, category_width=max(170 * w, 120 * k), head_width=max(230 * w, 150 * k),
+                  pad=3 * k, gap=5 * k, spine_gap=22 * k, indent=18 * k, column_gap=26 * k, branch=22 * k,
+                  lean=200 * k * lean)
+
+
+# Tried in order by ``fit_width``: (font scale, wrap-width scale, bone-slant scale). Slant goes first (it
+# costs no readability), then wrapping, then type size; the smallest type is 9.4 px.
+_FITS = ((1.0, 1.0, 1.0), (1.0, 1.0, 0.5), (1.0, 0.85, 0.3), (0.92, 0.8, 0.25), (0.85, 0.75, 0.2),
+         (0.78, 0.7, 0.15))
 
 
 def _measure(text: str, size: float, max_width: float, bold: bool = False) -> tuple[list[str], float, float]:
@@ -187,11 +196,32 @@ def layout_fishbone(
     causes: Iterable[Cause],
     *,
     presentation: bool = False,
+    fit_width: float | None = None,
 ) -> FishboneLayout:
-    """Place the head, the category bones and the cause labels without overlaps (pixel units, y up)."""
-    st = _style(presentation)
+    """Place the head, the category bones and the cause labels without overlaps (pixel units, y up).
+
+    Args:
+        problem: the problem statement (the head).
+        categories: the bones, in order; even positions go above the spine, odd below.
+        causes: causes and sub-causes (two levels).
+        presentation: larger type.
+        fit_width: when given, narrower wrapping and then smaller type are tried until the figure
+            is at most this many pixels wide (the height grows instead); the smallest candidate is
+            returned when none fits. Labels never overlap either way.
+    """
     categories = list(categories)
     causes = list(causes)
+    if fit_width is None:
+        return _layout(problem, categories, causes, _style(presentation))
+    best = None
+    for font, wrap, lean in _FITS:
+        best = _layout(problem, categories, causes, _style(presentation, font, wrap, lean))
+        if best.width + 20 <= fit_width:
+            break
+    return best
+
+
+def _layout(problem: str, categories: list[Category], causes: list[Cause], st: _Style) -> FishboneLayout:
     ids = {c.id for c in causes}
     tops: dict[int, list[Cause]] = {c.id: [] for c in categories}
     kids: dict[int, list[Cause]] = {}
@@ -221,7 +251,7 @@ def layout_fishbone(
     for side in (1, -1):
         stacks = [c["stack"] for c in columns if c["side"] == side]
         side_height[side] = max(stacks + [st.spine_gap + 30])
-    slope = {s: min(0.45, 200.0 / side_height[s]) for s in (1, -1)}
+    slope = {s: min(0.45, st.lean / side_height[s]) for s in (1, -1)}
 
     # 2. widths: labels right-aligned on a line left of the whole bone, so branches never cross labels
     for col in columns:
@@ -357,6 +387,7 @@ def fishbone_figure(
     presentation: bool = False,
     selected: int | None = None,
     layout: FishboneLayout | None = None,
+    fit_width: float | None = None,
 ) -> go.Figure:
     """The Ishikawa diagram as a Plotly figure; cause markers carry ``customdata=[cause_id]`` for selection.
 
@@ -367,10 +398,11 @@ def fishbone_figure(
         presentation: dark theme and larger type.
         selected: a cause id to highlight.
         layout: a precomputed :func:`layout_fishbone` result (computed when omitted).
+        fit_width: passed to :func:`layout_fishbone` when the layout is computed here.
     """
     categories = list(categories)
     causes = list(causes)
-    lay = layout or layout_fishbone(problem, categories, causes, presentation=presentation)
+    lay = layout or layout_fishbone(problem, categories, causes, presentation=presentation, fit_width=fit_width)
     by_id = {c.id: c for c in causes}
     cat_names = {c.id: c.name for c in categories}
     dark = presentation
