@@ -1,11 +1,151 @@
-"""Models page (placeholder until its issue lands)."""
+"""Models: did the model or its code change? Registry history, last-good vs incident diff, verdict."""
 
 import streamlit as st
 
+from core.analysis.rundiff import choose_runs, regression_verdict
+from core.errors import WorkbenchError
+from core.models import TimeWindow, iso
+from core.sources.mlflow_runs import redact_uri
+from core.store.evidence import pin_evidence
+from ui import models as mx
 from ui import state
+from ui.incidents import parse_time_field
 
 st.title("Models")
 incident = state.current_incident()
-if incident is not None:
-    st.caption(f"{incident.id} · {incident.title}")
-st.info("This page will show MLflow runs and model registry history, with a last-good vs incident diff.")
+if incident is None:
+    st.info("Choose or create an incident to see its models.")
+    st.stop()
+store = state.get_store()
+st.caption(f"{incident.id} · {incident.title}")
+window = state.time_range()
+
+with st.expander("MLflow tracking server"):
+    st.text_input("Tracking URI", key=mx.URI_KEY, placeholder="embedded store (or http://host:5000, sqlite:///…, ./mlruns)",
+                  help="Also from [mlflow] tracking_uri in secrets.toml or MLFLOW_TRACKING_URI; "
+                       "the token comes from MLFLOW_TRACKING_TOKEN or [mlflow] token.")
+uri = mx.tracking_uri()
+try:
+    if uri is None and incident.bundle_path:
+        mx.ensure_demo_registry(incident.id, incident.bundle_path)
+    named = mx.bundle_model(incident)
+    candidates = ([named] if named else []) + [m for m in mx.models(uri, incident.service or None) if m != named]
+    if not candidates:
+        candidates = mx.models(uri, None)
+except WorkbenchError as exc:
+    state.show_error(exc, "The model registry cannot be read.")
+    st.stop()
+st.caption(f"MLflow: {redact_uri(uri) if uri else 'embedded store'}")
+if not candidates:
+    st.info("No registered models in this tracking store. Point the tracking URI at your MLflow server.")
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 2, 1])
+model = c1.selectbox("Model", candidates, key="models_model")
+onset_default, onset_basis = mx.default_onset(incident, window)
+typed = c2.text_input("Onset (UTC)", key="models_onset", placeholder=onset_default.strftime("%Y-%m-%d %H:%M"),
+                      help=f"Default from {onset_basis}.")
+within = c3.number_input("Verdict window (h)", 1.0, 24.0 * 30, 24.0, 1.0, key="models_within")
+try:
+    onset = parse_time_field(typed, "Onset") or onset_default
+    hist = mx.history(uri, model)
+except WorkbenchError as exc:
+    state.show_error(exc, f"No registry history for '{model}'.")
+    st.stop()
+st.caption(f"Onset {onset.strftime('%Y-%m-%d %H:%M')} UTC from {onset_basis if not typed else 'your input'}.")
+
+st.subheader("Registry history")
+events_window = TimeWindow(min(window.start, incident.baseline.start) if incident.baseline else window.start, window.end)
+added_key = f"models_events_added_{incident.id}_{model}"
+if added_key not in st.session_state:
+    try:
+        st.session_state[added_key] = mx.add_registry_events(store, incident, hist, events_window)
+    except WorkbenchError as exc:
+        st.session_state[added_key] = 0
+        state.show_error(exc, "Registry versions could not be added to the timeline.")
+if st.session_state[added_key]:
+    st.caption(f"{st.session_state[added_key]} registry version(s) in the incident's range were added to the timeline.")
+aliases = ", ".join(f"{a} → v{v}" for a, v in sorted(hist.aliases.items())) or "none"
+st.markdown(f"**{len(hist.versions)}** versions · aliases: {aliases}")
+history_frame = hist.frame()
+if not history_frame["stage"].astype(bool).any():
+    history_frame = history_frame.drop(columns=["stage"])
+st.dataframe(history_frame, hide_index=True, height=240, key="models_history", column_config={
+    "aliases": st.column_config.TextColumn("aliases", width="small"),
+    "effective_at": st.column_config.DatetimeColumn("in effect from (UTC)", format="YYYY-MM-DD HH:mm"),
+    "registered_at": st.column_config.DatetimeColumn("registered (UTC)", format="YYYY-MM-DD HH:mm"),
+})
+
+st.subheader("Last good vs incident")
+choice = choose_runs(hist, onset)
+with_runs = [v.version for v in hist.versions if v.run_id][::-1]
+if len(with_runs) < 2:
+    st.info(f"'{model}' has fewer than two versions with runs; nothing to compare. {choice.reason}")
+    st.stop()
+st.caption(choice.reason)
+default_b = choice.incident.version if choice.incident else with_runs[0]
+default_a = choice.last_good.version if choice.last_good else with_runs[min(1, len(with_runs) - 1)]
+d1, d2, d3 = st.columns([2, 2, 1])
+va = d1.selectbox("Last good", with_runs, index=with_runs.index(default_a), key="models_version_a",
+                  format_func=lambda n: mx.version_label(hist, n))
+vb = d2.selectbox("Incident", with_runs, index=with_runs.index(default_b), key="models_version_b",
+                  format_func=lambda n: mx.version_label(hist, n))
+show_all = d3.toggle("Show all rows", key="models_show_all", help="Off: only what differs.")
+a, b = hist.version(va), hist.version(vb)
+try:
+    diff, experiment_id = mx.run_diff(uri, a.run_id, b.run_id)
+except WorkbenchError as exc:
+    state.show_error(exc, "The two runs cannot be compared.")
+    st.stop()
+for w in diff.warnings:
+    st.warning(w)
+
+verdict = regression_verdict(diff, b, onset, within_hours=float(within))
+box = st.container(border=True)
+(box.error if verdict.finding else box.info)(f"**{verdict.title}**")
+box.write(verdict.explanation)
+if box.button("Pin as evidence", key="models_pin", disabled=state.presentation_mode()):
+    try:
+        when = verdict.effective_at or onset
+        ev = pin_evidence(
+            store, incident.id, kind="run_diff", title=verdict.title,
+            query={"tracking_uri": redact_uri(uri) if uri else "embedded", "model": model, "version_a": va,
+                   "version_b": vb, "run_a": diff.run_a, "run_b": diff.run_b, "onset": iso(onset),
+                   "within_hours": float(within)},
+            result={**verdict.to_result(), "counts": diff.counts()},
+            window=TimeWindow(min(when, onset), max(when, onset)) if when != onset else None,
+            timeline_at=when,
+        )
+        box.success(f"Pinned as evidence #{ev.id}; it is on the timeline at {iso(when)}.")
+    except WorkbenchError as exc:
+        state.show_error(exc, "The finding was not pinned.")
+
+frames = mx.diff_frames(diff, show_all)
+counts = diff.counts()
+count_of = {"Params": "params", "Metrics": "metrics", "Tags": "tags", "Input datasets": "datasets",
+            "Artifacts": "artifacts"}
+tabs = st.tabs([f"{name} ({counts[count_of[name]]})" for name in frames])
+for tab, (name, frame) in zip(tabs, frames.items()):
+    with tab:
+        if frame.empty:
+            st.caption("No differences." if not show_all else "Nothing recorded.")
+        else:
+            config = {"relative": st.column_config.NumberColumn("relative", format="percent")} if name == "Metrics" else None
+            st.dataframe(frame, hide_index=True, column_config=config, key=f"models_diff_{name.split()[0].lower()}")
+
+st.subheader("Runs of the experiment")
+max_runs = st.segmented_control("Newest runs", [50, 200, 500, 1000], default=200, key="models_max_runs") or 200
+params = tuple(p.key for p in diff.changed_params[:6])
+metrics = tuple(m.key for m in (diff.changed_metrics or diff.metrics)[:6])
+try:
+    table = mx.runs_table(uri, experiment_id, params, metrics, int(max_runs))
+except WorkbenchError as exc:
+    state.show_error(exc, "The runs cannot be searched.")
+    st.stop()
+st.caption(f"{len(table)} most recent runs, newest first; columns: the changed params and the compared metrics.")
+shown = [c for c in table.columns if c not in ("run_id", "end_time", "deleted")] + ["run_id"]
+if table["deleted"].any():
+    shown.insert(1, "deleted")
+st.dataframe(table, hide_index=True, height=320, key="models_runs", column_order=shown, column_config={
+    "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+})

@@ -238,7 +238,7 @@ def _seed_model(source: MlflowRunSource, bundle: Bundle, model: str, plan: Model
         client.log_dict(rid, {"metrics": metrics, "snapshot": snapshot}, "eval/metrics.json")
         client.set_terminated(rid, "FINISHED", end_time=int(end.timestamp() * 1000))
         mv = client.create_model_version(
-            model, source=f"runs:/{rid}/model", run_id=rid,
+            model, source=f"{run.info.artifact_uri}/model", run_id=rid,
             tags={DEPLOYED_AT_TAG: iso(deployed_at), "validation_status": "passed", "git_commit": run_commit[:7]},
             description=over.get("description", f"Weekly retrain on snapshot {snapshot}."),
         )

@@ -191,14 +191,14 @@ class RegistryHistory:
 
     def frame(self) -> pd.DataFrame:
         """One row per version, newest first (for tables)."""
+        cols = ["version", "aliases", "effective_at", "basis", "git_commit", "description", "stage",
+                "run_id", "registered_at"]
         rows = [{
-            "version": v.version, "aliases": ", ".join(v.aliases), "stage": v.stage,
-            "effective_at": v.effective_at, "basis": v.time_basis, "registered_at": v.registered_at,
-            "run_id": v.run_id or "", "git_commit": v.git_commit,
-            "description": v.description,
+            "version": v.version, "aliases": ", ".join(v.aliases), "effective_at": v.effective_at,
+            "basis": v.time_basis, "git_commit": v.git_commit, "description": v.description, "stage": v.stage,
+            "run_id": v.run_id or "", "registered_at": v.registered_at,
         } for v in sorted(self.versions, key=lambda x: x.version, reverse=True)]
-        return pd.DataFrame(rows, columns=["version", "aliases", "stage", "effective_at", "basis",
-                                           "registered_at", "run_id", "git_commit", "description"])
+        return pd.DataFrame(rows, columns=cols)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def _seed(source: MlflowRunSource, model: str = "ranker") -> dict:
     exp = c.create_experiment(f"{model}-train")
     schema = json.dumps({"mlflow_colspec": [{"type": "double", "name": "x", "required": True},
                                             {"type": "string", "name": "country", "required": True}]})
-    runs = []
+    runs, artifact_uris = [], []
     for v, (transform, commit, digest, at) in enumerate([
         ("log1p", "c0ffee1", "d1", T0),
         ("log1p", "c0ffee1", "d2", T0 + timedelta(days=7)),
@@ -101,10 +101,12 @@ def _seed(source: MlflowRunSource, model: str = "ranker") -> dict:
         c.log_text(rid, f"transform={transform}", "model/spec.txt")
         c.set_terminated(rid, "FINISHED", end_time=ms + 60_000)
         runs.append(rid)
+        artifact_uris.append(run.info.artifact_uri)
     c.create_registered_model(model, tags={"service": "recs"})
-    for v, rid in enumerate(runs, start=1):
+    for v, (rid, art) in enumerate(zip(runs, artifact_uris), start=1):
         at = [T0, T0 + timedelta(days=7), ONSET - timedelta(minutes=30)][v - 1]
-        c.create_model_version(model, source=f"runs:/{rid}/model", run_id=rid, tags={"deployed_at": iso(at)})
+        # a direct artifact URI: "runs:/" sources are resolved through MLflow's global tracking URI
+        c.create_model_version(model, source=f"{art}/model", run_id=rid, tags={"deployed_at": iso(at)})
     c.set_registered_model_alias(model, "champion", "3")
     return {"experiment_id": exp, "runs": runs}
 

@@ -1,0 +1,166 @@
+"""Streamlit helpers of the Models page: the configured MLflow source and cached registry reads."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis.rundiff import RunDiff, diff_runs
+from core.bundle import read_bundle
+from core.errors import BundleError, InvalidInputError
+from core.models import Incident, Milestone, TimeWindow
+from core.sources.mlflow_runs import MlflowRunSource, RegistryHistory, missing_model_version_events
+from core.store import Store
+from core.store.timeline import add_events, list_events
+
+URI_KEY = "models_uri"
+
+
+def _secrets() -> dict[str, Any]:
+    try:
+        return dict(st.secrets.get("mlflow", {}))
+    except (FileNotFoundError, KeyError, AttributeError):  # no secrets.toml is a normal setup
+        return {}
+    except Exception:  # noqa: BLE001 - streamlit raises its own parse error for a broken secrets.toml
+        return {}
+
+
+def tracking_uri() -> str | None:
+    """The page's tracking URI: the box on the page, ``[mlflow] tracking_uri`` in secrets,
+    ``MLFLOW_TRACKING_URI``, else None (the embedded store)."""
+    typed = (st.session_state.get(URI_KEY) or "").strip()
+    if typed:
+        return typed
+    secrets = _secrets()
+    if secrets.get("token") and not os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        # MLflow reads the token only from the environment.
+        os.environ["MLFLOW_TRACKING_TOKEN"] = str(secrets["token"])
+    return secrets.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
+@st.cache_resource(show_spinner="Connecting to MLflow…", max_entries=8)
+def source(uri: str | None) -> MlflowRunSource:
+    return MlflowRunSource(uri)
+
+
+@st.cache_resource(show_spinner="Logging the demo training runs into the embedded MLflow store (first start only)…",
+                   max_entries=8)
+def ensure_demo_registry(incident_id: str, bundle_path: str) -> bool:
+    """Seed the embedded store with this demo bundle's model (idempotent; no-op for other bundles)."""
+    from core.sources.mlflow_demo import seed_demo_registry
+
+    seed_demo_registry(None, {incident_id: Path(bundle_path)})
+    return True
+
+
+def bundle_model(incident: Incident) -> str | None:
+    """The model named by the incident bundle's manifest (``model.name``), if any."""
+    if not incident.bundle_path:
+        return None
+    try:
+        return (read_bundle(incident.bundle_path).manifest.get("model") or {}).get("name")
+    except BundleError:
+        return None
+
+
+@st.cache_data(show_spinner="Reading the model registry…", ttl=60, max_entries=32)
+def models(uri: str | None, service: str | None) -> list[str]:
+    return source(uri).list_models(service=service)
+
+
+@st.cache_data(show_spinner="Reading the model registry…", ttl=60, max_entries=32)
+def history(uri: str | None, model: str) -> RegistryHistory:
+    return source(uri).registry_history(model)
+
+
+@st.cache_data(show_spinner="Reading and comparing the two runs…", ttl=300, max_entries=32)
+def run_diff(uri: str | None, run_a: str, run_b: str) -> tuple[RunDiff, str]:
+    """The diff and run B's experiment id."""
+    src = source(uri)
+    b = src.get_run(run_b)
+    return diff_runs(src.get_run(run_a), b), b.experiment_id
+
+
+@st.cache_data(show_spinner="Searching runs…", ttl=60, max_entries=32)
+def runs_table(uri: str | None, experiment_id: str, params: tuple[str, ...], metrics: tuple[str, ...],
+               max_runs: int) -> pd.DataFrame:
+    return source(uri).search_runs([experiment_id], params=params, metrics=metrics,
+                                   tags=("mlflow.source.git.commit",), max_runs=max_runs)
+
+
+@st.cache_data(show_spinner="Finding the KPI onset…", max_entries=16)
+def _detected_onset(bundle_path: str) -> datetime | None:
+    from core.analysis.changepoint import detect_onset
+
+    bundle = read_bundle(bundle_path)
+    if not bundle.kpi_metric or bundle.kpi_metric not in bundle.metric_names():
+        return None
+    result = detect_onset(bundle.read_metric(bundle.kpi_metric), direction=bundle.kpi_direction,
+                          metric=bundle.kpi_metric)
+    return result.onset.time if result.onset else None
+
+
+def default_onset(incident: Incident, window: TimeWindow) -> tuple[datetime, str]:
+    """(onset, how it was found): the ``started`` milestone, else the KPI change point, else the range start."""
+    started = incident.milestone(Milestone.STARTED)
+    if started:
+        return started, "the incident's impact-start milestone"
+    if incident.bundle_path:
+        try:
+            onset = _detected_onset(incident.bundle_path)
+        except (BundleError, InvalidInputError):
+            onset = None
+        if onset is not None:
+            return onset, f"the change point of the KPI '{incident.kpi_metric}'"
+    return window.start, "the start of the time range"
+
+
+def add_registry_events(store: Store, incident: Incident, hist: RegistryHistory, window: TimeWindow) -> int:
+    """Put registry versions inside ``window`` on the timeline unless an event already names them."""
+    existing = list_events(store, incident.id)
+    new = missing_model_version_events(hist, existing, window)
+    if new:
+        for ev in new:
+            ev["author"] = "mlflow registry"
+        add_events(store, incident.id, new)
+    return len(new)
+
+
+def diff_frames(diff: RunDiff, show_all: bool) -> dict[str, pd.DataFrame]:
+    """One table per diff section; unchanged rows only when ``show_all``."""
+    def keep(rows: tuple[Any, ...]) -> list[Any]:
+        return [r for r in rows if show_all or r.status != "same"]
+
+    def values(rows: tuple[Any, ...]) -> pd.DataFrame:
+        return pd.DataFrame([{"key": r.key, "last good": r.a, "incident": r.b, "change": r.status}
+                             for r in keep(rows)], columns=["key", "last good", "incident", "change"])
+
+    metrics = pd.DataFrame([{"metric": m.key, "last good": m.a, "incident": m.b, "delta": m.delta,
+                             "relative": m.relative, "change": m.status} for m in keep(diff.metrics)],
+                           columns=["metric", "last good", "incident", "delta", "relative", "change"])
+    datasets = pd.DataFrame([{
+        "dataset": d.name, "context": d.context, "digest (last good)": d.digest_a, "digest (incident)": d.digest_b,
+        "rows (last good)": d.rows_a, "rows (incident)": d.rows_b, "change": d.status,
+        "schema change": "; ".join(
+            ([f"+{', '.join(d.columns_added)}"] if d.columns_added else [])
+            + ([f"−{', '.join(d.columns_removed)}"] if d.columns_removed else [])
+            + [f"{c}: {a} → {b}" for c, a, b in d.type_changes]),
+    } for d in keep(diff.datasets)], columns=["dataset", "context", "digest (last good)", "digest (incident)",
+                                              "rows (last good)", "rows (incident)", "change", "schema change"])
+    artifacts = pd.DataFrame([{"path": a.path, "bytes (last good)": a.size_a, "bytes (incident)": a.size_b,
+                               "change": a.status} for a in keep(diff.artifacts)],
+                             columns=["path", "bytes (last good)", "bytes (incident)", "change"])
+    return {"Params": values(diff.params), "Metrics": metrics, "Tags": values(diff.tags),
+            "Input datasets": datasets, "Artifacts": artifacts}
+
+
+def version_label(hist: RegistryHistory, number: int) -> str:
+    v = hist.version(number)
+    at = v.effective_at.strftime("%Y-%m-%d %H:%M") if v.effective_at else "?"
+    aliases = f" · {', '.join(v.aliases)}" if v.aliases else ""
+    return f"v{v.version} · {v.time_basis} {at}{aliases}"
