@@ -73,7 +73,7 @@ else:
 st.plotly_chart(kpi_figure(result, milestones=incident.milestones, dark=state.presentation_mode()),
                 key="metrics_chart", width="stretch", theme=None, config={"displaylogo": False})
 for note in (*series.notes, *result.notes):
-    st.caption(f"ⓘ {note}")
+    st.caption(f"Note: {note}")
 
 if o is not None:
     started = incident.milestone("started")

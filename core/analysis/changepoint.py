@@ -41,6 +41,8 @@ MIN_POINTS = 10
 MAX_GRID_POINTS = 2000
 SEASONAL_STRENGTH = 0.15  # share of variance the daily profile must explain to be removed
 DAY = 86_400.0
+RAMP_SECONDS = 3 * 3600.0
+PROFILE_SMOOTH_SECONDS = 3600.0  # a gradual change may take up to this long on each side of the change point
 NICE_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800,
               14400, 21600, 43200, 86400)
 
@@ -182,7 +184,11 @@ def _strongest(z: np.ndarray, bkps: list[int], k: int) -> list[int]:
 
 @dataclass(frozen=True)
 class ChangePoint:
-    """One change of level in a KPI."""
+    """One change of level in a KPI.
+
+    ``time`` is when the change began; ``settled`` when the new level was reached
+    (equal to ``time`` for an abrupt step, later for a gradual one).
+    """
 
     time: datetime
     level_before: float
@@ -194,6 +200,7 @@ class ChangePoint:
     z: float  # |change| in units of the point-to-point noise
     before_start: datetime
     after_end: datetime
+    settled: datetime | None = None
 
     def describe(self, unit: str = "") -> str:
         rel = f" ({self.relative_change:+.1%})" if self.relative_change is not None else ""
@@ -206,6 +213,7 @@ class ChangePoint:
             "absolute_change": self.absolute_change, "relative_change": self.relative_change,
             "effect": self.effect, "confidence": self.confidence, "z": self.z,
             "before_start": iso(self.before_start), "after_end": iso(self.after_end),
+            "settled": iso(self.settled or self.time),
         }
 
 
@@ -284,7 +292,14 @@ def daily_profile(grid: pd.DataFrame, step: float) -> pd.Series | None:
     if secs[-1] - secs[0] < 2 * DAY - step:
         return None
     slot = np.mod(secs, DAY)
-    return pd.Series(grid["value"].to_numpy()).groupby(slot).median()
+    profile = pd.Series(grid["value"].to_numpy()).groupby(slot).median()
+    width = int(round(PROFILE_SMOOTH_SECONDS / step))
+    if width >= 3 and len(profile) > 2 * width:
+        # circular centred rolling mean over about an hour of the day: the profile is a shape, not noise
+        padded = pd.concat([profile.iloc[-width:], profile, profile.iloc[:width]])
+        smooth = padded.rolling(width, center=True, min_periods=1).mean().iloc[width:-width]
+        profile = pd.Series(smooth.to_numpy(), index=profile.index)
+    return profile
 
 
 def _deseasonalise(grid: pd.DataFrame, step: float, mode: str) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
@@ -355,6 +370,31 @@ def shift_confidence(before: np.ndarray, after: np.ndarray, sigma: float) -> tup
         p = float(2 * stats.t.sf(t, dof))
     conf = (1.0 - p) * min(1.0, z / 0.5)
     return round(max(0.0, min(1.0, conf)), 3), round(z, 3)
+
+
+def fit_ramp(values: np.ndarray, cp: int, level_before: float, level_after: float, width: int) -> tuple[int, int]:
+    """Start and end index of the transition around change point ``cp``.
+
+    Fits "flat at ``level_before`` until s, linear until e, flat at ``level_after``"
+    with s ≤ cp ≤ e within ``width`` points of ``cp`` and returns the (s, e) of
+    least squared error; an abrupt step gives s == e == cp.
+    """
+    n = len(values)
+    lo, hi = max(0, cp - width), min(n, cp + width + 1)
+    x = values[lo:hi]
+    idx = np.arange(lo, hi, dtype=float)
+    best = (math.inf, cp, cp)
+    for s in range(cp, max(lo, cp - width) - 1, -1):  # nearest first: ties go to the more abrupt fit
+        for e in range(cp, min(hi, cp + width + 1)):
+            if e == s:
+                model = np.where(idx < s, level_before, level_after)
+            else:
+                frac = np.clip((idx - s) / (e - s), 0.0, 1.0)
+                model = level_before + (level_after - level_before) * frac
+            sse = float(((x - model) ** 2).sum())
+            if sse < best[0] - 1e-12:
+                best = (sse, s, e)
+    return best[1], best[2]
 
 
 def _effect(diff: float, direction: str | None) -> str:
@@ -449,8 +489,10 @@ def detect_onset(
         lb, la = float(before.mean()), float(after.mean())
         diff = la - lb
         conf, z = shift_confidence(before, after, sigma)
+        width = max(0, min(b - a, c - b, max(1, int(round(RAMP_SECONDS / step)))) - 1)
+        start, settled = fit_ramp(adjusted, b, lb, la, width)
         cps.append(ChangePoint(
-            time=times[b].to_pydatetime(), level_before=lb, level_after=la, absolute_change=diff,
+            time=times[start].to_pydatetime(), settled=times[settled].to_pydatetime(), level_before=lb, level_after=la, absolute_change=diff,
             relative_change=(diff / abs(lb)) if lb != 0 else None, effect=_effect(diff, direction),
             confidence=conf, z=z, before_start=times[a].to_pydatetime(),
             after_end=(times[c].to_pydatetime() if c < len(grid) else end_time.to_pydatetime()),
@@ -527,7 +569,7 @@ def break_down_segments(
     """Compare each segment's level before and after ``onset``.
 
     The stretches compared are the onset's own (``before_start``..``time`` and
-    ``time``..``after_end``). A segment *moved* when its shift is significant
+    ``settled``..``after_end``). A segment *moved* when its shift is significant
     (confidence ≥ 0.99) and at least ``min_relative`` and ``share_of_total`` of the
     largest segment shift.
 
@@ -549,7 +591,7 @@ def break_down_segments(
         adjusted, _, _, _ = _deseasonalise(grid, step, seasonality)
         ts = grid["timestamp"]
         before = adjusted[((ts >= onset.before_start) & (ts < onset.time)).to_numpy()]
-        after = adjusted[((ts >= onset.time) & (ts < onset.after_end)).to_numpy()]
+        after = adjusted[((ts >= (onset.settled or onset.time)) & (ts < onset.after_end)).to_numpy()]
         if len(before) < 3 or len(after) < 3:
             continue
         sigma = float(noise_sigma(adjusted)[0])

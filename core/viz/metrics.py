@@ -86,13 +86,14 @@ def kpi_figure(
             fig.add_trace(go.Scatter(x=[x0, x1], y=[level, level], mode="lines", name=f"{name}: {level:.4g}",
                                      line={"color": color if name == "level after" else COLORS["neutral"],
                                            "dash": "dash", "width": 2}))
-    for name, when in (milestones or {}).items():
-        if when is None:
-            continue
+    shown = sorted(((when, name) for name, when in (milestones or {}).items() if when is not None))
+    for i, (when, name) in enumerate(shown):
         fig.add_vline(x=when, line={"color": COLORS["milestone"], "width": 1.5,
                                     "dash": MILESTONE_DASH.get(name, "dash")})
-        fig.add_annotation(x=when, y=0, yref="paper", yanchor="bottom", showarrow=False, textangle=-90,
-                           xanchor="right", text=name, font={"color": COLORS["milestone"]})
+        # labels of close milestones are stacked so they never overlap
+        fig.add_annotation(x=when, y=0.02 + 0.09 * (i % 5), yref="paper", yanchor="bottom", showarrow=False,
+                           xanchor="right", text=name, font={"color": COLORS["milestone"]},
+                           bgcolor="rgba(0,0,0,0.55)" if dark else "rgba(255,255,255,0.8)")
     fig.update_yaxes(title_text=f"{result.metric}{f' ({unit})' if unit else ''}")
     fig.update_xaxes(title_text="time (UTC)")
     return _layout(fig, dark=dark, height=height, title=None)
