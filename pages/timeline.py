@@ -38,8 +38,11 @@ top_ids = [c.event.id for c in ranking.changes[:3]] if ranking else []
 kpi = tl.load_kpi(incident.bundle_path, incident.kpi_metric) if incident.bundle_path and incident.kpi_metric else None
 if kpi is not None:
     kpi = kpi[(kpi["timestamp"] >= window.start) & (kpi["timestamp"] < window.end)]
+lines = dict(incident.milestones)
+if onset is not None and not incident.milestone("started"):
+    lines["onset (detected)"] = onset.at
 fig = build_timeline_figure(
-    visible, kpi=kpi, kpi_name=incident.kpi_metric or "KPI", milestones=incident.milestones,
+    visible, kpi=kpi, kpi_name=incident.kpi_metric or "KPI", milestones=lines,
     window=(window.start, window.end), lane_by=lanes, tz=tz, dark=state.presentation_mode(), highlight=top_ids,
 )
 chart = st.plotly_chart(fig, key="timeline_chart", on_select="rerun", selection_mode="box", theme=None,

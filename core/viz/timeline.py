@@ -112,14 +112,15 @@ def _local(values: pd.Series | pd.DatetimeIndex, tz: str) -> np.ndarray:
     return s.dt.tz_convert(tz).dt.tz_localize(None).to_numpy()
 
 
-def _hover(df: pd.DataFrame, tz: str) -> list[str]:
+def _hover(df: pd.DataFrame, tz: str) -> np.ndarray:
     local = pd.Series(df["timestamp"]).dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:%S")
     titles = df["title"].astype(str).str.slice(0, 140)
     who = df["author"].fillna("").astype(str)
     src = df["source"].fillna("").astype(str)
     # Plotly hover text is rendered by plotly.js as text with a few tags; escape < and > in user text.
     titles = titles.str.replace("<", "&lt;", regex=False).str.replace(">", "&gt;", regex=False)
-    return (titles + "<br>" + local + f" ({tz})" + "<br>" + src + np.where(who != "", " · " + who, "")).tolist()
+    text = titles + "<br>" + local + f" ({tz})" + "<br>" + src + np.where(who != "", " · " + who, "")
+    return text.to_numpy(dtype=str)
 
 
 def build_timeline_figure(
@@ -184,7 +185,7 @@ def build_timeline_figure(
 
     lanes: list[LaneSummary] = []
     lane_col = "kind" if lane_by == "kind" else "source"
-    present = list(dict.fromkeys(df[lane_col].fillna("").astype(str))) if len(df) else []
+    present = [str(v) for v in pd.unique(df[lane_col].fillna("").astype(str))] if len(df) else []
     if lane_by == "kind":
         present.sort(key=lambda k: LANE_ORDER.index(k) if k in LANE_ORDER else len(LANE_ORDER))
     else:
@@ -198,14 +199,18 @@ def build_timeline_figure(
         hi = max(df["timestamp"].max(), df["end"].max() if df["end"].notna().any() else df["timestamp"].max())
     else:
         lo = hi = None
+    # Lanes are numbers on the y axis (labelled with tick text): numeric arrays serialise fast.
+    position = {lane: len(present) - 1 - i for i, lane in enumerate(present)}
+    lane_values = df[lane_col].fillna("").astype(str) if len(df) else pd.Series(dtype=str)
     for lane in present:
-        sub = df[df[lane_col].fillna("").astype(str) == lane]
+        sub = df[(lane_values == lane).to_numpy()]
         label = labels[lane]
+        y = position[lane]
         color = KIND_COLORS.get(lane, "#444") if lane_by == "kind" else None
         name = f"{label} — {KIND_DESCRIPTIONS[lane]}" if lane_by == "kind" and lane in KIND_DESCRIPTIONS else label
         if len(sub) > max_points_per_lane:
             lanes.append(LaneSummary(lane, len(sub), "counts"))
-            _add_counts(fig, sub, label, name, color, lo, hi, bins, tz, lane_row)
+            _add_counts(fig, sub, label, y, name, color, lo, hi, bins, tz, lane_row)
             continue
         lanes.append(LaneSummary(lane, len(sub), "points"))
         spans = sub[sub["end"].notna() & (sub["end"] > sub["timestamp"])]
@@ -215,14 +220,14 @@ def build_timeline_figure(
             xs[0::3] = _local(spans["timestamp"], tz)
             xs[1::3] = _local(spans["end"], tz)
             xs[2::3] = np.datetime64("NaT")
-            ys = np.array([label, label, None] * n, dtype=object)
+            ys = np.tile(np.array([y, y, np.nan]), n)
             fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line={"width": 10, "color": color},
                                        opacity=0.45, name=f"{label} (span)", legendgroup=lane, showlegend=False,
                                        hoverinfo="skip", connectgaps=False), row=lane_row, col=1)
         is_hi = sub["id"].isin(highlight_set).to_numpy() if highlight_set else np.zeros(len(sub), bool)
         sizes = np.where(is_hi, 18, 11)
         fig.add_trace(go.Scattergl(
-            x=_local(sub["timestamp"], tz), y=[label] * len(sub), mode="markers", name=name, legendgroup=lane,
+            x=_local(sub["timestamp"], tz), y=np.full(len(sub), y), mode="markers", name=name, legendgroup=lane,
             marker={"size": sizes, "color": color, "line": {"width": np.where(is_hi, 2, 0.5), "color": "#222"},
                     "symbol": "diamond"},
             text=_hover(sub, tz), hovertemplate="%{text}<extra></extra>",
@@ -233,22 +238,23 @@ def build_timeline_figure(
     template = "plotly_dark" if dark else "plotly_white"
     font = 17 if dark else 13
     n_lanes = max(len(present), 1)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=[labels[p] for p in reversed(present)],
+    fig.update_yaxes(tickmode="array", tickvals=[position[p] for p in present], ticktext=[labels[p] for p in present],
+                     range=[-0.6, len(present) - 0.4], zeroline=False, fixedrange=True,
                      row=lane_row, col=1, showgrid=True, automargin=True)
-    fig.update_xaxes(title_text=f"time ({tz})", row=lane_row, col=1)
     if window is not None:
         fig.update_xaxes(range=[_local(pd.Series([lo]), tz)[0], _local(pd.Series([hi]), tz)[0]])
     fig.update_layout(
         template=template, font={"size": font}, hovermode="closest", dragmode="zoom",
         height=height or (300 if has_kpi else 80) + 46 * n_lanes + 160,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "xanchor": "left", "x": 0},
+        margin={"l": 10, "r": 10, "t": 100 if dark else 80, "b": 10},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.1, "xanchor": "left", "x": 0,
+                "title": {"text": f"times in {tz}  "}},
         meta={"lanes": [l.__dict__ for l in lanes], "tz": tz},
     )
     return fig
 
 
-def _add_counts(fig: go.Figure, sub: pd.DataFrame, label: str, name: str, color: str | None,
+def _add_counts(fig: go.Figure, sub: pd.DataFrame, label: str, y: int, name: str, color: str | None,
                 lo: Any, hi: Any, bins: int, tz: str, row: int) -> None:
     ts = sub["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
     a = pd.Timestamp(lo).as_unit("ns").value if lo is not None else ts.min()
@@ -263,7 +269,7 @@ def _add_counts(fig: go.Figure, sub: pd.DataFrame, label: str, name: str, color:
     width = format_duration(timedelta(microseconds=(b - a) / bins / 1000))
     size = 6 + 22 * np.sqrt(c / c.max()) if len(c) else []
     fig.add_trace(go.Scattergl(
-        x=_local(pd.Series(centers), tz), y=[label] * len(c), mode="markers",
+        x=_local(pd.Series(centers), tz), y=np.full(len(c), y), mode="markers",
         name=f"{name} (counts per {width})", legendgroup=label,
         marker={"size": size, "color": c, "colorscale": "Oranges", "symbol": "square",
                 "line": {"width": 0.5, "color": color or "#444"}},
