@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.errors import ConcurrentEditError, WorkbenchError
 from core.models import ActionStatus, Cause, CauseStatus, Incident
-from core.report.fishbone_export import export_fishbone, export_filename, md_escape
+from core.report.fishbone_export import export_filename, export_fishbone, fishbone_images, md_escape
 from core.store import Store
 from core.store import fishbone as fb
 from core.store.evidence import list_evidence
@@ -362,18 +362,19 @@ def export_panel(fishbone: fb.Fishbone) -> None:
     for col, fmt, mime in zip(cols, ("md", "mermaid", "json"), ("text/markdown", "text/plain", "application/json")):
         col.download_button(f"{fmt.upper()}", export_fishbone(fishbone, fmt), file_name=export_filename(fishbone, fmt),
                             mime=mime, key=f"fishbone_dl_{fmt}", on_click="ignore")
-    for col, fmt, mime in zip(cols[3:], ("svg", "png"), ("image/svg+xml", "image/png")):
-        if col.button(f"Render {fmt.upper()}", key=f"fishbone_render_{fmt}"):
-            try:
-                with st.spinner(f"Rendering {fmt.upper()} with headless Chromium…"):
-                    st.session_state[f"fishbone_img_{fmt}"] = (fishbone.revision, export_fishbone(
-                        fishbone, fmt, presentation=state.presentation_mode()))
-            except WorkbenchError as exc:
-                state.show_error(exc, f"{fmt.upper()} export failed.")
-        stored = st.session_state.get(f"fishbone_img_{fmt}")
-        if stored and stored[0] == fishbone.revision:
-            col.download_button(f"Download {fmt.upper()}", stored[1], file_name=export_filename(fishbone, fmt),
-                                mime=mime, key=f"fishbone_dl_{fmt}", on_click="ignore")
+    if cols[3].button("Render SVG + PNG", key="fishbone_render"):
+        try:
+            with st.spinner("Rendering with headless Chromium…"):
+                st.session_state["fishbone_images"] = (fishbone.revision, fishbone_images(
+                    fishbone, presentation=state.presentation_mode()))
+        except WorkbenchError as exc:
+            state.show_error(exc, "Image export failed.")
+    stored = st.session_state.get("fishbone_images")
+    if stored and stored[0] == fishbone.revision:
+        with cols[4]:
+            for fmt, mime in (("svg", "image/svg+xml"), ("png", "image/png")):
+                st.download_button(f"Download {fmt.upper()}", stored[1][fmt], mime=mime, on_click="ignore",
+                                   file_name=export_filename(fishbone, fmt), key=f"fishbone_dl_{fmt}")
 
 
 @st.fragment(run_every=REFRESH)

@@ -213,30 +213,57 @@ def browser_path() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
-def figure_image(fig: go.Figure, fmt: str, *, scale: float = 1.0) -> bytes:
-    """Render a figure to SVG or PNG bytes with kaleido.
+def figure_images(fig: go.Figure, formats: tuple[str, ...] = ("svg", "png"), *,
+                  scale: float = 2.0) -> dict[str, bytes]:
+    """Render a figure to several image formats in one browser session (PNG at ``scale``).
 
     Raises:
-        InvalidInputError: ``fmt`` is not svg or png.
+        InvalidInputError: a format is not svg or png.
         SourceUnavailableError: no browser found, or it failed to render.
     """
-    if fmt not in ("svg", "png"):
-        raise InvalidInputError(f"'{fmt}' is not an image format; use svg or png")
+    for fmt in formats:
+        if fmt not in ("svg", "png"):
+            raise InvalidInputError(f"'{fmt}' is not an image format; use svg or png")
     path = browser_path()
     if path is None:
         raise SourceUnavailableError(
             "cannot render images: no Chrome or Chromium found; install chromium or set BROWSER_PATH"
         )
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     import kaleido
 
-    opts = {"format": fmt, "width": fig.layout.width, "height": fig.layout.height, "scale": scale}
+    async def render() -> dict[str, bytes]:
+        out = {}
+        async with kaleido.Kaleido(n=1, path=path) as k:
+            for fmt in formats:
+                opts = {"format": fmt, "width": fig.layout.width, "height": fig.layout.height,
+                        "scale": scale if fmt == "png" else 1.0}
+                out[fmt] = await k.calc_fig(fig, opts=opts)
+        return out
+
     try:
-        return kaleido.calc_fig_sync(fig, opts=opts, kopts={"path": path})
+        # a fresh event loop in a worker thread: callers (Streamlit, pytest) may already run one
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, render()).result()
     except Exception as exc:  # kaleido/choreographer raise many unrelated types when the browser fails
         raise SourceUnavailableError(
-            f"cannot render the fishbone as {fmt} with the browser at {path}: {type(exc).__name__}: {exc}. "
-            "Check that the browser starts headless, or set BROWSER_PATH to another one"
+            f"cannot render the fishbone as {'/'.join(formats)} with the browser at {path}: "
+            f"{type(exc).__name__}: {exc}. Check that the browser starts headless, or set BROWSER_PATH"
         ) from exc
+
+
+def figure_image(fig: go.Figure, fmt: str, *, scale: float = 1.0) -> bytes:
+    """Render a figure to SVG or PNG bytes with kaleido (see :func:`figure_images`)."""
+    return figure_images(fig, (fmt,), scale=scale)[fmt]
+
+
+def fishbone_images(fishbone: Fishbone, formats: tuple[str, ...] = ("svg", "png"), *,
+                    presentation: bool = False) -> dict[str, bytes]:
+    """The diagram as SVG and/or PNG (PNG at 2x for sharp slides), rendered in one browser session."""
+    fig = fishbone_figure(fishbone.problem, fishbone.categories, fishbone.causes, presentation=presentation)
+    return figure_images(fig, formats, scale=2.0)
 
 
 def export_fishbone(fishbone: Fishbone, fmt: str, *, presentation: bool = False) -> bytes:
@@ -248,8 +275,7 @@ def export_fishbone(fishbone: Fishbone, fmt: str, *, presentation: bool = False)
     if fmt == "json":
         return fishbone_to_json(fishbone).encode()
     if fmt in ("svg", "png"):
-        fig = fishbone_figure(fishbone.problem, fishbone.categories, fishbone.causes, presentation=presentation)
-        return figure_image(fig, fmt, scale=2.0 if fmt == "png" else 1.0)
+        return fishbone_images(fishbone, (fmt,), presentation=presentation)[fmt]
     raise InvalidInputError(f"'{fmt}' is not an export format; use one of {', '.join(FORMATS)}")
 
 
