@@ -85,6 +85,11 @@ if len(with_runs) < 2:
 st.caption(choice.reason)
 default_b = choice.incident.version if choice.incident else with_runs[0]
 default_a = choice.last_good.version if choice.last_good else with_runs[min(1, len(with_runs) - 1)]
+if st.session_state.get("models_choice_for") != (model, iso(onset)):
+    # a new model or onset gives a new default pair; drop the previous picks
+    st.session_state["models_choice_for"] = (model, iso(onset))
+    st.session_state.pop("models_version_a", None)
+    st.session_state.pop("models_version_b", None)
 d1, d2, d3 = st.columns([2, 2, 1])
 va = d1.selectbox("Last good", with_runs, index=with_runs.index(default_a), key="models_version_a",
                   format_func=lambda n: mx.version_label(hist, n))
