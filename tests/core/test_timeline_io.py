@@ -34,11 +34,21 @@ def incident(sqlite_store):
     return "inc-1"
 
 
+@pytest.fixture
+def both(store):
+    """A store of each backend (SQLite, PostgreSQL) holding incident inc-1."""
+    from core.store.incidents import create_incident
+
+    create_incident(store, id="inc-1", title="CTR drop")
+    return store
+
+
 def csv_bytes(text: str) -> pd.DataFrame:
     return read_event_table(text.strip().encode(), name="events.csv")
 
 
-def test_chat_export_is_mapped_previewed_then_written(sqlite_store, incident):
+def test_chat_export_is_mapped_previewed_then_written(both):
+    db, incident = both, "inc-1"
     frame = csv_bytes("""
 timestamp,author,text
 2026-03-12T14:31:00+01:00,ana,"CTR looks low on the home feed, anyone deploying?"
@@ -48,9 +58,9 @@ timestamp,author,text
     assert (mapping.timestamp, mapping.author, mapping.text, mapping.title) == ("timestamp", "author", "text", None)
     preview = preview_import(frame, mapping)
     assert preview.ok and preview.counts()["new"] == 2
-    assert list_events(sqlite_store, incident) == []  # preview writes nothing
-    ids = apply_import(sqlite_store, incident, preview)
-    events = list_events(sqlite_store, incident)
+    assert list_events(db, incident) == []  # preview writes nothing
+    ids = apply_import(db, incident, preview)
+    events = list_events(db, incident)
     assert len(ids) == 2
     first = events[0]
     assert first.kind is EventKind.ANNOTATION
@@ -123,8 +133,9 @@ f,2026-03-12T14:00Z,,deploy,fine
     assert list_events(sqlite_store, incident) == []
 
 
-def test_duplicates_merge_within_file_and_against_timeline(sqlite_store, incident):
-    add_event(sqlite_store, incident, timestamp="2026-03-12T13:50:00Z", kind="model_version",
+def test_duplicates_merge_within_file_and_against_timeline(both):
+    db, incident = both, "inc-1"
+    add_event(db, incident, timestamp="2026-03-12T13:50:00Z", kind="model_version",
               title="recs-ranker v42 promoted", source="mlflow")
     frame = read_event_table("\n".join(json.dumps(r) for r in [
         {"ts": "2026-03-12T13:52:00Z", "type": "model_version", "title": "Recs-ranker  v42 promoted", "source": "slack"},
@@ -134,15 +145,15 @@ def test_duplicates_merge_within_file_and_against_timeline(sqlite_store, inciden
         {"ts": "2026-03-12T09:30:00Z", "type": "config_change", "title": "pool 800→850", "source": "chat"},
     ]).encode(), name="x.jsonl")
     m = ColumnMapping(timestamp="ts", kind="type", title="title", source="source", end="end")
-    p = preview_import(frame, m, existing=list_events(sqlite_store, incident))
+    p = preview_import(frame, m, existing=list_events(db, incident))
     actions = [r.action for r in p.rows]
     assert actions == ["exists", "new", "merged", "new"]  # 09:30 is outside the 5 minute tolerance
     merged = p.new_events[0]
     assert merged["details"]["merged_sources"] == ["git", "chat"]
     assert merged["end"] == datetime(2026, 3, 12, 9, 30, tzinfo=UTC)
-    apply_import(sqlite_store, incident, p)
-    assert len(list_events(sqlite_store, incident)) == 3
-    again = preview_import(frame, m, existing=list_events(sqlite_store, incident))
+    apply_import(db, incident, p)
+    assert len(list_events(db, incident)) == 3
+    again = preview_import(frame, m, existing=list_events(db, incident))
     assert again.counts()["new"] == 0
 
 
