@@ -81,6 +81,7 @@ RULES: Mapping[str, tuple[RootCause, float, str]] = {
     "collapse": (RootCause.STALE_DATA, 0.85, "features or predictions collapsed to a default value"),
     "freshness": (RootCause.STALE_DATA, 0.9, "timestamp-like columns fell behind (features not refreshed)"),
     "job_stopped": (RootCause.STALE_DATA, 0.8, "a routine data job stopped running before the onset"),
+    "frozen_values": (RootCause.STALE_DATA, 0.8, "features stopped varying (a frozen snapshot is served)"),
     "stale_log": (RootCause.STALE_DATA, 0.6, "new log lines about cache misses, defaults or old data"),
     "null_jump_stale": (RootCause.STALE_DATA, 0.35, "a column's null rate jumped"),
     "data_arrival": (RootCause.STALE_DATA, 0.4, "the incident data stops well before the window ends"),
@@ -562,6 +563,28 @@ def data_freshness(reference: pd.DataFrame, current: pd.DataFrame, timestamp: st
     return out
 
 
+def _drop_absent_columns(reference: pd.DataFrame, current: pd.DataFrame
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """A column that is entirely null on one side only is treated as absent there.
+
+    In a table logged over time, a column the upstream stopped sending (removed or
+    renamed) is null for every row after the change; dropping it on that side lets
+    the schema diff report it as removed, added or renamed instead of as a null jump.
+    """
+    notes = []
+    ref_null = {c for c in reference.columns if len(reference) and reference[c].isna().all()}
+    cur_null = {c for c in current.columns if len(current) and current[c].isna().all()}
+    only_cur = [c for c in cur_null - ref_null if c in reference.columns]
+    only_ref = [c for c in ref_null - cur_null if c in current.columns]
+    if only_cur:
+        current = current.drop(columns=only_cur)
+        notes.append(f"absent after the onset (all null): {', '.join(map(str, only_cur))}")
+    if only_ref:
+        reference = reference.drop(columns=only_ref)
+        notes.append(f"absent before the onset (all null): {', '.join(map(str, only_ref))}")
+    return reference, current, notes
+
+
 def analyse_data(reference: pd.DataFrame | None, current: pd.DataFrame | None, *, timestamp: str | None = None,
                  prediction: str | None = None, label: str | None = None, window_end: datetime | None = None,
                  description: str = "", reference_window: TimeWindow | None = None,
@@ -572,6 +595,7 @@ def analyse_data(reference: pd.DataFrame | None, current: pd.DataFrame | None, *
         return DataFinding(None, (), None, StepResult(
             STEP_DATA, title, "skipped", skip_reason or "the bundle has no datasets: data could not be checked"))
     exclude = tuple(c for c in (timestamp,) if c)
+    reference, current, absent = _drop_absent_columns(reference, current)
     report = compare_distributions(reference, current, prediction=prediction, label=label, exclude=exclude,
                                    multivariate=False, max_rows=50_000, workers=1)
     fresh = tuple(data_freshness(reference, current, timestamp))
@@ -585,6 +609,8 @@ def analyse_data(reference: pd.DataFrame | None, current: pd.DataFrame | None, *
     drifted = [c for c in report.columns if c.drifted and c.role == "feature"]
     summary = (f"{len(report.schema)} schema finding(s), {len(drifted)} of {len(report.columns)} column(s) "
                f"drifted ({description or 'reference vs current'}; {report.n_reference} vs {report.n_current} rows)")
+    if absent:
+        summary += "; " + "; ".join(absent)
     stale = [f for f in fresh if f.ratio >= 3]
     if stale:
         summary += "; stale: " + ", ".join(f"{f.column} lag {format_duration(f.lag_reference)} → "
@@ -677,19 +703,26 @@ def analyse_logs(logs: pd.DataFrame | None, onset: datetime, *, baseline: TimeWi
 
 @dataclass(frozen=True)
 class MetricShift:
-    """A non-KPI metric before and after the onset."""
+    """A non-KPI metric around the onset, compared with the same time one day earlier when possible.
+
+    ``before``/``after`` are medians of the metric in the 6 hours before and after the
+    onset; ``z`` is the shift of the (day-over-day) difference in units of its robust noise;
+    ``delay`` is when the metric first moved clearly, relative to the onset.
+    """
 
     name: str
     kind: str  # infra | traffic
     before: float
-    early: float | None  # the first 30 minutes after the onset
     after: float
     z: float
     relative: float | None
+    delay: timedelta | None
+    day_over_day: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "before": self.before, "early": self.early,
-                "after": self.after, "z": round(self.z, 2), "relative": self.relative}
+        return {"name": self.name, "kind": self.kind, "before": self.before, "after": self.after,
+                "z": round(self.z, 2), "relative": self.relative, "day_over_day": self.day_over_day,
+                "delay_s": self.delay.total_seconds() if self.delay is not None else None}
 
 
 @dataclass(frozen=True)
@@ -698,21 +731,48 @@ class MetricFinding:
     step: StepResult
 
 
-def metric_shift(frame: pd.DataFrame, onset: datetime, *, span: timedelta = timedelta(hours=6)) -> tuple[float, float | None, float, float] | None:
-    """(median before, median of the first 30 min after, median after, robust z) around ``onset``."""
+def metric_shift(frame: pd.DataFrame, onset: datetime, *, name: str = "", kind: str = "infra",
+                 span: timedelta = timedelta(hours=6)) -> MetricShift | None:
+    """How a metric moved at ``onset`` (5-minute means; day-over-day differences remove a daily cycle).
+
+    Returns None when there are too few points on either side.
+    """
     ts = pd.to_datetime(frame["timestamp"], utc=True)
     vals = pd.to_numeric(frame["value"], errors="coerce")
-    g = pd.DataFrame({"t": ts, "v": vals}).dropna().groupby("t")["v"].mean()
+    g = pd.Series(vals.to_numpy(), index=ts).dropna()
+    if g.empty:
+        return None
+    g = g.groupby(level=0).mean().resample("5min").mean().dropna()
     at = pd.Timestamp(onset)
-    before = g[(g.index >= at - span) & (g.index < at)]
-    after = g[(g.index >= at + timedelta(minutes=10)) & (g.index < at + span)]
-    early = g[(g.index >= at) & (g.index < at + timedelta(minutes=30))]
+    lo, hi = at - span, at + span
+    raw_before = g[(g.index >= lo) & (g.index < at)]
+    raw_after = g[(g.index >= at + timedelta(minutes=10)) & (g.index < hi)]
+    if len(raw_before) < 5 or len(raw_after) < 5:
+        return None
+    yesterday = g.reindex(g.index - pd.Timedelta(days=1))
+    yesterday.index = g.index
+    dod = bool(yesterday[(g.index >= lo) & (g.index < hi)].notna().mean() > 0.8)
+    d = (g - yesterday).dropna() if dod else g
+    before = d[(d.index >= lo) & (d.index < at)]
+    after = d[(d.index >= at + timedelta(minutes=10)) & (d.index < hi)]
     if len(before) < 5 or len(after) < 5:
         return None
     mb, ma = float(before.median()), float(after.median())
     mad = float((before - mb).abs().median()) * 1.4826
-    scale = mad if mad > 0 else (float(before.std()) or abs(mb) * 0.01 or 1.0)
-    return mb, (float(early.median()) if len(early) else None), ma, (ma - mb) / scale
+    scale = mad if mad > 0 else (float(before.std()) or abs(float(raw_before.median())) * 0.01 or 1.0)
+    z = (ma - mb) / scale
+    level = float(raw_before.median())
+    rel = (ma - mb) / abs(level) if level else None
+    delay = None
+    if abs(z) >= 4:
+        thr = max(4 * scale, 0.2 * abs(ma - mb))
+        watch = d[(d.index >= at - timedelta(hours=1)) & (d.index < hi)]
+        moved = ((watch - mb) * np.sign(ma - mb) > thr).astype(int)
+        run = moved.rolling(3).sum()
+        hit = run[run >= 3]
+        if len(hit):
+            delay = (hit.index[0] - pd.Timedelta(minutes=10)).to_pydatetime() - onset
+    return MetricShift(name, kind, level, float(raw_after.median()), z, rel, delay, dod)
 
 
 def analyse_metrics(metrics: Mapping[str, pd.DataFrame] | None, onset: datetime, *, kpi: str = "") -> MetricFinding:
@@ -727,12 +787,9 @@ def analyse_metrics(metrics: Mapping[str, pd.DataFrame] | None, onset: datetime,
         kind = "infra" if INFRA_METRIC_WORDS.search(name) else "traffic" if TRAFFIC_METRIC_WORDS.search(name) else None
         if kind is None or not {"timestamp", "value"} <= set(frame.columns):
             continue
-        got = metric_shift(frame, onset)
-        if got is None:
-            continue
-        mb, early, ma, z = got
-        rel = (ma - mb) / abs(mb) if mb else None
-        shifts.append(MetricShift(name, kind, mb, early, ma, z, rel))
+        got = metric_shift(frame, onset, name=name, kind=kind)
+        if got is not None:
+            shifts.append(got)
     moved = [s for s in shifts if abs(s.z) >= 5 and s.relative is not None and abs(s.relative) >= 0.15]
     summary = (f"{len(shifts)} metric(s) compared 6 h before and after the onset; moved: "
                + (", ".join(f"{s.name} {s.relative:+.0%}" for s in moved) if moved else "none"))
@@ -792,8 +849,8 @@ def _signals_from_changes(ch: ChangeFinding, onset: datetime, service: str, data
     for rc in ch.ranking.changes:
         ev = rc.event
         close = _closeness(rc.age)
-        if rc.score < rc.prior * rc.closeness * 0.99:  # a routine (recurring) change
-            close *= 0.3
+        if rc.score < rc.prior * rc.closeness * 0.99:  # a routine (recurring) change: hardly a change
+            close *= 0.15
         if _job_key(ev.title) in routine:
             continue
         svc = _service_factor(ev.details, ev.title, service)
@@ -890,6 +947,12 @@ def _data_signals(d: DataFinding, onset: datetime) -> tuple[list[Signal], dict[s
                          data={"column": fr.column, "lag_reference_s": fr.lag_reference.total_seconds(),
                                "lag_current_s": fr.lag_current.total_seconds(), "ratio": round(fr.ratio, 2)}, **view))
             facts["stale_cols"].add(fr.column)
+    frozen = _frozen_columns(rep, roles)
+    if frozen:
+        names = [f"{c} ({r} → {k} distinct values)" for c, r, k in frozen]
+        keep(_signal("frozen_values", 0.9, "columns stopped varying: " + ", ".join(names[:4]),
+                     title=f"Frozen values: {frozen[0][0]}", data={"columns": [c for c, _r, _k in frozen]}, **view))
+        facts["stale_cols"] |= {c for c, _r, _k in frozen}
     if d.arrival_gap is not None and d.arrival_gap >= 0.3:
         keep(_signal("data_arrival", d.arrival_gap,
                      f"the incident data ends {d.arrival_gap:.0%} of the window before the window does",
@@ -921,6 +984,22 @@ def _data_signals(d: DataFinding, onset: datetime) -> tuple[list[Signal], dict[s
         p = max(preds, key=lambda c: c.score)
         facts["prediction_drift"] = strength(p.score)
     return list(best.values()), facts
+
+
+def _frozen_columns(rep: DriftReport, roles: Mapping[str, str]) -> list[tuple[str, int, int]]:
+    """Numeric feature columns whose distinct values collapsed from many to a handful."""
+    ref_p, cur_p = rep.profiles.get("reference", {}), rep.profiles.get("current", {})
+    out = []
+    for col, r in ref_p.items():
+        c = cur_p.get(col)
+        if c is None or roles.get(col) != "feature" or r.kind != sch.NUMERIC:
+            continue
+        rn, cn = r.n - r.n_null, c.n - c.n_null
+        if rn < 50 or cn < 50 or r.n_unique < 20 or r.n_unique < 0.05 * rn:
+            continue
+        if c.n_unique <= max(10, 0.02 * cn):
+            out.append((col, r.n_unique, c.n_unique))
+    return out
 
 
 def _log_signals(lg: LogFinding, onset: datetime) -> tuple[list[Signal], bool]:
@@ -981,13 +1060,13 @@ def _metric_signals(mf: MetricFinding, onset: datetime) -> tuple[list[Signal], b
             continue
         if s.kind == "infra" and s.relative >= 0.2:
             strength = _clip((s.relative - 0.1) / 0.9)
-            early_up = s.early is not None and (s.early - s.before) >= 0.5 * (s.after - s.before)
+            early_up = s.delay is None or s.delay <= SYMPTOM_DELAY
             if not early_up:
                 late = True
                 strength *= 0.4
             sig = _signal("infra_metric", strength,
                           f"{s.name} median {s.before:.4g} → {s.after:.4g} ({s.relative:+.0%}, z {s.z:.1f})"
-                          + ("" if early_up else "; it rose only later, after the onset"),
+                          + ("" if early_up else f"; it rose only {format_duration(s.delay)} after the onset"),
                           step=STEP_METRICS, view="metrics", title=f"{s.name} rose", window=win,
                           data={**s.to_dict(), "metric": s.name})
             if best_infra is None or sig.contribution > best_infra.contribution:
