@@ -1,0 +1,188 @@
+"""Rendering a :class:`~core.report.postmortem.Postmortem`: Markdown, self-contained HTML and PDF.
+
+* **Markdown** (``postmortem.md.j2``) pastes into a wiki or an issue; section
+  texts are Markdown already (user text in drafts has ``<``/``>`` escaped).
+* **HTML** (``postmortem.html.j2``) is one file with no outside requests: the
+  section Markdown is rendered by markdown-it with raw HTML *disabled* (user text
+  can never inject markup or ``javascript:`` links), and the charts are live
+  Plotly figures with plotly.js embedded once (``include_plotlyjs=True`` on the first).
+* **PDF** renders an HTML variant with static PNG charts (kaleido 1.x driving a
+  Chrome-family browser, :func:`core.report.fishbone_export.browser_path`) through
+  weasyprint. When no browser works, the PDF is still produced and each chart
+  is replaced by a note saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+
+from core.errors import InvalidInputError, SourceUnavailableError
+from core.report.postmortem import Postmortem, evidence_blocks
+
+TEMPLATES = Path(__file__).parent / "templates"
+FORMATS = ("md", "html", "pdf")
+MEDIA_TYPES = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
+
+
+def _env(autoescape: bool) -> Environment:
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                       autoescape=select_autoescape(["html", "j2"]) if autoescape else False,
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def markdown_to_html(text: str) -> str:
+    """CommonMark plus tables, raw HTML disabled (shown as text), unsafe link schemes refused."""
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(text or "")
+
+
+def render_markdown(pm: Postmortem) -> str:
+    """The post-mortem as Markdown."""
+    text = _env(False).get_template("postmortem.md.j2").render(
+        title=pm.incident.title, incident=pm.incident, sections=pm.sections,
+        generated=pm.generated_at.strftime("%Y-%m-%d %H:%M UTC"), masked=pm.masked)
+    return text.rstrip() + "\n"
+
+
+@dataclass(frozen=True)
+class _ChartView:
+    title: str
+    caption: str
+    div: str = ""
+    image: str = ""
+    error: str = ""
+
+
+def _images(figures: list[go.Figure], scale: float = 2.0) -> list[bytes]:
+    """PNG bytes of several figures with one browser session (run on a private thread and event loop)."""
+    from core.report.fishbone_export import browser_path
+
+    path = browser_path()
+    if path is None:
+        raise SourceUnavailableError(
+            "cannot render chart images: no Chrome or Chromium found; install chromium or set BROWSER_PATH")
+    import kaleido
+
+    async def run() -> list[bytes]:
+        out = []
+        async with kaleido.Kaleido(n=1, timeout=90, path=path) as k:
+            for fig in figures:
+                opts = {"format": "png", "width": fig.layout.width or 1000, "height": fig.layout.height or 500,
+                        "scale": scale}
+                out.append(await k.calc_fig(fig, opts=opts))
+        return out
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(lambda: asyncio.run(run())).result()
+    except Exception as exc:  # kaleido/choreographer raise many unrelated types when the browser fails
+        raise SourceUnavailableError(
+            f"cannot render chart images with the browser at {path}: {type(exc).__name__}: {exc}. "
+            "Check that it starts headless, or set BROWSER_PATH to another one") from exc
+
+
+def _for_print(fig: go.Figure) -> go.Figure:
+    """A copy suited to paper: light theme, fixed size."""
+    out = go.Figure(fig)
+    out.update_layout(template="plotly_white", paper_bgcolor="white", plot_bgcolor="white")
+    return out
+
+
+def _figure_html(view: _ChartView) -> str:
+    """A chart as a <figure> (titles escaped; the div and image come from plotly and base64)."""
+    return _env(True).from_string(
+        '<figure>{% if v.image %}<img src="data:image/png;base64,{{ v.image }}" alt="{{ v.title }}">'
+        '{% elif v.div %}{{ v.div | safe }}{% else %}<p class="note">Chart not available: {{ v.error }}</p>{% endif %}'
+        '<figcaption><b>{{ v.title }}</b>{% if v.caption %} — {{ v.caption }}{% endif %}</figcaption></figure>'
+    ).render(v=view)
+
+
+def render_html(pm: Postmortem, *, static: bool = False) -> str:
+    """The post-mortem as one self-contained HTML file.
+
+    Args:
+        static: charts as embedded PNG images (the PDF variant) instead of interactive Plotly.
+    """
+    views: dict[int, _ChartView] = {}
+    plotlyjs = ""
+    if static and pm.charts:
+        try:
+            pngs = _images([_for_print(c.figure) for c in pm.charts])
+            for i, (c, png) in enumerate(zip(pm.charts, pngs)):
+                views[i] = _ChartView(c.title, c.caption, image=base64.b64encode(png).decode())
+        except SourceUnavailableError as exc:
+            for i, c in enumerate(pm.charts):
+                views[i] = _ChartView(c.title, c.caption, error=str(exc))
+    elif pm.charts:
+        from plotly.offline import get_plotlyjs
+
+        plotlyjs = get_plotlyjs()
+        for i, c in enumerate(pm.charts):
+            fig = go.Figure(c.figure)
+            fig.update_layout(width=None, autosize=True)
+            div = fig.to_html(full_html=False, include_plotlyjs=False, default_width="100%",
+                              config={"displaylogo": False, "responsive": True})
+            views[i] = _ChartView(c.title, c.caption, div=div)
+    sections = []
+    for s in pm.sections:
+        charts = [views[i] for i, c in enumerate(pm.charts) if c.section == s.key and i in views]
+        if s.key == "evidence" and not s.edited and pm.evidence:
+            # each finding followed by its own chart
+            html = []
+            for n, block in enumerate(evidence_blocks(pm.evidence)):
+                html.append(markdown_to_html(block))
+                for i, c in enumerate(pm.charts):
+                    if c.section == "evidence" and c.anchor == n and i in views:
+                        html.append(_figure_html(views[i]))
+            sections.append({"key": s.key, "title": s.title, "html": "\n".join(html), "charts": []})
+            continue
+        sections.append({"key": s.key, "title": s.title, "html": markdown_to_html(s.text), "charts": charts})
+    return _env(True).get_template("postmortem.html.j2").render(
+        title=pm.incident.title, incident=pm.incident, sections=sections, static=static, plotlyjs=plotlyjs,
+        generated=pm.generated_at.strftime("%Y-%m-%d %H:%M UTC"), masked=pm.masked)
+
+
+def render_pdf(pm: Postmortem) -> bytes:
+    """The post-mortem as PDF (weasyprint over the static-image HTML variant)."""
+    from weasyprint import HTML
+
+    html = render_html(pm, static=True)
+    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+
+
+def export_postmortem(pm: Postmortem, fmt: str) -> bytes:
+    """One export as bytes: ``md``, ``html`` or ``pdf``.
+
+    Raises:
+        InvalidInputError: unknown format.
+    """
+    if fmt == "md":
+        return render_markdown(pm).encode()
+    if fmt == "html":
+        return render_html(pm).encode()
+    if fmt == "pdf":
+        return render_pdf(pm)
+    raise InvalidInputError(f"'{fmt}' is not a post-mortem format; use one of {', '.join(FORMATS)}")
+
+
+def export_filename(pm: Postmortem, fmt: str) -> str:
+    return f"{pm.incident.id}-postmortem.{fmt}"
+
+
+def export_info(pm: Postmortem) -> dict[str, Any]:
+    """A JSON-able summary for the command line's ``--json``."""
+    return {
+        "incident": pm.incident.id, "sections": [s.key for s in pm.sections],
+        "edited": [s.key for s in pm.sections if s.edited], "charts": len(pm.charts),
+        "evidence": len(pm.evidence), "key_events": len(pm.key_events), "masked": pm.masked,
+        "warnings": [{"section": w.section, "problem": w.problem, "excerpt": w.excerpt, "suggestion": w.suggestion}
+                     for w in pm.warnings],
+    }
