@@ -93,7 +93,7 @@ if o is not None:
 table = pd.DataFrame([{
     "time (UTC)": f"{c.time:%Y-%m-%d %H:%M}", "settled": f"{c.settled:%H:%M}", "before": c.level_before,
     "after": c.level_after, "change": "n/a" if c.relative_change is None else f"{c.relative_change:+.1%}",
-    "effect": c.effect, "confidence": c.confidence, "main": c is o,
+    "effect": c.effect, "confidence": f"{c.confidence:.0%}", "main onset": "yes" if c is o else "",
 } for c in result.change_points])
 if not table.empty:
     st.dataframe(table, hide_index=True, width="stretch", key="metrics_table")

@@ -541,6 +541,9 @@ class SegmentBreakdown:
     onset_time: datetime
     segments: tuple[SegmentShift, ...]
     summary: str
+    before_start: datetime | None = None
+    settled: datetime | None = None
+    after_end: datetime | None = None
 
     @property
     def moved(self) -> tuple[str, ...]:
@@ -618,7 +621,9 @@ def break_down_segments(
     else:
         summary = (f"only {', '.join(moved)} moved; {', '.join(still)} did not: the cause is specific to "
                    f"those {label} values (a feature feed, client release or config that only they use)")
-    return SegmentBreakdown(label=label, onset_time=onset.time, segments=tuple(out), summary=summary)
+    return SegmentBreakdown(label=label, onset_time=onset.time, segments=tuple(out), summary=summary,
+                            before_start=onset.before_start, settled=onset.settled or onset.time,
+                            after_end=onset.after_end)
 
 
 def onset_window(result: OnsetResult) -> TimeWindow | None:

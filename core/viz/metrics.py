@@ -105,7 +105,7 @@ def segments_figure(
     *,
     dark: bool = False,
     columns: int = 3,
-    max_points: int = 1500,
+    max_points: int = 600,
 ) -> go.Figure:
     """Small multiples: one panel per segment with the onset line, titled with its change.
 
@@ -130,9 +130,19 @@ def segments_figure(
             rule = f"{max(1, int(span / max_points))}s"
             part = part.set_index("timestamp")["value"].resample(rule).mean().dropna().reset_index()
         r, c = i // cols + 1, i % cols + 1
-        color = COLORS[s.effect] if s.moved else COLORS["neutral"]
+        color = COLORS["series"] if s.moved else COLORS["neutral"]
         fig.add_trace(go.Scattergl(x=part["timestamp"], y=part["value"], mode="lines", name=s.segment,
-                                   line={"color": color, "width": 1}, showlegend=False), row=r, col=c)
-        fig.add_vline(x=breakdown.onset_time, line={"color": COLORS["bad"], "width": 1.5}, row=r, col=c)
+                                   line={"color": color, "width": 1}, opacity=0.7, showlegend=False),
+                      row=r, col=c)
+        if breakdown.before_start is not None:
+            level_color = COLORS[s.effect] if s.moved else COLORS["neutral"]
+            for x0, x1, level in ((breakdown.before_start, breakdown.onset_time, s.level_before),
+                                  (breakdown.settled, breakdown.after_end, s.level_after)):
+                fig.add_trace(go.Scatter(x=[x0, x1], y=[level, level], mode="lines", showlegend=False,
+                                         hovertemplate=f"{s.segment}: %{{y:.4g}}<extra></extra>",
+                                         line={"color": level_color, "dash": "dash", "width": 2.5}),
+                              row=r, col=c)
+        fig.add_vline(x=breakdown.onset_time, line={"color": "#DDDDDD" if dark else "#333333", "width": 1.5},
+                      row=r, col=c)
     height = 230 * rows + 60
     return _layout(fig, dark=dark, height=height, title=None)
