@@ -1,0 +1,247 @@
+"""Analytics across incidents: counts over time, duration distributions, recurring causes, overdue actions.
+
+Builds on :mod:`core.analysis.incident_stats` (totals, median/p90/mean of
+TTD/TTA/TTM/TTR) with what a reliability review needs:
+
+* counts by root-cause class, service and severity per period (month, week or quarter);
+* TTD, TTM and TTR as *distributions* (every value, with median and p90 — the mean
+  alone misleads on skewed durations);
+* causes that recur across incidents (same text once case, spacing and numbers
+  such as versions are ignored; ruled-out causes do not count);
+* open or in-progress action items past their due date.
+
+Pure functions over domain objects; :func:`load_analytics_inputs` is the one
+reader of the store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from core.analysis.incident_stats import IncidentStats, summarize_incidents
+from core.errors import InvalidInputError
+from core.models import (
+    DURATIONS,
+    ActionItem,
+    ActionStatus,
+    CauseStatus,
+    Incident,
+    Milestone,
+    quantile,
+)
+
+GROUPINGS = ("root_cause", "service", "severity")
+FREQUENCIES = {"month": "M", "week": "W", "quarter": "Q"}
+DISTRIBUTIONS = ("TTD", "TTM", "TTR")
+
+
+@dataclass(frozen=True)
+class CauseRecord:
+    """One fishbone cause as analytics sees it."""
+
+    incident_id: str
+    text: str
+    status: CauseStatus
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class DurationDistribution:
+    name: str
+    definition: str
+    values: tuple[timedelta, ...]
+    incidents: tuple[str, ...]
+    median: timedelta | None
+    p90: timedelta | None
+    mean: timedelta | None
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class RecurringCause:
+    key: str
+    text: str  # the most recent wording
+    incidents: tuple[str, ...]
+    confirmed_in: tuple[str, ...]
+    categories: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.incidents)
+
+
+@dataclass(frozen=True)
+class OverdueAction:
+    incident_id: str
+    item: ActionItem
+    days_overdue: int
+
+
+@dataclass(frozen=True)
+class IncidentAnalytics:
+    stats: IncidentStats
+    counts: Mapping[str, pd.DataFrame]  # grouping -> frame[period, key, count]
+    durations: Mapping[str, DurationDistribution]
+    recurring: tuple[RecurringCause, ...]
+    overdue: tuple[OverdueAction, ...]
+    frequency: str
+
+
+def incident_start(incident: Incident) -> datetime:
+    """When an incident began: ``started``, else its earliest milestone, else its window start, else creation."""
+    if incident.milestone(Milestone.STARTED):
+        return incident.milestone(Milestone.STARTED)
+    times = [t for t in incident.milestones.values() if t]
+    if incident.window is not None:
+        times.append(incident.window.start)
+    if times:
+        return min(times)
+    return incident.created_at or datetime.now(timezone.utc)
+
+
+def _key(incident: Incident, by: str) -> str:
+    if by == "root_cause":
+        return incident.root_cause.value if incident.root_cause else "unknown"
+    if by == "service":
+        return incident.service or "—"
+    return incident.severity.value
+
+
+def counts_over_time(incidents: Iterable[Incident], by: str = "root_cause", frequency: str = "month") -> pd.DataFrame:
+    """Incident counts per period and key (root-cause class, service or severity).
+
+    Returns:
+        Frame with ``period`` (period start, UTC timestamp), ``key`` and ``count``, sorted;
+        periods without incidents are absent.
+
+    Raises:
+        InvalidInputError: unknown ``by`` or ``frequency``.
+    """
+    if by not in GROUPINGS:
+        raise InvalidInputError(f"'{by}' is not a grouping; use one of {', '.join(GROUPINGS)}")
+    if frequency not in FREQUENCIES:
+        raise InvalidInputError(f"'{frequency}' is not a period; use one of {', '.join(FREQUENCIES)}")
+    rows = [{"start": incident_start(i), "key": _key(i, by)} for i in incidents]
+    if not rows:
+        return pd.DataFrame({"period": pd.Series(dtype="datetime64[ns, UTC]"), "key": pd.Series(dtype=str),
+                             "count": pd.Series(dtype=int)})
+    frame = pd.DataFrame(rows)
+    starts = pd.to_datetime(frame["start"], utc=True).dt.tz_localize(None)
+    frame["period"] = starts.dt.to_period(FREQUENCIES[frequency]).dt.start_time.dt.tz_localize("UTC")
+    out = frame.groupby(["period", "key"], as_index=False).size().rename(columns={"size": "count"})
+    return out.sort_values(["period", "key"]).reset_index(drop=True)
+
+
+def duration_distributions(incidents: Iterable[Incident], names: Iterable[str] = DISTRIBUTIONS
+                           ) -> dict[str, DurationDistribution]:
+    """Every known TTD/TTM/TTR value with median, p90 (linear interpolation) and mean."""
+    incidents = list(incidents)
+    out = {}
+    for name in names:
+        if name not in DURATIONS:
+            raise InvalidInputError(f"'{name}' is not a duration; use one of {', '.join(DURATIONS)}")
+        pairs = sorted(((d, i.id) for i in incidents if (d := i.durations()[name]) is not None),
+                       key=lambda p: p[0])
+        secs = [d.total_seconds() for d, _ in pairs]
+        td = lambda s: None if s is None else timedelta(seconds=s)  # noqa: E731
+        out[name] = DurationDistribution(
+            name=name, definition=DURATIONS[name][1], values=tuple(d for d, _ in pairs),
+            incidents=tuple(i for _, i in pairs), median=td(quantile(secs, 0.5)), p90=td(quantile(secs, 0.9)),
+            mean=td(sum(secs) / len(secs)) if secs else None)
+    return out
+
+
+def cause_key(text: str) -> str:
+    """Grouping key of a cause: case, spacing, punctuation and numbers (versions, sizes) ignored."""
+    s = (text or "").casefold()
+    s = re.sub(r"\d+(?:[.,]\d+)*", "#", s)
+    s = re.sub(r"[^\w#]+", " ", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def recurring_causes(causes: Iterable[CauseRecord], min_incidents: int = 2) -> list[RecurringCause]:
+    """Causes seen in at least ``min_incidents`` incidents (ruled-out causes ignored), most frequent first."""
+    groups: dict[str, list[CauseRecord]] = defaultdict(list)
+    for c in causes:
+        if c.status != CauseStatus.RULED_OUT and cause_key(c.text):
+            groups[cause_key(c.text)].append(c)
+    out = []
+    for key, items in groups.items():
+        incidents = tuple(dict.fromkeys(c.incident_id for c in items))
+        if len(incidents) < min_incidents:
+            continue
+        out.append(RecurringCause(
+            key=key, text=items[-1].text, incidents=incidents,
+            confirmed_in=tuple(dict.fromkeys(c.incident_id for c in items if c.status == CauseStatus.CONFIRMED)),
+            categories=tuple(dict.fromkeys(c.category for c in items if c.category))))
+    return sorted(out, key=lambda r: (-r.count, r.key))
+
+
+def overdue_actions(actions: Iterable[ActionItem], today: date | None = None) -> list[OverdueAction]:
+    """Open or in-progress action items past their due date, most overdue first."""
+    today = today or datetime.now(timezone.utc).date()
+    out = [OverdueAction(a.incident_id, a, (today - a.due).days) for a in actions
+           if a.due is not None and a.due < today and a.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)]
+    return sorted(out, key=lambda o: (-o.days_overdue, o.incident_id, o.item.id or 0))
+
+
+def analyze_incidents(incidents: Iterable[Incident], causes: Iterable[CauseRecord] = (),
+                      actions: Iterable[ActionItem] = (), *, frequency: str = "month",
+                      today: date | None = None, min_recurrence: int = 2) -> IncidentAnalytics:
+    """All analytics in one result."""
+    incidents = list(incidents)
+    return IncidentAnalytics(
+        stats=summarize_incidents(incidents),
+        counts={by: counts_over_time(incidents, by, frequency) for by in GROUPINGS},
+        durations=duration_distributions(incidents),
+        recurring=tuple(recurring_causes(causes, min_recurrence)),
+        overdue=tuple(overdue_actions(actions, today)),
+        frequency=frequency,
+    )
+
+
+def load_analytics_inputs(store: Any) -> tuple[list[Incident], list[CauseRecord], list[ActionItem]]:
+    """Read every incident, fishbone cause and action item (read-only)."""
+    from sqlalchemy import select
+
+    from core.store.fishbone import list_action_items
+    from core.store.incidents import list_incidents
+    from core.store.tables import categories, causes
+
+    incidents = list_incidents(store)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(causes.c.incident_id, causes.c.text, causes.c.status, categories.c.name)
+            .join(categories, categories.c.id == causes.c.category_id)
+            .order_by(causes.c.id)).fetchall()
+    records = [CauseRecord(r[0], r[1], CauseStatus(r[2]), r[3] or "") for r in rows]
+    actions = [a for i in incidents for a in list_action_items(store, i.id)]
+    return incidents, records, actions
+
+
+def analytics_frame(analytics: IncidentAnalytics) -> dict[str, pd.DataFrame]:
+    """Tables for display and export: durations summary, recurring causes, overdue actions."""
+    def hours(td: timedelta | None) -> float | None:
+        return None if td is None else round(td.total_seconds() / 3600, 2)
+
+    durations = pd.DataFrame([{"measure": d.name, "n": d.n, "median_h": hours(d.median), "p90_h": hours(d.p90),
+                               "mean_h": hours(d.mean), "definition": d.definition}
+                              for d in analytics.durations.values()])
+    recurring = pd.DataFrame([{"cause": r.text, "incidents": r.count, "in": ", ".join(r.incidents),
+                               "confirmed in": ", ".join(r.confirmed_in), "category": ", ".join(r.categories)}
+                              for r in analytics.recurring], columns=["cause", "incidents", "in", "confirmed in",
+                                                                      "category"])
+    overdue = pd.DataFrame([{"incident": o.incident_id, "action": o.item.text, "owner": o.item.owner,
+                             "due": o.item.due.isoformat() if o.item.due else "", "status": o.item.status.value,
+                             "days overdue": o.days_overdue} for o in analytics.overdue],
+                           columns=["incident", "action", "owner", "due", "status", "days overdue"])
+    return {"durations": durations, "recurring": recurring, "overdue": overdue}
