@@ -154,12 +154,19 @@ def main(argv: list[str] | None = None) -> int:
         base = {m: (float(np.mean([r[4][m]["cover"] for r in sel])), float(np.mean([r[4][m]["f1"] for r in sel])))
                 for m in BASELINES}
         bc, bf = base["binseg"]
-        print(f"  {'ours':10s} {ours_cover:7.3f} {ours_f1:7.3f}   {ours_cover / bc if bc else float('nan'):12.3f} "
-              f"{ours_f1 / bf if bf else float('nan'):10.3f}")
+        ratio_c = f"{ours_cover / bc:12.3f}" if bc else f"{'—':>12s}"
+        ratio_f = f"{ours_f1 / bf:10.3f}" if bf else f"{'—':>10s}"
+        print(f"  {'ours':10s} {ours_cover:7.3f} {ours_f1:7.3f}   {ratio_c} {ratio_f}   "
+              f"(vs zero: cover {ours_cover - base['zero'][0]:+.4f}, F1 {ours_f1 - base['zero'][1]:+.4f}"
+              + (f"; vs binseg: cover {ours_cover - bc:+.4f}, F1 {ours_f1 - bf:+.4f})" if bc else ")"))
         for m in BASELINES:
             c, f = base[m]
-            print(f"  {m:10s} {c:7.3f} {f:7.3f}   {c / bc if bc else float('nan'):12.3f} "
-                  f"{f / bf if bf else float('nan'):10.3f}")
+            if not any(r[4][m]["f1"] or r[4][m]["cover"] for r in sel):
+                print(f"  {m:10s} {'—':>7s} {'—':>7s}   (univariate only; TCPDBench does not run it here)")
+                continue
+            rc = f"{c / bc:12.3f}" if bc else f"{'—':>12s}"
+            rf = f"{f / bf:10.3f}" if bf else f"{'—':>10s}"
+            print(f"  {m:10s} {c:7.3f} {f:7.3f}   {rc} {rf}")
     return 0
 
 
