@@ -471,7 +471,7 @@ def compare_distributions(
         return _compare_column(r, c, reference, current, (rk[r], ck[c]), role(r), thr_local)
 
     parts: dict[tuple[str, str], _Partial] = {}
-    n_workers = workers or max(1, min(4, os.cpu_count() or 1))
+    n_workers = workers or max(1, min(4, os.cpu_count() or 1))  # numpy sorts release the GIL
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         for i, part in enumerate(pool.map(work, [(c, c) for c in common]), 1):
             parts[(part.drift.column, part.drift.column)] = part

@@ -101,13 +101,16 @@ def column_kind(series: pd.Series) -> str:
     if isinstance(dtype, pd.CategoricalDtype):
         return CATEGORICAL
     values = series.dropna()
-    if len(values) > 20_000:
-        values = values.sample(20_000, random_state=0)
-    if values.map(lambda v: isinstance(v, str)).all():
-        parsed = pd.to_numeric(values, errors="coerce")
-        if parsed.notna().mean() >= NUMERIC_STRING_SHARE:
-            return NUMERIC_STRING
-    return CATEGORICAL
+    # numbers as text: test a small sample first, then a larger one
+    for size in (200, 20_000):
+        sample = values.iloc[np.linspace(0, len(values) - 1, size).astype(np.int64)] if len(values) > size else values
+        if not isinstance(dtype, pd.StringDtype) and not sample.map(lambda v: isinstance(v, str)).all():
+            return CATEGORICAL  # mixed types
+        if pd.to_numeric(sample, errors="coerce").notna().mean() < NUMERIC_STRING_SHARE:
+            return CATEGORICAL
+        if len(values) <= size:
+            break
+    return NUMERIC_STRING
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
@@ -135,7 +138,7 @@ def profile_sorted(name: str, kind: str, dtype: str, sorted_values: np.ndarray, 
     n = sorted_values.size + n_null
     if sorted_values.size == 0:
         return ColumnProfile(name, EMPTY, dtype, n, n_null)
-    q25, med, q75 = np.quantile(sorted_values, [0.25, 0.5, 0.75])
+    q25, med, q75 = stattests.sorted_quantiles(sorted_values, [0.25, 0.5, 0.75])
     change = np.flatnonzero(sorted_values[1:] != sorted_values[:-1])
     bounds = np.concatenate([[0], change + 1, [sorted_values.size]])
     runs = np.diff(bounds)

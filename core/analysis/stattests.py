@@ -85,15 +85,14 @@ def resolve_thresholds(overrides: dict[str, float] | None) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class MergedSamples:
-    """Two sorted samples merged: the distinct values and both ECDFs just after each of them."""
+    """Two sorted samples merged: the distinct values and ``F_ref - F_cur`` just after each of them."""
 
     values: np.ndarray  # distinct sorted values of both samples
-    cdf_ref: np.ndarray  # F_ref(values[i]) (right-continuous)
-    cdf_cur: np.ndarray
+    diff: np.ndarray  # F_ref(values[i]) - F_cur(values[i]) (right-continuous ECDFs)
 
 
 def merge_sorted(ref: np.ndarray, cur: np.ndarray) -> MergedSamples:
-    """Merge two sorted, non-empty, null-free float arrays into their joint ECDF table."""
+    """Merge two sorted, non-empty, null-free float arrays into their joint ECDF difference."""
     n1, n2 = ref.size, cur.size
     allv = np.concatenate([ref, cur])
     # a stable sort of two sorted runs is a linear merge (timsort finds the runs)
@@ -101,20 +100,22 @@ def merge_sorted(ref: np.ndarray, cur: np.ndarray) -> MergedSamples:
     vals = allv[order]
     count_type = np.int32 if n1 + n2 < 2**31 - 1 else np.int64
     c1 = np.cumsum(order < n1, dtype=count_type)
-    c2 = np.arange(1, n1 + n2 + 1, dtype=count_type) - c1
+    c2 = np.arange(1, n1 + n2 + 1, dtype=count_type)
+    c2 -= c1
     last = np.empty(vals.size, dtype=bool)  # last position of each tie group
     np.not_equal(vals[1:], vals[:-1], out=last[:-1])
     last[-1] = True
     if not last.all():
         vals, c1, c2 = vals[last], c1[last], c2[last]
-    return MergedSamples(vals, c1 / n1, c2 / n2)
+    diff = np.divide(c1, n1)
+    diff -= np.divide(c2, n2)
+    return MergedSamples(vals, diff)
 
 
 def ks_statistic(merged: MergedSamples) -> float:
     """Two-sided KS statistic ``max |F_ref - F_cur|`` (equals scipy's ``ks_2samp``)."""
-    diff = merged.cdf_ref - merged.cdf_cur
-    max_s = float(diff.max())
-    min_s = float(min(max(-diff.min(), 0.0), 1.0))
+    max_s = float(merged.diff.max())
+    min_s = float(min(max(-merged.diff.min(), 0.0), 1.0))
     return min_s if min_s > max_s else max_s
 
 
@@ -138,14 +139,23 @@ def wasserstein(merged: MergedSamples) -> float:
     """First Wasserstein distance between the two samples (equals ``scipy.stats.wasserstein_distance``)."""
     if merged.values.size < 2:
         return 0.0
-    widths = np.diff(merged.values)
-    return float(np.sum(np.abs(merged.cdf_ref[:-1] - merged.cdf_cur[:-1]) * widths))
+    return float(np.dot(np.abs(merged.diff[:-1]), np.diff(merged.values)))
+
+
+def sorted_quantiles(sorted_values: np.ndarray, qs: np.ndarray | list[float]) -> np.ndarray:
+    """Quantiles of an already sorted array (numpy's default linear method, without re-partitioning)."""
+    qs = np.asarray(qs, dtype=float)
+    pos = qs * (sorted_values.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, sorted_values.size - 1)
+    frac = pos - lo
+    a, b = sorted_values[lo], sorted_values[hi]
+    return np.where(frac > 0, a + (b - a) * frac, a)
 
 
 def quantile_edges(sorted_ref: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
     """Distinct interior bin edges at the reference deciles (``bins`` equal-frequency bins)."""
-    qs = np.quantile(sorted_ref, np.linspace(0, 1, bins + 1)[1:-1])
-    return np.unique(qs)
+    return np.unique(sorted_quantiles(sorted_ref, np.linspace(0, 1, bins + 1)[1:-1]))
 
 
 def bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -1,0 +1,204 @@
+"""Streamlit helpers of the Distributions page: cached loading, the report run with progress, panels."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis.correlate import choose_onset, detect_kpi_onset
+from core.analysis.drift import ColumnDrift, DriftReport, compare_distributions
+from core.analysis.schema import SchemaFinding
+from core.bundle import read_bundle
+from core.errors import WorkbenchError
+from core.models import Incident, TimeWindow, iso
+from core.sources.datasets import DatasetPair, bundle_roles, pair_from_bundle, read_dataset, read_upload, split_by_time
+from core.store.evidence import pin_evidence
+from core.viz import distributions as viz
+from ui import state
+
+REPORTS_KEY = "distributions_reports"
+MAX_KEPT_REPORTS = 4
+SEVERITY_ICONS = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "⬜"}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md(text: str) -> str:
+    """User text (column names, values) escaped for Markdown, so it shows literally."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def roles(bundle_path: str) -> list[str]:
+    return bundle_roles(read_bundle(bundle_path))
+
+
+@st.cache_data(show_spinner="Finding the KPI onset…", max_entries=8)
+def _kpi_onset(bundle_path: str, metric: str, direction: str) -> datetime | None:
+    bundle = read_bundle(bundle_path)
+    if metric not in bundle.metric_names():
+        return None
+    return detect_kpi_onset(bundle.read_metric(metric), direction=direction, metric=metric)
+
+
+def onset(incident: Incident) -> tuple[datetime | None, str]:
+    """The incident's impact start and where it comes from (milestone, KPI change point, windows)."""
+    detected = None
+    if not incident.milestone("started") and incident.bundle_path and incident.kpi_metric:
+        detected = _kpi_onset(incident.bundle_path, incident.kpi_metric, incident.kpi_direction)
+    try:
+        found = choose_onset(milestones=incident.milestones, detected=detected,
+                             baseline_end=incident.baseline.end if incident.baseline else None,
+                             window_start=incident.window.start if incident.window else None)
+    except WorkbenchError:
+        return None, ""
+    return found.at, found.source
+
+
+@st.cache_data(show_spinner="Reading the incident's data…", max_entries=8)
+def bundle_pair(bundle_path: str, role: str, split_at: datetime | None,
+                current: TimeWindow | None) -> DatasetPair:
+    return pair_from_bundle(read_bundle(bundle_path), role, split_at=split_at, current=current)
+
+
+@st.cache_data(show_spinner="Reading the files…", max_entries=4)
+def upload_pair(ref_name: str, ref_bytes: bytes, cur_name: str | None, cur_bytes: bytes | None,
+                timestamp: str | None, split_at: datetime | None) -> DatasetPair:
+    ref = read_upload(ref_name, ref_bytes)
+    if cur_bytes is None:
+        split = split_by_time(ref, timestamp or "", split_at)
+        return DatasetPair(split.reference, split.current, f"upload {ref_name} split at {iso(split_at)}",
+                           split.reference_window, split.current_window, timestamp=timestamp, split_at=split_at)
+    cur = read_upload(cur_name or "current", cur_bytes)
+    return DatasetPair(ref, cur, f"uploads {ref_name} vs {cur_name}", timestamp=timestamp)
+
+
+@st.cache_data(show_spinner="Reading the files…", max_entries=4)
+def path_pair(ref_path: str, cur_path: str | None, timestamp: str | None, split_at: datetime | None) -> DatasetPair:
+    ref = read_dataset(ref_path)
+    if not cur_path:
+        split = split_by_time(ref, timestamp or "", split_at)
+        return DatasetPair(split.reference, split.current, f"{ref_path} split at {iso(split_at)}",
+                           split.reference_window, split.current_window, timestamp=timestamp, split_at=split_at)
+    return DatasetPair(ref, read_dataset(cur_path), f"{ref_path} vs {cur_path}", timestamp=timestamp)
+
+
+@dataclass(frozen=True)
+class Options:
+    prediction: str | None
+    label: str | None
+    positional: bool
+    max_rows: int | None
+
+
+def _signature(pair: DatasetPair, options: Options) -> str:
+    parts = [pair.description, str(len(pair.reference)), str(len(pair.current)), repr(options),
+             repr(pair.current_window), ",".join(map(str, pair.reference.columns)), ",".join(map(str, pair.current.columns))]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def run_report(pair: DatasetPair, options: Options) -> DriftReport:
+    """The report for these inputs: reused from this session, else computed with a progress bar."""
+    reports: dict[str, DriftReport] = st.session_state.setdefault(REPORTS_KEY, {})
+    key = _signature(pair, options)
+    if key in reports:
+        return reports[key]
+    with st.status("Comparing reference and current data…", expanded=False) as status:
+        bar = st.progress(0.0)
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+        report = compare_distributions(
+            pair.reference, pair.current, prediction=options.prediction, label=options.label,
+            exclude=(pair.timestamp,) if pair.timestamp else (), positional=options.positional,
+            max_rows=options.max_rows, progress=progress,
+        )
+        status.update(label=f"Compared {len(report.columns)} columns", state="complete")
+    while len(reports) >= MAX_KEPT_REPORTS:
+        reports.pop(next(iter(reports)))
+    reports[key] = report
+    return report
+
+
+# ---------------------------------------------------------------- panels
+
+def column_summary(col: ColumnDrift) -> str:
+    """One line: the effect sizes, the corrected test and n."""
+    effects = ", ".join(f"{name.replace('_', ' ')} {t.statistic:.3g}" for name, t in col.tests.items()
+                        if t.p_value is None and t.statistic is not None)
+    tests = ", ".join(f"{name} p adj. {t.p_adjusted:.2g}" for name, t in col.tests.items() if t.p_adjusted is not None)
+    n = f"n {col.n_reference - col.null_reference:,} → {col.n_current - col.null_current:,}"
+    nulls = (f", nulls {col.null_rate_reference:.1%} → {col.null_rate_current:.1%}"
+             if col.null_reference or col.null_current else "")
+    return " · ".join(p for p in (effects or col.note, tests, n + nulls) if p)
+
+
+def comparison(pair: DatasetPair, report: DriftReport, column: str, current_column: str | None,
+               key: str, dark: bool) -> None:
+    """The Plotly comparison and quantile table of one column (reference name, current name)."""
+    cur_name = current_column or column
+    if column not in pair.reference.columns or cur_name not in pair.current.columns:
+        side = "reference" if column not in pair.reference.columns else "current"
+        st.caption(f"No {side} values to plot: the column exists on one side only.")
+        return
+    ref, cur = pair.reference[column], pair.current[cur_name]
+    try:
+        col = report.column(column)
+        ctype = col.type
+    except WorkbenchError:
+        ctype = "numeric" if pd.api.types.is_numeric_dtype(ref.dtype) and pd.api.types.is_numeric_dtype(cur.dtype) else "categorical"
+    if ctype in ("numeric", "datetime"):
+        view = st.radio("View", ["Histogram", "Histogram (log scale)", "ECDF"], horizontal=True,
+                        key=f"distributions_view_{key}", label_visibility="collapsed")
+        if view == "ECDF":
+            fig = viz.ecdf_figure(ref, cur, title=f"{column}: cumulative distribution", dark=dark)
+        else:
+            fig = viz.histogram_figure(ref, cur, title=f"{column}: distribution", log_x=view != "Histogram", dark=dark)
+        st.plotly_chart(fig, key=f"distributions_fig_{key}", theme=None, width="stretch",
+                        config={"displaylogo": False})
+        st.dataframe(viz.quantile_table(ref, cur), width="stretch")
+    elif ctype in ("categorical", "identifier"):
+        st.plotly_chart(viz.category_figure(ref, cur, title=f"{column}: share of each value", dark=dark),
+                        key=f"distributions_fig_{key}", theme=None, width="stretch", config={"displaylogo": False})
+        st.dataframe(viz.category_shares(ref, cur), width="stretch")
+    else:
+        st.caption("All values are null on one side: nothing to plot.")
+
+
+def tests_table(col: ColumnDrift) -> pd.DataFrame:
+    rows = [{"test": name, "statistic": t.statistic, "p-value": t.p_value, "p adj. (BH)": t.p_adjusted,
+             "threshold": t.threshold, "drifted": t.drifted} for name, t in col.tests.items()]
+    return pd.DataFrame(rows)
+
+
+def pin_button(incident: Incident | None, pair: DatasetPair, report: DriftReport, *, kind: str, title: str,
+               result: dict, key: str) -> None:
+    """A "Pin as evidence" button that freezes ``result`` with the inputs and windows."""
+    if incident is None:
+        return
+    if st.button("📌 Pin as evidence", key=f"distributions_pin_{key}"):
+        query = {**pair.query(), "thresholds": report.thresholds, "n_reference": report.n_reference,
+                 "n_current": report.n_current, "sampled": report.sampled}
+        try:
+            ev = pin_evidence(state.get_store(), incident.id, kind=kind, title=title, query=query, result=result,
+                              window=pair.current_window, author=st.session_state.get("distributions_author", ""))
+        except WorkbenchError as exc:
+            state.show_error(exc, "Not pinned.")
+            return
+        st.success(f"Pinned as evidence #{ev.id}; it is on the timeline and will appear in the post-mortem.")
+
+
+def finding_title(f: SchemaFinding) -> str:
+    return f"{SEVERITY_ICONS.get(f.severity, '')} **{f.severity.upper()}** · {f.kind.replace('_', ' ')} · {md(f.message)}"
+
+
+def summary_result(report: DriftReport) -> dict:
+    """A compact copy of the whole report for pinning: schema findings and drifted columns."""
+    out = report.to_dict()
+    out["columns"] = [c for c in out["columns"] if c["drifted"]][:30]
+    return out
