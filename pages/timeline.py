@@ -76,6 +76,8 @@ with changed:
                     "(kind priors, see docs/timeline.md).")
         st.dataframe(tl.ranking_table(ranking, tz), hide_index=True, width="stretch",
                      key="timeline_changes")
+        if st.button("Pin this list as evidence", key="timeline_pin_changes"):
+            tl.pin_ranking(store, incident, ranking, author)
 with add:
     tl.add_form(store, incident, tz, author)
 with edit:

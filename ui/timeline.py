@@ -14,6 +14,7 @@ from core.bundle import read_bundle
 from core.errors import InvalidInputError, WorkbenchError
 from core.models import EventKind, Incident, TimelineEvent, TimeWindow, format_duration, iso
 from core.store import Store
+from core.store.evidence import pin_evidence
 from core.store.timeline import add_event, event_history, update_event
 from core.timeline_io import ColumnMapping, apply_import, guess_mapping, parse_time, preview_import, read_event_table
 from ui import state
@@ -230,3 +231,21 @@ def png_bytes(fig_json: str) -> bytes:
 
 def rank(events: list[TimelineEvent], onset: Onset, lookback_hours: float) -> ChangeRanking:
     return rank_changes(events, onset.at, lookback=timedelta(hours=lookback_hours), onset_source=onset.source)
+
+
+def pin_ranking(store: Store, incident: Incident, ranking: ChangeRanking, author: str) -> None:
+    """Freeze the ranked list (with its onset, look-back and priors) as evidence on the incident."""
+    top = ranking.top
+    title = "What changed before the onset" + (f": top suspect '{top.event.title}'" if top else ": nothing")
+    try:
+        pin_evidence(
+            store, incident.id, kind="changes", title=title,
+            query={"onset": iso(ranking.onset), "onset_source": ranking.onset_source,
+                   "lookback_hours": ranking.lookback.total_seconds() / 3600, "priors": dict(ranking.priors)},
+            result={"changes": [c.to_dict() for c in ranking.changes[:20]], "considered": ranking.considered},
+            window=TimeWindow(ranking.onset - ranking.lookback, ranking.onset + ranking.tolerance),
+            author=author, timeline_at=ranking.onset,
+        )
+        st.toast("Pinned as evidence")
+    except WorkbenchError as exc:
+        state.show_error(exc, "Not pinned.")

@@ -73,3 +73,14 @@ def test_add_without_title_shows_error_and_keeps_page(app_test, workbench_home):
     assert not at.exception
     assert any("needs a title" in e.value for e in at.error)
     assert len(list_events(_store(workbench_home), "demo-schema-change")) == before
+
+
+def test_pin_ranking_as_evidence(app_test, workbench_home):
+    from core.store.evidence import list_evidence
+
+    at = app_test(PAGE, incident="demo-schema-change")
+    at.button(key="timeline_pin_changes").click().run()
+    assert not at.exception
+    pinned = list_evidence(_store(workbench_home), "demo-schema-change")
+    assert pinned[-1].kind == "changes"
+    assert pinned[-1].result["changes"][0]["event"]["title"] == "Upstream lab-results export v2 released"
