@@ -104,7 +104,6 @@ def triage_bundle(path: Path | str | Bundle, *, tracking_uri: str | None = None,
 
     Raises:
         BundleError: the bundle is invalid.
-        InvalidInputError: the bundle's windows do not overlap its KPI data.
     """
     t0 = time.perf_counter()
     bundle = path if isinstance(path, Bundle) else read_bundle(path)
@@ -129,6 +128,8 @@ def triage_bundle(path: Path | str | Bundle, *, tracking_uri: str | None = None,
     data_end = min(bundle.window.end, kpi["timestamp"].max().to_pydatetime() + timedelta(seconds=1))
     if not onset.detected:
         notes.append(onset.step.summary)
+    if data_end <= at:
+        data_end = bundle.window.end
 
     start(tr.STEP_CHANGES)
     changes = tr.analyse_changes(events, at, data_end=data_end)

@@ -1,11 +1,92 @@
-"""Triage page (placeholder until its issue lands)."""
+"""Triage: ranked root-cause hypotheses with their evidence, from one button."""
 
 import streamlit as st
 
+from core.errors import WorkbenchError
+from core.models import iso
 from ui import state
+from ui import triage as tg
 
 st.title("Triage")
 incident = state.current_incident()
-if incident is not None:
-    st.caption(f"{incident.id} · {incident.title}")
-st.info("This page will show automatic, ranked root-cause hypotheses with their evidence.")
+if incident is None:
+    st.info("Choose or create an incident to triage it.")
+    st.stop()
+st.caption(f"{incident.id} · {incident.title}")
+if not incident.bundle_path:
+    st.info("Triage reads an incident bundle (metrics, logs, events, datasets). Import one on the Incidents page, "
+            "or run `python -m core triage BUNDLE` on a bundle.")
+    st.stop()
+store = state.get_store()
+
+st.write("Finds the KPI onset, ranks the changes before it, compares the data, diffs logs and metrics, checks "
+         "the model registry when one is configured, and scores six root-cause classes — data first, then "
+         "environment and code, then infrastructure.")
+if st.button("Run triage", type="primary", key="triage_run", icon=":material/troubleshoot:"):
+    try:
+        tg.store_result(incident.id, tg.run_triage(incident))
+    except WorkbenchError as exc:
+        state.show_error(exc, "Triage could not run on this bundle.")
+result = tg.stored_result(incident.id)
+if result is None:
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+if result.onset is not None:
+    rel = result.onset.relative_change
+    c1.metric("Onset", iso(result.onset.time), f"{rel:+.1%} {result.kpi}" if rel is not None else None,
+              delta_color="inverse" if result.onset.effect == "bad" else "normal")
+else:
+    c1.metric("Onset", "no change detected")
+    st.warning("No detectable KPI change: nothing is confirmed. " + result.onset_note)
+top = result.top
+c2.metric("Most likely", top.label if top else "—", f"score {top.score:.2f}" if top else None, delta_color="off")
+c3.metric("Triage time", f"{result.seconds:.1f} s")
+for step in result.skipped:
+    st.warning(f"Not checked — {step.title}: {step.summary}", icon=":material/block:")
+
+author = st.text_input("Your name (for accepted causes and pinned evidence)", key="triage_author")
+if st.button("Pin this triage result as evidence", key="triage_pin", icon=":material/push_pin:"):
+    try:
+        st.success(f"Pinned as evidence #{tg.pin(store, incident, result, author)}.")
+    except WorkbenchError as exc:
+        state.show_error(exc, "The triage result could not be pinned.")
+
+st.subheader("Hypotheses, most likely first")
+for h in result.hypotheses:
+    with st.container(border=True):
+        head, actions = st.columns([5, 1])
+        head.markdown(f"**{h.rank}. {h.label}** · score **{h.score:.2f}** · confidence {h.confidence:.0%} · "
+                      f"`{h.status}`")
+        head.progress(min(max(h.score, 0.0), 1.0))
+        head.text(h.explanation)
+        if h.signals and actions.button("Accept", key=f"triage_accept_{h.root_cause.value}",
+                                        help="Add a suspected cause on the fishbone and a first Five Whys chain"):
+            try:
+                got = tg.accept(store, incident.id, h, author)
+                actions.success("Added to the fishbone" if got.created else "Already on the fishbone")
+                actions.page_link(tg.page_path_fishbone(), label="Open the fishbone",
+                                  query_params={"incident": incident.id})
+            except WorkbenchError as exc:
+                state.show_error(exc, "The hypothesis could not be accepted.")
+        if not h.signals:
+            continue
+        with st.expander(f"Evidence ({len(h.signals)}) and the arithmetic", expanded=h.rank == 1):
+            st.code(h.arithmetic(), language=None)
+            for f in h.factors:
+                st.text(f"× {f.value:g}: {f.reason}")
+            for s in h.signals:
+                with st.container(border=True):
+                    a, b = st.columns([4, 1])
+                    a.markdown(f"**{tg.md_escape(s.evidence.title)}**")
+                    a.text(s.evidence.detail)
+                    a.caption(f"{s.reason} · weight {s.weight:g} × strength {s.strength:.2f} = {s.contribution:.2f}")
+                    if s.evidence.view in tg.VIEW_PAGES:
+                        b.page_link(tg.page_path(s.evidence.view), label=f"Open in {tg.VIEW_PAGES[s.evidence.view][1]}",
+                                    icon=":material/open_in_new:",
+                                    query_params=tg.link_params(incident.id, s.evidence.window))
+
+with st.expander("What each step found"):
+    for step in result.steps:
+        st.markdown(f"{tg.STATUS_ICONS.get(step.status, '')} **{step.title}** ({step.status})")
+        st.text(step.summary)

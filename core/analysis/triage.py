@@ -384,8 +384,7 @@ def analyse_onset(kpi: pd.DataFrame | None, *, metric: str, direction: str, wind
     ``started`` milestone), else the end of the baseline, else the window start, and the
     step says so.
 
-    Raises:
-        InvalidInputError: the KPI series does not overlap the incident window at all.
+    A KPI that does not overlap the incident window gives a *failed* step that says so.
     """
     title = dict(STEPS)[STEP_ONSET]
     default_at = fallback or (baseline.end if baseline else window.start)
@@ -395,9 +394,11 @@ def analyse_onset(kpi: pd.DataFrame | None, *, metric: str, direction: str, wind
     ts = pd.to_datetime(kpi["timestamp"], utc=True)
     first, last = ts.min().to_pydatetime(), ts.max().to_pydatetime()
     if last < window.start or first >= window.end:
-        raise InvalidInputError(
+        return OnsetFinding(default_at, None, "fallback", None, StepResult(
+            STEP_ONSET, title, "failed",
             f"the incident window {iso(window.start)}/{iso(window.end)} does not overlap the KPI '{metric}', "
-            f"whose data runs from {iso(first)} to {iso(last)}; fix the bundle's window or its metrics")
+            f"whose data runs from {iso(first)} to {iso(last)}: no onset can be found; fix the bundle's window "
+            "or its metrics", {"detected": False, "data_start": iso(first), "data_end": iso(last)}))
     start = baseline.start if baseline else min(first, window.start - (window.end - window.start))
     frame = kpi[(ts >= start) & (ts < window.end)]
     try:

@@ -1,0 +1,276 @@
+"""Triage end to end: the demo incidents, missing sources, no change, bad windows, the scoring, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.analysis import triage as tr
+from core.bundle import read_bundle, validate_bundle, write_bundle
+from core.demo.common import t, z
+from core.demo.scenarios import CLASSES, ScenarioSpec, generate_scenario
+from core.errors import BundleError, InvalidInputError
+from core.models import RootCause
+from core.triage_run import triage_bundle
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED = {"demo-schema-change": "schema_change", "demo-ctr-drop": "code_regression",
+            "demo-fraud-stale": "stale_data"}
+
+
+@pytest.fixture(scope="module")
+def demo_results(demo_bundles):
+    return {name: triage_bundle(path) for name, path in demo_bundles.items()}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_demo_incidents_come_out_right(demo_results, name):
+    result = demo_results[name]
+    top = result.top
+    assert top.root_cause.value == EXPECTED[name]
+    assert top.status == "likely"
+    assert top.score >= 0.8
+    assert result.hypotheses[1].score < top.score - 0.3  # a clear margin over the runner-up
+    assert result.onset is not None and result.onset.effect == "bad"
+    assert result.seconds < 10
+
+
+def test_demo_evidence_names_the_planted_cause(demo_results):
+    ctr = demo_results["demo-ctr-drop"].top
+    assert any("recs-ranker v42" in s.evidence.title for s in ctr.signals)
+    schema = demo_results["demo-schema-change"].top
+    assert {"schema_finding", "schema_pipeline_event"} <= {s.rule for s in schema.signals}
+    stale = demo_results["demo-fraud-stale"]
+    rules = {s.rule for s in stale.top.signals}
+    assert {"freshness", "collapse", "job_stopped", "stale_log"} <= rules
+    infra = next(h for h in stale.hypotheses if h.root_cause == RootCause.INFRASTRUCTURE)
+    assert "errors_after_onset" in {f.rule for f in infra.factors}  # the downstream timeouts are a symptom
+
+
+def test_hypotheses_are_ranked_and_every_class_is_present(demo_results):
+    for result in demo_results.values():
+        scores = [h.score for h in result.hypotheses]
+        assert scores == sorted(scores, reverse=True)
+        assert {h.root_cause.value for h in result.hypotheses} == set(CLASSES)
+        assert [h.rank for h in result.hypotheses] == list(range(1, 7))
+
+
+def test_score_is_the_documented_noisy_or(demo_results):
+    for result in demo_results.values():
+        for h in result.hypotheses:
+            raw = 1 - math.prod(1 - s.weight * s.strength for s in h.signals)
+            assert h.raw_score == pytest.approx(raw)
+            assert h.score == pytest.approx(raw * math.prod(f.value for f in h.factors))
+            for s in h.signals:
+                cls, weight, _reason = tr.RULES[s.rule]
+                assert cls == h.root_cause and s.weight == pytest.approx(weight)
+
+
+def test_missing_registry_lowers_confidence_and_is_reported(demo_results):
+    result = demo_results["demo-ctr-drop"]
+    assert [s.name for s in result.skipped] == ["registry"]
+    code = result.top
+    assert code.coverage < 1 and code.confidence < 1
+    assert any("Model versions" in u for u in code.unchecked)
+    assert "Not checked" in code.explanation
+
+
+def test_to_dict_is_json_and_sorted(demo_results):
+    data = json.loads(json.dumps(demo_results["demo-fraud-stale"].to_dict()))
+    assert data["onset"]["time"].endswith("Z")
+    assert data["hypotheses"][0]["class"] == "stale_data"
+    assert set(data["hypotheses"][0]) >= {"class", "score", "confidence", "evidence", "explanation", "arithmetic"}
+    assert data["skipped"][0]["step"] == "registry"
+    ev = data["hypotheses"][0]["evidence"][0]
+    assert {"rule", "weight", "strength", "reason", "evidence"} <= set(ev)
+    assert ev["evidence"]["view"] in ("distributions", "timeline", "logs", "metrics", "models")
+
+
+def test_accepted_hypothesis_is_a_domain_hypothesis(demo_results):
+    h = demo_results["demo-ctr-drop"].top.to_hypothesis()
+    assert h.root_cause == RootCause.CODE_REGRESSION
+    assert h.evidence and all(e["type"] == "note" and e["title"] for e in h.evidence)
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.fixture(scope="module")
+def stale_scenario(tmp_path_factory):
+    spec = ScenarioSpec(root_cause="stale_data", seed=7, severity=0.8, noise=0.3, snapshots=False)
+    return generate_scenario(spec, tmp_path_factory.mktemp("scen") / spec.id)
+
+
+def _strip(src: Path, dst: Path, *, logs=False, datasets=False, metrics=False, events=False) -> Path:
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "bundle.json").read_text())
+    if logs:
+        shutil.rmtree(dst / "logs")
+    if datasets:
+        shutil.rmtree(dst / "datasets")
+        manifest.pop("datasets", None)
+    if metrics:
+        for p in (dst / "metrics").glob("*.csv"):
+            if p.stem != manifest["kpi"]["metric"]:
+                p.unlink()
+    if events:
+        (dst / "events.jsonl").unlink()
+    (dst / "bundle.json").write_text(json.dumps(manifest))
+    assert validate_bundle(dst) == []
+    return dst
+
+
+@pytest.fixture(scope="module")
+def stale_full(stale_scenario):
+    return triage_bundle(stale_scenario)
+
+
+def test_full_scenario_is_found(stale_full):
+    result = stale_full
+    assert result.top.root_cause == RootCause.STALE_DATA
+    assert [s.name for s in result.skipped] == ["registry"]
+
+
+@pytest.mark.parametrize("missing, step", [("logs", "logs"), ("datasets", "data"), ("metrics", "metrics"),
+                                           ("events", "changes")])
+def test_missing_source_is_skipped_and_lowers_confidence(stale_scenario, stale_full, tmp_path, missing, step):
+    full = stale_full
+    stripped = triage_bundle(_strip(stale_scenario, tmp_path / "b", **{missing: True}))
+    skipped = {s.name: s for s in stripped.skipped}
+    assert step in skipped and skipped[step].summary
+    for cls in RootCause:
+        a = next(h for h in full.hypotheses if h.root_cause == cls)
+        b = next(h for h in stripped.hypotheses if h.root_cause == cls)
+        if step in tr.RELEVANCE[cls]:
+            assert b.confidence < a.confidence
+            assert any(dict(tr.STEPS)[step] in u for u in b.unchecked)
+        else:
+            assert b.confidence == pytest.approx(a.confidence)
+
+
+def test_only_a_kpi_still_runs_and_says_what_it_skipped(stale_scenario, tmp_path):
+    path = _strip(stale_scenario, tmp_path / "b", logs=True, datasets=True, metrics=True, events=True)
+    result = triage_bundle(path)
+    assert {s.name for s in result.skipped} == {"changes", "data", "logs", "metrics", "registry"}
+    assert result.onset is not None
+    assert all(h.score == 0 for h in result.hypotheses)
+    assert all(h.status == "unlikely" for h in result.hypotheses)
+
+
+def _flat_bundle(path: Path, *, window_year: int = 2026) -> Path:
+    rng = np.random.default_rng(3)
+    idx = pd.date_range(t("2026-03-01T00:00"), t("2026-03-04T00:00"), freq="5min", inclusive="left", tz="UTC")
+    kpi = pd.DataFrame({"timestamp": idx, "value": 0.1 + rng.normal(0, 0.002, len(idx))})
+    shift = timedelta(days=365 * (window_year - 2026))
+    manifest = {"id": "flat", "title": "Nothing happened", "kpi": {"metric": "ctr", "direction": "higher_is_better"},
+                "baseline": {"start": z(t("2026-03-01T00:00") + shift), "end": z(t("2026-03-02T12:00") + shift)},
+                "window": {"start": z(t("2026-03-02T12:00") + shift), "end": z(t("2026-03-04T00:00") + shift)}}
+    logs = [{"@timestamp": z(ts), "message": f"served request {i}", "log.level": "INFO", "service.name": "api"}
+            for i, ts in enumerate(idx[::3])]
+    return write_bundle(path, manifest, metrics={"ctr": kpi}, logs={"api.jsonl": logs})
+
+
+def test_kpi_without_change_confirms_nothing(tmp_path):
+    result = triage_bundle(_flat_bundle(tmp_path / "flat"))
+    assert result.onset is None
+    assert "No detectable change" in result.onset_note
+    assert all(h.status == "unconfirmed" for h in result.hypotheses)
+    assert all("nothing is confirmed" in h.explanation for h in result.hypotheses)
+
+
+def test_windows_not_overlapping_the_data_give_a_clear_message(tmp_path):
+    result = triage_bundle(_flat_bundle(tmp_path / "far", window_year=2030))
+    onset = result.step("onset")
+    assert onset.status == "failed"
+    assert "does not overlap the KPI 'ctr'" in onset.summary and "2026-03-01" in onset.summary
+    assert "onset" in {s.name for s in result.skipped}
+    assert all(h.status == "unconfirmed" for h in result.hypotheses)
+
+
+def test_invalid_bundle_raises(tmp_path):
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(BundleError):
+        triage_bundle(tmp_path / "bad")
+
+
+# ---------------------------------------------------------------- pure steps
+
+def test_stopped_job_is_found_only_when_it_stops():
+    at = t("2026-01-01T00:05")
+    runs = [{"timestamp": at + timedelta(hours=i), "kind": "data_pipeline", "title": f"refresh run #{i} ok"}
+            for i in range(10)]
+    onset, end = at + timedelta(hours=10, minutes=30), at + timedelta(hours=20)
+    [job] = tr.find_stopped_jobs(runs, onset, end)
+    assert job.period == timedelta(hours=1) and job.runs == 10
+    more = runs + [{"timestamp": at + timedelta(hours=i), "kind": "data_pipeline", "title": f"refresh run #{i} ok"}
+                   for i in range(10, 20)]
+    assert tr.find_stopped_jobs(more, onset, end) == []
+
+
+def test_freshness_measures_lag_growth():
+    ts = pd.date_range("2026-01-01", periods=200, freq="10min", tz="UTC")
+    ref = pd.DataFrame({"ts": ts[:100], "updated_at": ts[:100] - pd.Timedelta(minutes=20)})
+    cur = pd.DataFrame({"ts": ts[100:], "updated_at": pd.Timestamp(ts[99])})
+    [f] = tr.data_freshness(ref, cur, "ts")
+    assert f.column == "updated_at"
+    assert f.lag_reference == timedelta(minutes=20)
+    assert f.ratio > 10
+
+
+def test_scenario_spec_validates_its_parameters():
+    with pytest.raises(InvalidInputError, match="root cause"):
+        ScenarioSpec(root_cause="gremlins", seed=1)
+    with pytest.raises(InvalidInputError, match="severity"):
+        ScenarioSpec(root_cause="data_drift", seed=1, severity=2)
+    with pytest.raises(InvalidInputError, match="distractor"):
+        ScenarioSpec(root_cause="data_drift", seed=1, distractors=("cat",))
+
+
+def test_scenarios_are_deterministic_and_carry_ground_truth(tmp_path):
+    spec = ScenarioSpec(root_cause="external_event", seed=11)
+    a = generate_scenario(spec, tmp_path / "a")
+    b = generate_scenario(spec, tmp_path / "b")
+    for rel in ("bundle.json", "events.jsonl", "metrics/conversion_rate.csv", "logs/scoring-service.jsonl"):
+        assert (a / rel).read_bytes() == (b / rel).read_bytes()
+    truth = json.loads((a / "ground_truth.json").read_text())
+    assert truth["root_cause"] == "external_event" and truth["seed"] == 11
+    assert read_bundle(a).kpi_metric == "conversion_rate"
+
+
+# ---------------------------------------------------------------- CLI
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", "triage", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_json_matches_the_library(demo_bundles, demo_results):
+    proc = _cli(str(demo_bundles["demo-fraud-stale"]), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    lib = demo_results["demo-fraud-stale"]
+    assert [h["class"] for h in data["hypotheses"]] == [h.root_cause.value for h in lib.hypotheses]
+    assert [h["score"] for h in data["hypotheses"]] == [round(h.score, 4) for h in lib.hypotheses]
+    assert data["onset"]["time"] == lib.to_dict()["onset"]["time"]
+    assert [s["step"] for s in data["skipped"]] == ["registry"]
+
+
+def test_cli_text_and_exit_codes(tmp_path):
+    flat = _flat_bundle(tmp_path / "flat")
+    proc = _cli(str(flat))
+    assert proc.returncode == 0, proc.stderr
+    assert "No detectable change" in proc.stdout and "Skipped" in proc.stdout
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    proc = _cli(str(bad), "--json")
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
