@@ -174,6 +174,14 @@ def test_search_runs_returns_only_requested_columns(seeded):
     assert set(df.columns) == {"run_id", "name", "status", "start_time", "end_time", "user", "deleted",
                                "param:transform", "metric:auc"}
     assert list(df["name"]) == ["train-3", "train-2", "train-1"]
+    assert list(df["param:transform"]) == ["identity", "log1p", "log1p"]
+    assert list(df["metric:auc"]) == pytest.approx([0.83, 0.82, 0.81])
+    assert set(df["user"]) == {"ci"} and not df["deleted"].any()
+    # a filter goes through MLflow's own search; the same rows and values come back
+    slow = source.search_runs([info["experiment_id"]], params=["transform"], metrics=["auc"],
+                              filter_string="attributes.status = 'FINISHED'")
+    assert slow.drop(columns=["start_time", "end_time"]).equals(df.drop(columns=["start_time", "end_time"]))
+    assert list(slow["start_time"]) == list(df["start_time"])
 
 
 def test_missing_model_and_run_are_not_found(seeded):
