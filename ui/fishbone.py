@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 import streamlit as st
+from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from core.errors import ConcurrentEditError, WorkbenchError
 from core.models import ActionStatus, Cause, CauseStatus, Incident
@@ -42,20 +43,64 @@ def _show_flash() -> None:
         st.success(message)
 
 
-def apply(action: Callable[[], Any], done: str) -> None:
-    """Run a store change; on success or a concurrent change, re-render the fragment with fresh state."""
+def _rerun() -> None:
+    """Re-render only the live fragment when it is what ran; the whole page otherwise."""
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitInvalidLayoutContextError:  # the fragment ran as part of a full page run
+        st.rerun()
+
+
+def editor(kind: str, obj_id: Any, version: int, actions: tuple[str, ...]) -> tuple[str, int]:
+    """Key suffix and shown version of one object's editor.
+
+    The editor keeps showing (and saving against) the version it was opened with while the user
+    acts on it, so a save after someone else's change is refused instead of silently dropped. When
+    nothing was clicked and the object changed, the editor is re-created with the fresh values.
+    ``actions`` are the key prefixes of the editor's buttons (suffixed like every widget key).
+    """
+    seen_key, gen_key = f"fishbone_seen_{kind}_{obj_id}", f"fishbone_gen_{kind}_{obj_id}"
+    gen = st.session_state.setdefault(gen_key, 0)
+    clicked = any(st.session_state.get(f"{a}_{obj_id}_{gen}") for a in actions)
+    if seen_key not in st.session_state or (not clicked and st.session_state[seen_key] != version):
+        if seen_key in st.session_state:
+            gen += 1
+            st.session_state[gen_key] = gen
+        st.session_state[seen_key] = version
+    return f"{obj_id}_{gen}", st.session_state[seen_key]
+
+
+def _reset(kind: str, obj_id: Any) -> None:
+    """Forget what an editor showed, so the next run re-creates it from the store."""
+    st.session_state.pop(f"fishbone_seen_{kind}_{obj_id}", None)
+    gen_key = f"fishbone_gen_{kind}_{obj_id}"
+    st.session_state[gen_key] = st.session_state.get(gen_key, 0) + 1
+
+
+def apply(action: Callable[[], Any], done: str, reset: tuple[str, Any] | None = None) -> None:
+    """Run a store change; on success or a concurrent change, re-render with fresh state.
+
+    Args:
+        action: the store call.
+        done: the success message.
+        reset: ``(kind, id)`` of the editor to re-create from the store afterwards.
+    """
     try:
         action()
     except ConcurrentEditError as exc:
         fresh = getattr(exc, "current", None)
         gone = " It was deleted meanwhile." if fresh is None else " The editor now shows the current version."
         _flash("error", f"{exc}{gone}")
-        st.rerun(scope="fragment")
+        if reset:
+            _reset(*reset)
+        _rerun()
     except WorkbenchError as exc:
         state.show_error(exc, "Not saved.")
         return
     _flash("success", done)
-    st.rerun(scope="fragment")
+    if reset:
+        _reset(*reset)
+    _rerun()
 
 
 def _evidence_options(store: Store, incident_id: str) -> dict[str, dict[str, Any]]:
@@ -100,14 +145,15 @@ def _status_radio(key: str, value: CauseStatus) -> str:
 
 
 def problem_editor(store: Store, fishbone: fb.Fishbone) -> None:
-    with st.form(f"fishbone_problem_{fishbone.version}", border=False):
+    key, version = editor("problem", fishbone.incident_id, fishbone.version, ("fishbone_problem_save",))
+    with st.form(f"fishbone_problem_form_{key}", border=False):
         c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
         text = c1.text_input("Problem statement (the head of the fish)", value=fishbone.problem,
-                             key=f"fishbone_problem_{fishbone.version}", max_chars=fb.MAX_PROBLEM,
+                             key=f"fishbone_problem_{key}", max_chars=fb.MAX_PROBLEM,
                              placeholder="e.g. CTR dropped 15% after 06:00 on all platforms")
-        if c2.form_submit_button("Save", width="stretch"):
-            apply(lambda: fb.update_problem(store, fishbone.incident_id, text, version=fishbone.version),
-                  "Problem statement saved.")
+        if c2.form_submit_button("Save", use_container_width=True, key=f"fishbone_problem_save_{key}"):
+            apply(lambda: fb.update_problem(store, fishbone.incident_id, text, version=version),
+                  "Problem statement saved.", reset=("problem", fishbone.incident_id))
 
 
 FIT_WIDTHS = {"Small screen": 850, "Laptop": 1100, "Wide screen": 1450, "Projector": 1800}
@@ -157,7 +203,7 @@ def cause_picker(fishbone: fb.Fishbone) -> int | None:
 
 
 def cause_editor(store: Store, fishbone: fb.Fishbone, cause: Cause, options: dict[str, dict[str, Any]]) -> None:
-    key = f"{cause.id}_{cause.version}"
+    key, version = editor("cause", cause.id, cause.version, ("fishbone_cause_save", "fishbone_cause_delete"))
     cats = {c.id: c.name for c in fishbone.categories}
     parents = [NO_PARENT] + [c.id for c in fishbone.causes
                              if c.parent_id is None and c.id != cause.id and not fishbone.children(cause.id)]
@@ -174,13 +220,14 @@ def cause_editor(store: Store, fishbone: fb.Fishbone, cause: Cause, options: dic
                               key=f"fishbone_cause_parent_{key}")
         notes = st.text_area("Notes", cause.notes, key=f"fishbone_cause_notes_{key}", max_chars=fb.MAX_NOTES)
         refs = _evidence_picker("Evidence", f"fishbone_cause_ev_{key}", options, cause.evidence)
-        save = st.form_submit_button("Save cause", type="primary")
+        save = st.form_submit_button("Save cause", type="primary", key=f"fishbone_cause_save_{key}")
     if save:
         changes: dict[str, Any] = {"text": text, "status": status, "notes": notes, "evidence": refs,
                                    "parent_id": None if parent == NO_PARENT else parent}
         if parent == NO_PARENT:
             changes["category_id"] = category
-        apply(lambda: fb.update_cause(store, cause.id, version=cause.version, **changes), "Cause saved.")
+        apply(lambda: fb.update_cause(store, cause.id, version=version, **changes), "Cause saved.",
+              reset=("cause", cause.id))
     if cause.evidence:
         st.caption("Linked evidence")
         for ref in cause.evidence:
@@ -194,7 +241,7 @@ def cause_editor(store: Store, fishbone: fb.Fishbone, cause: Cause, options: dic
     sure = c2.checkbox("Also deletes its sub-causes", key=f"fishbone_cause_sure_{key}")
     if c1.button("Delete cause", key=f"fishbone_cause_delete_{key}", disabled=not sure):
         st.session_state.pop(SELECTED, None)
-        apply(lambda: fb.delete_cause(store, cause.id, version=cause.version), "Cause deleted.")
+        apply(lambda: fb.delete_cause(store, cause.id, version=version), "Cause deleted.", reset=("cause", cause.id))
 
 
 def add_cause_form(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[str, Any]]) -> None:
@@ -219,19 +266,21 @@ def add_cause_form(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[
 
 def categories_editor(store: Store, fishbone: fb.Fishbone) -> None:
     for cat in fishbone.categories:
-        key = f"{cat.id}_{cat.version}"
+        key, version = editor("cat", cat.id, cat.version,
+                              ("fishbone_cat_rename", "fishbone_cat_delete", "fishbone_cat_confirm"))
         n = sum(1 for c in fishbone.causes if c.category_id == cat.id)
         c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
         name = c1.text_input(f"Category ({n} causes)", cat.name, key=f"fishbone_cat_name_{key}",
                              max_chars=fb.MAX_CATEGORY)
         if c2.button("Rename", key=f"fishbone_cat_rename_{key}", disabled=name == cat.name):
-            apply(lambda: fb.rename_category(store, cat.id, name, version=cat.version), "Category renamed.")
+            apply(lambda: fb.rename_category(store, cat.id, name, version=version), "Category renamed.",
+                  reset=("cat", cat.id))
         if c3.button("Delete", key=f"fishbone_cat_delete_{key}"):
             st.session_state["fishbone_cat_deleting"] = cat.id
         if st.session_state.get("fishbone_cat_deleting") == cat.id:
             if n == 0:
                 st.session_state.pop("fishbone_cat_deleting", None)
-                apply(lambda: fb.delete_category(store, cat.id, version=cat.version), "Category deleted.")
+                apply(lambda: fb.delete_category(store, cat.id, version=version), "Category deleted.")
             others = {c.id: c.name for c in fishbone.categories if c.id != cat.id}
             st.warning(f"{n} cause(s) are in this category. Move them to another category and delete it?")
             d1, d2, d3 = st.columns([3, 1, 1], vertical_alignment="bottom")
@@ -239,11 +288,11 @@ def categories_editor(store: Store, fishbone: fb.Fishbone) -> None:
                                   key=f"fishbone_cat_move_{key}")
             if d2.button("Move and delete", key=f"fishbone_cat_confirm_{key}", type="primary"):
                 st.session_state.pop("fishbone_cat_deleting", None)
-                apply(lambda: fb.delete_category(store, cat.id, version=cat.version, move_to=target),
-                      f"Category deleted; {n} cause(s) moved.")
+                apply(lambda: fb.delete_category(store, cat.id, version=version, move_to=target),
+                      f"Category deleted; {n} cause(s) moved.", reset=("cat", cat.id))
             if d3.button("Cancel", key=f"fishbone_cat_cancel_{key}"):
                 st.session_state.pop("fishbone_cat_deleting", None)
-                st.rerun(scope="fragment")
+                _rerun()
     with st.form("fishbone_cat_add_form"):
         c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
         name = c1.text_input("New category", key="fishbone_cat_add_name", max_chars=fb.MAX_CATEGORY)
@@ -268,7 +317,7 @@ def whys_editor(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[str
                 for a in fishbone.actions_for(step.cause_id):
                     st.text(f"{pad}  → Action: {a.text} ({a.owner or 'no owner'}, {a.status.value})")
             with st.popover("Edit step"):
-                key = f"{step.id}_{step.version}"
+                key, version = editor("why", step.id, step.version, ("fishbone_why_save", "fishbone_why_delete"))
                 with st.form(f"fishbone_why_form_{key}", border=False):
                     q = st.text_area("Question", step.question, key=f"fishbone_why_q_{key}")
                     a = st.text_area("Answer", step.answer, key=f"fishbone_why_a_{key}")
@@ -278,13 +327,13 @@ def whys_editor(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[str
                                          format_func=lambda i: "— none" if i == NO_PARENT else texts[i],
                                          key=f"fishbone_why_cause_{key}")
                     refs = _evidence_picker("Evidence", f"fishbone_why_ev_{key}", options, step.evidence)
-                    save = st.form_submit_button("Save step")
+                    save = st.form_submit_button("Save step", key=f"fishbone_why_save_{key}")
                 if save:
-                    apply(lambda: fb.update_why(store, step.id, version=step.version, question=q, answer=a,
+                    apply(lambda: fb.update_why(store, step.id, version=version, question=q, answer=a,
                                                 cause_id=None if cause == NO_PARENT else cause, evidence=refs),
-                          "Step saved.")
+                          "Step saved.", reset=("why", step.id))
                 if st.button("Delete step and the steps after it", key=f"fishbone_why_delete_{key}"):
-                    apply(lambda: fb.delete_why(store, step.id, version=step.version), "Step deleted.")
+                    apply(lambda: fb.delete_why(store, step.id, version=version), "Step deleted.", reset=("why", step.id))
         for nxt in children.get(step.id, []):
             show(nxt, depth + 1)
 
@@ -321,7 +370,7 @@ def actions_editor(store: Store, fishbone: fb.Fishbone) -> None:
     cause_ids = [NO_PARENT] + list(texts)
     statuses = list(ActionStatus)
     for item in fishbone.actions:
-        key = f"{item.id}_{item.version}"
+        key, version = editor("action", item.id, item.version, ("fishbone_action_save", "fishbone_action_drop"))
         with st.form(f"fishbone_action_form_{key}"):
             c1, c2, c3, c4 = st.columns([4, 2, 2, 2])
             text = c1.text_input("Action", item.text, key=f"fishbone_action_text_{key}")
@@ -334,14 +383,16 @@ def actions_editor(store: Store, fishbone: fb.Fishbone) -> None:
                                  index=cause_ids.index(item.cause_id) if item.cause_id in texts else 0,
                                  format_func=lambda i: "— none" if i == NO_PARENT else texts[i])
             b1, b2 = st.columns([1, 5])
-            save = b1.form_submit_button("Save")
-            drop = b2.form_submit_button("Delete")
+            save = b1.form_submit_button("Save", key=f"fishbone_action_save_{key}")
+            drop = b2.form_submit_button("Delete", key=f"fishbone_action_drop_{key}")
         if save:
-            apply(lambda: fb.update_action_item(store, item.id, version=item.version, text=text, owner=owner,
+            apply(lambda: fb.update_action_item(store, item.id, version=version, text=text, owner=owner,
                                                 due=due, status=status,
-                                                cause_id=None if cause == NO_PARENT else cause), "Action saved.")
+                                                cause_id=None if cause == NO_PARENT else cause), "Action saved.",
+                  reset=("action", item.id))
         if drop:
-            apply(lambda: fb.delete_action_item(store, item.id, version=item.version), "Action deleted.")
+            apply(lambda: fb.delete_action_item(store, item.id, version=version), "Action deleted.",
+                  reset=("action", item.id))
     with st.form("fishbone_action_add_form"):
         c1, c2, c3 = st.columns([4, 2, 2])
         text = c1.text_input("New action item", key="fishbone_action_add_text")

@@ -1,0 +1,153 @@
+"""AppTest of the Fishbone page: the pre-drawn demo, adding and editing causes, stale edits, categories."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.fishbone_demo import seed_demo_fishbone
+from core.store import fishbone as fb
+from core.store import open_store
+
+PAGE = "pages/fishbone.py"
+ID = "demo-ctr-drop"
+
+
+@pytest.fixture
+def home(workbench_home):
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    seed_demo_fishbone(store, ID)
+    store.dispose()
+    return workbench_home
+
+
+@pytest.fixture
+def store(home):
+    s = open_store(f"sqlite:///{home / 'workbench.db'}")
+    yield s
+    s.dispose()
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def _widget(widgets, prefix):
+    """The one widget whose key is ``prefix`` plus the editor's generation suffix."""
+    found = [w for w in widgets if w.key and w.key.rsplit("_", 1)[0] == prefix]
+    assert len(found) == 1, [w.key for w in widgets]
+    return found[0]
+
+
+def _messages(at):
+    return [e.value for e in at.error] + [s.value for s in at.success]
+
+
+def test_demo_fishbone_is_drawn(app_test, home):
+    at = app_test(PAGE, incident=ID)
+    assert not at.exception
+    assert at.title[0].value == "Fishbone"
+    assert any("7 causes" in c.value for c in at.caption)
+    assert _widget(at.text_input, f"fishbone_problem_{ID}").value.startswith("Recommendation CTR dropped")
+    assert at.get("plotly_chart")
+    picked = at.selectbox(key="fishbone_pick")
+    assert "recs-ranker v42" in picked.format_func(picked.value)
+
+
+def test_add_cause_duplicate_and_html_shown_as_text(app_test, store):
+    at = app_test(PAGE, incident=ID)
+    fishbone = fb.get_fishbone(store, ID)
+    infra = next(c for c in fishbone.categories if c.name == "Infrastructure")
+    at.text_input(key="fishbone_add_text").input("<b>Cache</b> node evicted **hot** keys")
+    at.selectbox(key="fishbone_add_cat").set_value(infra.id)
+    _button(at, "Add cause").click().run()
+    assert not at.exception
+    added = [c for c in fb.get_fishbone(store, ID).causes if "Cache" in c.text]
+    assert len(added) == 1 and added[0].text == "<b>Cache</b> node evicted **hot** keys"
+    assert added[0].category_id == infra.id
+    assert "Cause added." in _messages(at)
+    # the same cause again is refused with the reason, and nothing is added
+    at.text_input(key="fishbone_add_text").input("<b>cache</b> node evicted **HOT** keys")
+    _button(at, "Add cause").click().run()
+    assert not at.exception
+    assert any("already on the fishbone" in m for m in _messages(at))
+    assert len([c for c in fb.get_fishbone(store, ID).causes if "ache" in c.text]) == 1
+    # user text never reaches markdown/HTML unescaped
+    assert not any("<b>Cache</b>" in m.value for m in at.markdown)
+
+
+def test_edit_cause_and_stale_edit_is_refused_with_fresh_state(app_test, store):
+    at = app_test(PAGE, incident=ID)
+    cause = next(c for c in fb.get_fishbone(store, ID).causes if "v42" in c.text)
+    at.selectbox(key="fishbone_pick").set_value(cause.id).run()
+    _widget(at.text_area, f"fishbone_cause_notes_{cause.id}").input("Confirmed by the feature diff.")
+    _button(at, "Save cause").click().run()
+    assert not at.exception
+    saved = fb.get_cause(store, cause.id)
+    assert saved.notes == "Confirmed by the feature diff." and saved.version == cause.version + 1
+
+    # another analyst saves first; this editor still shows the old version
+    fb.update_cause(store, saved.id, version=saved.version, notes="Changed in the war room.")
+    _widget(at.text_area, f"fishbone_cause_notes_{saved.id}").input("My stale edit")
+    _button(at, "Save cause").click().run()
+    assert not at.exception
+    assert any("changed by someone else" in m for m in _messages(at))
+    fresh = fb.get_cause(store, saved.id)
+    assert fresh.notes == "Changed in the war room."  # nothing lost, nothing overwritten
+    assert _widget(at.text_area, f"fishbone_cause_notes_{fresh.id}").value == "Changed in the war room."
+    # without a click, others' changes replace what the editor shows on the next refresh
+    fb.update_cause(store, fresh.id, version=fresh.version, notes="Third version.")
+    at.run()
+    assert _widget(at.text_area, f"fishbone_cause_notes_{fresh.id}").value == "Third version."
+
+
+def test_delete_category_with_causes_asks_then_moves(app_test, store):
+    at = app_test(PAGE, incident=ID)
+    fishbone = fb.get_fishbone(store, ID)
+    code = next(c for c in fishbone.categories if c.name == "Code & config")
+    process = next(c for c in fishbone.categories if c.name == "Process & people")
+    n = len([c for c in fishbone.causes if c.category_id == code.id])
+    assert n == 2
+    _widget(at.button, f"fishbone_cat_delete_{code.id}").click().run()
+    assert not at.exception
+    assert any("2 cause(s) are in this category" in w.value for w in at.warning)
+    _widget(at.selectbox, f"fishbone_cat_move_{code.id}").set_value(process.id)
+    _widget(at.button, f"fishbone_cat_confirm_{code.id}").click().run()
+    assert not at.exception
+    after = fb.get_fishbone(store, ID)
+    assert "Code & config" not in [c.name for c in after.categories]
+    assert len(after.causes) == len(fishbone.causes)
+    assert len([c for c in after.causes if c.category_id == process.id]) == n + 1
+
+
+def test_five_whys_and_action_items(app_test, store):
+    at = app_test(PAGE, incident=ID)
+    fishbone = fb.get_fishbone(store, ID)
+    assert any(t.value.strip().startswith("Why? Why did CTR drop?") for t in at.text)
+    root = next(w for w in fishbone.whys if w.parent_id is None)
+    at.selectbox(key="fishbone_why_add_after").set_value(root.id)
+    at.text_input(key="fishbone_why_add_q").input("Why did nobody see the shift offline?")
+    at.text_input(key="fishbone_why_add_a").input("No offline CTR replay")
+    _button(at, "Add step").click().run()
+    assert not at.exception
+    whys = fb.list_whys(store, ID)
+    new = next(w for w in whys if w.question == "Why did nobody see the shift offline?")
+    assert new.parent_id == root.id and new.chain == root.chain
+    at.text_input(key="fishbone_action_add_text").input("Replay CTR offline before promotion")
+    at.text_input(key="fishbone_action_add_owner").input("ana")
+    _button(at, "Add action item").click().run()
+    assert not at.exception
+    items = fb.list_action_items(store, ID)
+    assert items[-1].text == "Replay CTR offline before promotion" and items[-1].owner == "ana"
+
+
+def test_presentation_mode_and_width_choice(app_test, home):
+    at = app_test(PAGE, incident=ID)
+    at.session_state["app_present"] = True
+    at.run()
+    assert not at.exception
+    chart = at.get("plotly_chart")[0]
+    assert '"plotly_dark"' in chart.proto.spec or "#E8E8E8" in chart.proto.spec  # dark, large type
+    # switching the diagram width keeps the page working (layout refits, never overlaps)
+    width = at.get("button_group")[0]
+    width.set_value("Small screen").run()
+    assert not at.exception
