@@ -368,3 +368,19 @@ def test_cli_diff_and_history(seeded, capsys):
     assert main(["runs", "history", "nope", "--tracking-uri", source.uri]) == 2
     assert "not registered" in capsys.readouterr().err
     assert main(["runs", "history", "x", "--tracking-uri", "foo://bar"]) == 2
+
+
+def test_every_runs_option_is_documented():
+    import argparse
+
+    from core.__main__ import build_parser
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "mlflow.md").read_text()
+    runs = build_parser()._subparsers._group_actions[0].choices["runs"]
+    sub = next(a for a in runs._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        assert f"runs {name}" in doc
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert flag in doc, f"{flag} of 'runs {name}' is not in docs/mlflow.md"
