@@ -1,11 +1,61 @@
-"""Post-mortem page (placeholder until its issue lands)."""
+"""Post-mortem: a blameless report drafted from the incident, edited section by section, exported."""
 
 import streamlit as st
 
+from core.errors import WorkbenchError
+from ui import postmortem as pmui
 from ui import state
+from ui.presentation import apply_presentation_style, live_refresh, present, walkthrough
 
 st.title("Post-mortem")
+apply_presentation_style()
 incident = state.current_incident()
-if incident is not None:
-    st.caption(f"{incident.id} · {incident.title}")
-st.info("This page will show a blameless post-mortem drafted from the incident, exported as Markdown, HTML and PDF.")
+if incident is None:
+    st.info("Choose or create an incident to draft its post-mortem.")
+    st.stop()
+store = state.get_store()
+presenting = state.presentation_mode()
+st.caption(f"{incident.id} · {present(incident.title)} · blameless: people appear only in roles")
+live_refresh(incident.id, key="postmortem")
+pmui.show_messages()
+
+try:
+    pm = pmui.build(store, incident, mask=presenting, dark=presenting)
+except WorkbenchError as exc:
+    state.show_error(exc, "The post-mortem could not be drafted.")
+    st.stop()
+
+report, walk, analytics, export = st.tabs(["Report", "Walkthrough", "Analytics", "Export"])
+with report:
+    if pm.warnings:
+        with st.container(border=True):
+            st.warning(f"Blameless check: {len(pm.warnings)} passage(s) to reword.")
+            for w in pm.warnings:
+                st.markdown(f"- **{pm.section(w.section).title}** — {w.problem}: “{w.excerpt}”  \n"
+                            f"  *Suggestion:* {w.suggestion}")
+    for section in pm.sections:
+        st.header(section.title, anchor=section.key, divider="gray")
+        if section.key == "star":
+            with st.container(border=True):
+                st.markdown(section.text)
+        else:
+            st.markdown(section.text)
+        for i, chart in enumerate(pm.charts_for(section.key)):
+            chart.figure.update_layout(width=None)
+            st.plotly_chart(chart.figure, key=f"postmortem_chart_{section.key}_{i}", theme=None, width="stretch",
+                            config={"displaylogo": False})
+            st.caption(f"{chart.title} — {chart.caption}")
+        if not presenting:
+            with st.expander(f"Edit {section.title.lower()}", expanded=False):
+                pmui.section_editor(store, incident.id, section)
+with walk:
+    walkthrough(store, incident, key="postmortem_walk")
+with analytics:
+    pmui.analytics_panel(store)
+with export:
+    if presenting:
+        mask = True
+        st.caption("Presentation mode is on: exports mask sensitive values.")
+    else:
+        mask = st.toggle("Mask sensitive values (e-mails, IPs, keys, tokens, card numbers)", key="postmortem_mask")
+    pmui.export_buttons(store, incident, mask=mask)

@@ -799,7 +799,8 @@ def _masked_inputs(inputs: PostmortemInputs) -> PostmortemInputs:
 
 
 def build_postmortem(inputs: PostmortemInputs, *, mask: bool = False, dark: bool = False,
-                     charts: bool = True, now: datetime | None = None) -> Postmortem:
+                     charts: bool = True, now: datetime | None = None, onset: datetime | None = None,
+                     detect_onset: bool = True) -> Postmortem:
     """Draft every section, apply saved edits, add charts, the STAR summary and blameless warnings.
 
     Args:
@@ -808,13 +809,15 @@ def build_postmortem(inputs: PostmortemInputs, *, mask: bool = False, dark: bool
         dark: dark chart theme with larger type (presentation mode).
         charts: build the timeline and evidence charts (off for a quick text-only draft).
         now: the generation time shown in exports (default: now).
+        onset: impact start detected on the KPI, when the caller already has it (used without a
+            ``started`` milestone).
+        detect_onset: detect the KPI onset when ``onset`` is not given (change-point analysis).
     """
     warnings_source = inputs
     if mask:
         inputs = _masked_inputs(inputs)
     inc = inputs.incident
-    onset = None
-    if not inc.milestone(Milestone.STARTED) and inputs.kpi is not None:
+    if onset is None and detect_onset and not inc.milestone(Milestone.STARTED) and inputs.kpi is not None:
         from core.analysis.correlate import detect_kpi_onset
 
         onset = detect_kpi_onset(inputs.kpi, direction=inc.kpi_direction, metric=inc.kpi_metric or "kpi")

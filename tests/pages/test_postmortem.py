@@ -1,0 +1,118 @@
+"""AppTest of the Post-mortem page: draft, section editing with versions, stale edits, presentation mode."""
+
+from __future__ import annotations
+
+import pytest
+
+PAGE = "pages/postmortem.py"
+INCIDENT = "demo-schema-change"
+
+
+def _store(home):
+    from core.store import open_store
+
+    return open_store(f"sqlite:///{home / 'workbench.db'}")
+
+
+@pytest.fixture
+def seeded(workbench_home):
+    """The demo incident with its pre-drawn fishbone (causes, whys, action items) and a planted secret."""
+    from core.fishbone_demo import seed_demo_fishbone
+    from core.store.evidence import pin_evidence
+
+    store = _store(workbench_home)
+    seed_demo_fishbone(store, INCIDENT)
+    pin_evidence(store, INCIDENT, kind="log_query", title="cache misses for ops@example.com from 10.1.2.3",
+                 query={"q": "message:miss"}, result={"count": 42, "rate_ratio": 7.5})
+    store.dispose()
+    return workbench_home
+
+
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_page_drafts_every_section(app_test, seeded):
+    from core.report.postmortem import SECTIONS
+
+    at = app_test(PAGE, incident=INCIDENT)
+    assert not at.exception
+    headers = [h.value for h in at.header]
+    assert [s.title for s in SECTIONS] == headers
+    text = _markdown(at)
+    assert "Upstream export v2 renamed column" in text  # confirmed cause from the fishbone
+    assert "Why did accuracy drop?" in text  # five whys
+    assert "Validate columns, types and value ranges" in text  # action item
+    assert "ops@example.com" in text  # not masked outside presentation mode
+    assert len(at.tabs) == 4
+    assert [b.label for b in at.get("download_button")] == [
+        "Markdown (wiki, issue)", "HTML (interactive charts)", "PDF (print)"]
+
+
+def test_section_edit_is_saved_with_a_version_and_stale_edit_refused(app_test, seeded):
+    from core.store.reports import get_section, save_section
+
+    at = app_test(PAGE, incident=INCIDENT)
+    key = f"postmortem_{INCIDENT}_got_lucky_text"
+    at.text_area(key=key).set_value("- The drop happened on a quiet day.")
+    at.button(key=f"{key}_save").click().run()
+    assert not at.exception
+    assert any("saved (version 1)" in s.value for s in at.success)
+    store = _store(seeded)
+    saved = get_section(store, INCIDENT, "got_lucky")
+    assert saved.text == "- The drop happened on a quiet day." and saved.version == 1
+    assert "The drop happened on a quiet day." in _markdown(at)
+
+    # someone else saves meanwhile; this editor's next save is refused with their fresh text
+    save_section(store, INCIDENT, "got_lucky", "- Someone else's wording.", version=1)
+    at.text_area(key=key).set_value("- My second wording.")
+    at.button(key=f"{key}_save").click().run()
+    assert not at.exception
+    assert any("changed by someone else" in e.value for e in at.error)
+    assert any("Someone else's wording." in c.value for c in at.code)
+    assert get_section(store, INCIDENT, "got_lucky").text == "- Someone else's wording."
+    at.button(key=f"{key}_fresh").click().run()
+    assert at.text_area(key=key).value == "- Someone else's wording."
+    at.text_area(key=key).set_value("- Merged wording.")
+    at.button(key=f"{key}_save").click().run()
+    assert get_section(store, INCIDENT, "got_lucky").version == 3
+    store.dispose()
+
+
+def test_blameless_warning_shown_with_suggestion(app_test, seeded):
+    at = app_test(PAGE, incident=INCIDENT)
+    key = f"postmortem_{INCIDENT}_went_wrong_text"
+    at.text_area(key=key).set_value("- Root cause: human error by the on-call.")
+    at.button(key=f"{key}_save").click().run()
+    assert not at.exception
+    assert any("Blameless check" in w.value for w in at.warning)
+    assert "'human error' is not a root cause" in _markdown(at)
+
+
+def test_presentation_mode_masks_and_hides_editing(app_test, seeded):
+    at = app_test(PAGE, incident=INCIDENT)
+    at.session_state["app_present"] = True  # the sidebar switch's key (ui.state.PRESENT_KEY)
+    at.run()
+    assert not at.exception
+    text = _markdown(at) + "\n".join(h.value for h in at.subheader)
+    assert "ops@example.com" not in text and "10.1.2.3" not in text
+    assert "[email]" in text
+    assert not [t for t in at.text_area if t.key and t.key.startswith("postmortem_")]
+    assert any("exports mask sensitive values" in c.value for c in at.caption)
+
+
+def test_walkthrough_moves_the_shared_time_range(app_test, seeded):
+    at = app_test(PAGE, incident=INCIDENT)
+    before = (at.query_params.get("from"), at.query_params.get("to"))
+    at.button(key="postmortem_walk_next").click().run()
+    assert not at.exception
+    after = (at.query_params.get("from"), at.query_params.get("to"))
+    assert after[0] and after != before
+    assert at.session_state["postmortem_walk"] == 1
+
+
+def test_analytics_tab_renders(app_test, seeded):
+    at = app_test(PAGE, incident=INCIDENT)
+    assert any(m.value == "3" for m in at.metric)
+    at.selectbox(key="postmortem_an_by").set_value("severity").run()
+    assert not at.exception

@@ -1,0 +1,164 @@
+"""Streamlit helpers of the Post-mortem page: building the report, section editors, exports, analytics."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from core.analysis.incident_analytics import GROUPINGS, analytics_frame, analyze_incidents, load_analytics_inputs
+from core.errors import ConcurrentEditError, WorkbenchError
+from core.models import Incident, Milestone
+from core.report.postmortem import Postmortem, Section, build_postmortem, gather_inputs
+from core.report.render import MEDIA_TYPES, export_postmortem
+from core.store import Store
+from core.store.reports import reset_section, save_section
+from core.viz.analytics import GROUP_TITLES, counts_figure, durations_figure
+from ui import state
+from ui import timeline as tl
+
+MESSAGES = "postmortem_messages"
+
+
+def build(store: Store, incident: Incident, *, mask: bool, dark: bool, charts: bool = True) -> Postmortem:
+    """The post-mortem from fresh shared state; the KPI series and its onset come from cached readers."""
+    inputs = gather_inputs(store, incident.id, with_kpi=False)
+    onset = None
+    if incident.bundle_path and incident.kpi_metric:
+        inputs = replace(inputs, kpi=tl.load_kpi(incident.bundle_path, incident.kpi_metric))
+        if not incident.milestone(Milestone.STARTED):
+            onset = tl.detected_onset(incident.bundle_path, incident.kpi_metric, incident.kpi_direction)
+    return build_postmortem(inputs, mask=mask, dark=dark, charts=charts, onset=onset, detect_onset=False)
+
+
+# ---------------------------------------------------------------- section editing
+
+
+def _keys(incident_id: str, section: str) -> tuple[str, str, str]:
+    base = f"postmortem_{incident_id}_{section}"
+    return f"{base}_text", f"{base}_seen", f"{base}_base"
+
+
+def _load(incident_id: str, section: str, text: str, version: int) -> None:
+    text_key, seen_key, base_key = _keys(incident_id, section)
+    st.session_state[text_key] = text
+    st.session_state[seen_key] = version
+    st.session_state[base_key] = text
+
+
+def _say(kind: str, message: str, fresh: str | None = None) -> None:
+    st.session_state.setdefault(MESSAGES, []).append((kind, message, fresh))
+
+
+def _save(store: Store, incident_id: str, section: Section) -> None:
+    text_key, seen_key, _base = _keys(incident_id, section.key)
+    try:
+        saved = save_section(store, incident_id, section.key, st.session_state[text_key],
+                             version=st.session_state[seen_key])
+    except ConcurrentEditError as exc:
+        fresh = exc.current.text if exc.current is not None else section.draft
+        _say("error", f"**{section.title}:** {exc}", fresh)
+        st.session_state[f"postmortem_{incident_id}_{section.key}_fresh"] = (
+            fresh, exc.current.version if exc.current is not None else 0)
+        return
+    except WorkbenchError as exc:
+        _say("error", f"**{section.title}** not saved. {exc}")
+        return
+    _load(incident_id, section.key, saved.text, saved.version)
+    _say("success", f"{section.title} saved (version {saved.version}).")
+
+
+def _reset(store: Store, incident_id: str, section: Section) -> None:
+    _text, seen_key, _base = _keys(incident_id, section.key)
+    try:
+        if st.session_state[seen_key]:
+            reset_section(store, incident_id, section.key, version=st.session_state[seen_key])
+    except ConcurrentEditError as exc:
+        _say("error", f"**{section.title}:** {exc}", exc.current.text if exc.current else None)
+        return
+    _load(incident_id, section.key, section.draft, 0)
+    _say("success", f"{section.title} reset to the draft.")
+
+
+def _take_fresh(incident_id: str, section: str) -> None:
+    fresh, version = st.session_state.pop(f"postmortem_{incident_id}_{section}_fresh")
+    _load(incident_id, section, fresh, version)
+
+
+def show_messages() -> None:
+    for kind, message, fresh in st.session_state.pop(MESSAGES, []):
+        (st.error if kind == "error" else st.success)(message)
+        if fresh is not None:
+            st.markdown("Their current text (now loaded for you to compare; press **Use their version** to "
+                        "edit from it):")
+            st.code(fresh, language="markdown", wrap_lines=True)
+
+
+def section_editor(store: Store, incident_id: str, section: Section) -> None:
+    """A text area for one section with Save and Reset; the saved version travels with the edit."""
+    text_key, seen_key, base_key = _keys(incident_id, section.key)
+    untouched = text_key in st.session_state and st.session_state[text_key] == st.session_state.get(base_key)
+    if text_key not in st.session_state or (untouched and st.session_state.get(seen_key) != section.version):
+        _load(incident_id, section.key, section.text, section.version)  # first view, or someone else saved
+    st.text_area(f"Edit “{section.title}” (Markdown)", key=text_key, height=220, help=section.hint)
+    c1, c2, c3, c4 = st.columns([1, 1, 1.4, 3])
+    c1.button("Save", key=f"{text_key}_save", on_click=_save, args=(store, incident_id, section), type="primary")
+    c2.button("Reset to draft", key=f"{text_key}_reset", on_click=_reset, args=(store, incident_id, section),
+              disabled=not section.edited)
+    if f"postmortem_{incident_id}_{section.key}_fresh" in st.session_state:
+        c3.button("Use their version", key=f"{text_key}_fresh", on_click=_take_fresh,
+                  args=(incident_id, section.key))
+    c4.caption(f"version {section.version}" + (" · edited" if section.edited else " · drafted from the incident"))
+
+
+# ---------------------------------------------------------------- exports
+
+
+def export_buttons(store: Store, incident: Incident, *, mask: bool) -> None:
+    """Download buttons; each report is built when its button is pressed (PDF renders chart images)."""
+    def maker(fmt: str):
+        def make() -> bytes:
+            return export_postmortem(build(store, incident, mask=mask, dark=False), fmt)
+        return make
+
+    cols = st.columns(3)
+    labels = {"md": "Markdown (wiki, issue)", "html": "HTML (interactive charts)", "pdf": "PDF (print)"}
+    for col, fmt in zip(cols, ("md", "html", "pdf")):
+        col.download_button(labels[fmt], maker(fmt), f"{incident.id}-postmortem.{fmt}", MEDIA_TYPES[fmt],
+                            key=f"postmortem_export_{fmt}", width="stretch", on_click="ignore")
+    st.caption("Built from the current state when you press a button; the PDF takes a few seconds more "
+               "(its charts are rendered as images)." + (" Sensitive values are masked." if mask else ""))
+
+
+# ---------------------------------------------------------------- analytics
+
+
+def analytics_panel(store: Store) -> None:
+    """Counts over time, TTD/TTM/TTR distributions, recurring causes and overdue action items."""
+    from ui.presentation import present
+
+    dark = state.presentation_mode()
+    c1, c2 = st.columns(2)
+    by = c1.selectbox("Count by", GROUPINGS, format_func=lambda g: GROUP_TITLES[g], key="postmortem_an_by")
+    freq = c2.selectbox("Period", ["month", "week", "quarter"], key="postmortem_an_freq")
+    incidents, causes, actions = load_analytics_inputs(store)
+    result = analyze_incidents(incidents, causes, actions, frequency=freq)
+    st.metric("Incidents", result.stats.total)
+    st.plotly_chart(counts_figure(result.counts[by], by, dark=dark), key="postmortem_an_counts", theme=None,
+                    width="stretch", config={"displaylogo": False})
+    st.plotly_chart(durations_figure(result.durations, dark=dark), key="postmortem_an_durations", theme=None,
+                    width="stretch", config={"displaylogo": False})
+    tables = analytics_frame(result)
+    st.caption("Median and p90 describe skewed durations better than the mean (shown for reference).")
+    st.dataframe(tables["durations"], hide_index=True, key="postmortem_an_dur_table", width="stretch")
+    st.subheader("Recurring causes")
+    if tables["recurring"].empty:
+        st.caption("No cause appears in more than one incident (wording compared without case, numbers "
+                   "or punctuation; ruled-out causes ignored).")
+    else:
+        st.dataframe(present(tables["recurring"]), hide_index=True, key="postmortem_an_recurring", width="stretch")
+    st.subheader("Open action items past due")
+    if tables["overdue"].empty:
+        st.caption("None: every open action item is within its due date (or has none).")
+    else:
+        st.dataframe(present(tables["overdue"]), hide_index=True, key="postmortem_an_overdue", width="stretch")
