@@ -109,7 +109,7 @@ verdict = regression_verdict(diff, b, onset, within_hours=float(within))
 box = st.container(border=True)
 (box.error if verdict.finding else box.info)(f"**{verdict.title}**")
 box.write(verdict.explanation)
-if box.button("Pin as evidence", key="models_pin", disabled=state.presentation_mode()):
+if box.button("Pin as evidence", key="models_pin"):
     try:
         when = verdict.effective_at or onset
         ev = pin_evidence(
