@@ -100,15 +100,17 @@ if not table.empty:
 
 breakdown = None
 st.subheader("Segments")
-label_sources = [(name, series.labels)] if series.labels else []
+label_sources = [(name, series)] if series.labels else []
 if kind == "bundle":
     for other in mx.bundle_metric_names(ref):
         if other != name and other.startswith(f"{name}_by_"):
             try:
-                label_sources.append((other, mx.load_series(kind, ref, other, start, window.end).labels))
+                label_sources.append((other, mx.load_series(kind, ref, other, start, window.end)))
             except WorkbenchError:
                 continue
-choices = [(m, lab) for m, labels in label_sources for lab in labels if lab != "__name__"]
+# a label with one value (job="recs") cannot split anything
+choices = [(m, lab) for m, s in label_sources for lab in s.labels
+           if lab != "__name__" and s.frame[lab].nunique() > 1]
 if o is None or not choices:
     st.caption("No labelled series (for example ctr_by_platform) to break the change down by segment.")
 else:

@@ -104,3 +104,25 @@ def test_unreachable_prometheus_is_shown_and_page_stays_usable(app_test, monkeyp
     assert any(f"cannot reach Prometheus at http://127.0.0.1:{port}" in e.value for e in at.error)
     at.radio(key="metrics_source").set_value("Incident bundle").run()
     assert not at.exception and at.metric
+
+
+# The real Prometheus server of the source tests (same fixture, started once for this module).
+from tests.core.test_prometheus import ONSET as PROM_ONSET  # noqa: E402
+from tests.core.test_prometheus import PASSWORD, USER, WINDOW, prometheus  # noqa: E402,F401
+
+
+def test_prometheus_query_with_segments(app_test, prometheus, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("PROMETHEUS_URL", prometheus)
+    monkeypatch.setenv("PROMETHEUS_USERNAME", USER)
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", PASSWORD)
+    at = app_test(PAGE, incident="demo-schema-change",
+                  **{"from": WINDOW.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "to": WINDOW.end.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    at.radio(key="metrics_source").set_value("Prometheus").run()
+    at.text_input(key="metrics_query").input('shop_ctr{job="recs"}').run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    shown = datetime.strptime(_metric(at, "Onset").value, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+    assert abs((shown - PROM_ONSET).total_seconds()) <= 3600
+    assert at.selectbox(key="metrics_segments").value[1] == "platform"
+    assert any(m.value.startswith("**Only ios moved") for m in at.markdown)
