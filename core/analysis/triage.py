@@ -419,13 +419,46 @@ def analyse_onset(kpi: pd.DataFrame | None, *, metric: str, direction: str, wind
             {"detected": False, "change_points": [c.to_dict() for c in result.change_points],
              "notes": list(result.notes)}))
     onset = max(pool, key=lambda c: abs(c.relative_change or 0.0) * c.confidence)
+    at = step_time(result, onset)
     rel = f" ({onset.relative_change:+.1%})" if onset.relative_change is not None else ""
-    summary = (f"{metric} changed at {iso(onset.time)}: {onset.level_before:.4g} → {onset.level_after:.4g}{rel}, "
+    summary = (f"{metric} changed at {iso(at)}: {onset.level_before:.4g} → {onset.level_after:.4g}{rel}, "
                f"confidence {onset.confidence:.0%}")
-    return OnsetFinding(onset.time, onset, "the detected KPI change point", result, StepResult(
+    if onset.settled and onset.settled > onset.time:
+        summary += f" (transition {iso(onset.time)} to {iso(onset.settled)})"
+    return OnsetFinding(at, onset, "the detected KPI change point", result, StepResult(
         STEP_ONSET, title, "ok", summary,
-        {"detected": True, "onset": onset.to_dict(), "seasonality": result.seasonality,
+        {"detected": True, "onset": onset.to_dict(), "step_time": iso(at), "seasonality": result.seasonality,
          "notes": list(result.notes)}))
+
+
+def step_time(result: OnsetResult, change: ChangePoint) -> datetime:
+    """The single most likely instant of a change: the least-squares step split of the
+    de-seasonalised series inside the change's transition (``time`` .. ``settled``).
+
+    A gradual fit can spread the transition over hours in a noisy series; the triage needs
+    one instant to order the change events and to cut the data.
+    """
+    settled = change.settled or change.time
+    grid = result.grid
+    if grid is None or settled <= change.time or "adjusted" not in grid:
+        return change.time
+    ts = grid["timestamp"]
+    mask = ((ts >= change.before_start) & (ts < change.after_end)).to_numpy()
+    x = grid["adjusted"].to_numpy(dtype=float)[mask]
+    times = ts[mask].reset_index(drop=True)
+    n = len(x)
+    if n < 4 or not np.isfinite(x).all():
+        return change.time
+    c1, c2 = np.cumsum(x), np.cumsum(x * x)
+    k = np.arange(1, n)
+    left = c2[k - 1] - c1[k - 1] ** 2 / k
+    right = (c2[-1] - c2[k - 1]) - (c1[-1] - c1[k - 1]) ** 2 / (n - k)
+    sse = left + right
+    allowed = ((times[1:] >= change.time) & (times[1:] <= settled)).to_numpy()
+    if not allowed.any():
+        return change.time
+    sse = np.where(allowed, sse, np.inf)
+    return times[int(np.argmin(sse)) + 1].to_pydatetime()
 
 
 # ---------------------------------------------------------------- step 2: changes
@@ -996,9 +1029,9 @@ def _frozen_columns(rep: DriftReport, roles: Mapping[str, str]) -> list[tuple[st
         if c is None or roles.get(col) != "feature" or r.kind != sch.NUMERIC:
             continue
         rn, cn = r.n - r.n_null, c.n - c.n_null
-        if rn < 50 or cn < 50 or r.n_unique < 20 or r.n_unique < 0.05 * rn:
+        if rn < 50 or cn < 50 or r.n_unique < 12:
             continue
-        if c.n_unique <= max(10, 0.02 * cn):
+        if c.n_unique <= max(8, 0.02 * cn) and c.n_unique <= r.n_unique / 2:
             out.append((col, r.n_unique, c.n_unique))
     return out
 
@@ -1123,7 +1156,7 @@ def score_hypotheses(*, onset: OnsetFinding, changes: ChangeFinding, data: DataF
         factors.append(_factor("drift_explained_by_external"))
     if facts["input_drift"] > 0 and facts["schema"] >= 0.8:
         factors.append(_factor("drift_explained_by_schema"))
-    if facts["input_drift"] > 0 and any(s.rule in ("collapse", "freshness") for s in signals):
+    if facts["input_drift"] > 0 and any(s.rule in ("collapse", "freshness", "frozen_values") for s in signals):
         factors.append(_factor("drift_explained_by_staleness"))
     if errors_late or (metrics_late and not any(s.rule == "infra_log" for s in signals)):
         if any(s.root_cause == RootCause.INFRASTRUCTURE for s in signals):

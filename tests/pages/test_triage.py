@@ -1,0 +1,98 @@
+"""AppTest of the Triage page: one button, ranked hypotheses, evidence links, accept and pin; agrees with the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from core.store import open_store
+from core.store import fishbone as fb
+from core.store.evidence import list_evidence
+
+PAGE = "pages/triage.py"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _store(home):
+    return open_store(f"sqlite:///{home / 'workbench.db'}")
+
+
+def _run(app_test, incident):
+    at = app_test(PAGE, incident=incident, timeout=120)
+    assert not at.exception
+    at.button(key="triage_run").click().run()
+    assert not at.exception
+    return at
+
+
+def _ranked(at) -> list[tuple[str, str]]:
+    """(label, score) of every hypothesis header, in page order."""
+    out = []
+    for m in at.markdown:
+        text = m.value
+        if text.startswith("**") and "· score **" in text:
+            label = text.split("**")[1].split(". ", 1)[1]
+            score = text.split("· score **")[1].split("**")[0]
+            out.append((label, score))
+    return out
+
+
+def test_page_and_cli_agree_on_the_same_bundle(app_test, demo_bundles):
+    at = _run(app_test, "demo-fraud-stale")
+    ranked = _ranked(at)
+    assert len(ranked) == 6
+    proc = subprocess.run([sys.executable, "-m", "core", "triage", str(demo_bundles["demo-fraud-stale"]), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(proc.stdout)["hypotheses"]
+    assert [label for label, _ in ranked] == [h["label"] for h in cli]
+    assert [score for _, score in ranked] == [f"{h['score']:.2f}" for h in cli]
+    assert ranked[0][0] == "Stale data"
+
+
+def test_progress_skipped_steps_and_evidence_links(app_test):
+    at = _run(app_test, "demo-ctr-drop")
+    assert _ranked(at)[0][0] == "Code or model regression"
+    assert any("Model versions and runs" in w.value for w in at.warning)  # the registry was not checked
+    links = at.get("page_link")
+    assert links, "evidence cards link to the page that shows them"
+    targets = {link.proto.page for link in links}
+    assert any(t.endswith("timeline.py") or "timeline" in t for t in targets)
+    assert any("recs-ranker v42" in t.value for t in at.text)
+    assert at.metric[0].label == "Onset"
+
+
+def test_accept_creates_cause_and_five_whys_then_pin(app_test, workbench_home):
+    at = _run(app_test, "demo-schema-change")
+    at.text_input(key="triage_author").input("Dana").run()
+    at.button(key="triage_accept_schema_change").click().run()
+    assert not at.exception
+    assert any("Added to the fishbone" in s.value for s in at.success)
+    store = _store(workbench_home)
+    bone = fb.get_fishbone(store, "demo-schema-change")
+    causes = [c for c in bone.causes if c.text.startswith("Schema change")]
+    assert len(causes) == 1 and causes[0].status.value == "suspected" and causes[0].evidence
+    assert any(w.cause_id == causes[0].id for w in bone.whys)
+    at.button(key="triage_accept_schema_change").click().run()
+    assert any("Already on the fishbone" in s.value for s in at.success)
+    at.button(key="triage_pin").click().run()
+    assert not at.exception
+    pinned = list_evidence(store, "demo-schema-change", kind="triage")
+    assert len(pinned) == 1 and pinned[0].author == "Dana"
+    assert pinned[0].result["hypotheses"][0]["class"] == "schema_change"
+    store.dispose()
+
+
+def test_page_without_a_bundle_explains(app_test, workbench_home):
+    from core.store.incidents import create_incident
+
+    store = _store(workbench_home)
+    try:
+        create_incident(store, id="manual-1", title="Manual incident")
+    finally:
+        store.dispose()
+    at = app_test(PAGE, incident="manual-1")
+    assert not at.exception
+    assert any("bundle" in i.value for i in at.info)
