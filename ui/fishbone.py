@@ -220,8 +220,12 @@ def cause_editor(store: Store, fishbone: fb.Fishbone, cause: Cause, options: dic
                               key=f"fishbone_cause_parent_{key}")
         notes = st.text_area("Notes", cause.notes, key=f"fishbone_cause_notes_{key}", max_chars=fb.MAX_NOTES)
         refs = _evidence_picker("Evidence", f"fishbone_cause_ev_{key}", options, cause.evidence)
+        query = st.text_input("Link a log query (Lucene syntax)", key=f"fishbone_cause_query_{key}",
+                              placeholder='e.g. service.name:fraud-scorer AND message:"using default"')
         save = st.form_submit_button("Save cause", type="primary", key=f"fishbone_cause_save_{key}")
     if save:
+        if query.strip():
+            refs = refs + [fb.log_query_ref(query.strip(), window=state.time_range())]
         changes: dict[str, Any] = {"text": text, "status": status, "notes": notes, "evidence": refs,
                                    "parent_id": None if parent == NO_PARENT else parent}
         if parent == NO_PARENT:
