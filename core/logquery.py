@@ -156,6 +156,8 @@ def quote_field(name: str) -> str:
 
 def add_filters(query: str, filters: list[tuple[str, Any, bool]]) -> str:
     """``query`` narrowed by (field, value, include) pills: ``(query) AND f:"v" AND NOT g:"w"``."""
+    if not filters:
+        return query
     parts = [f"({query})"] if query and query.strip() else []
     for field, value, include in filters:
         clause = f"{quote_field(field)}:{quote_value(value)}"

@@ -1,0 +1,208 @@
+"""Streamlit helpers of the Logs page: cached sources and queries, the histogram, facets, pins."""
+
+from __future__ import annotations
+
+import os
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.analysis.logpatterns import PatternDiff, diff_patterns
+from core.errors import InvalidInputError
+from core.logquery import add_filters
+from core.models import EventKind, Incident, TimeWindow, iso
+from core.sources.logs import FieldFacet, Histogram, LogSource, SearchPage
+from core.store import Store
+from core.store.evidence import pin_evidence
+
+FILTERS_KEY = "logs_filters"
+CURSORS_KEY = "logs_cursors"
+LEVEL_COLORS = {"ERROR": "#d62728", "FATAL": "#7f0000", "CRITICAL": "#7f0000", "WARN": "#ff9f1c",
+                "WARNING": "#ff9f1c", "INFO": "#1f77b4", "DEBUG": "#9aa0a6", "TRACE": "#c7c7c7"}
+ES_SOURCE = "es"
+
+
+def es_configured() -> bool:
+    if os.environ.get("ES_URL"):
+        return True
+    try:
+        return "elasticsearch" in st.secrets
+    except (FileNotFoundError, KeyError):  # no secrets file
+        return False
+
+
+def _fingerprint(spec: str) -> str:
+    if spec == ES_SOURCE:
+        return ES_SOURCE
+    p = Path(spec)
+    files = sorted(p.rglob("*")) if p.is_dir() else [p]
+    return ";".join(f"{f.name}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files if f.is_file()
+                    and f.parent.name in ("logs", p.name))
+
+
+@st.cache_resource(show_spinner="Loading the logs…", max_entries=4)
+def _source(spec: str, _fingerprint: str) -> LogSource:
+    if spec == ES_SOURCE:
+        from core.sources.elastic import ElasticsearchLogSource
+
+        return ElasticsearchLogSource.from_env()
+    from core.sources.local_logs import LocalLogSource
+
+    return LocalLogSource.from_path(spec)
+
+
+def get_source(spec: str) -> LogSource:
+    """The log source for a bundle path or ``es`` (cached; errors are not cached)."""
+    return _source(spec, _fingerprint(spec))
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=300)
+def search(spec: str, query: str, window: TimeWindow, size: int, cursor: str | None) -> SearchPage:
+    return get_source(spec).search(query, window, size=size, cursor=cursor)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=300)
+def histogram(spec: str, query: str, window: TimeWindow) -> Histogram:
+    return get_source(spec).histogram(query, window, buckets=80)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=300)
+def facets(spec: str, query: str, window: TimeWindow) -> tuple[FieldFacet, ...]:
+    found = get_source(spec).top_values(query, window, size=6)
+    # identifiers (every value seen once) make useless facets
+    return tuple(f for f in found if f.values and f.values[0][1] > 1)
+
+
+@st.cache_data(show_spinner="Mining log templates…", max_entries=16, ttl=600)
+def patterns(spec: str, query: str, baseline: TimeWindow, window: TimeWindow) -> PatternDiff:
+    source = get_source(spec)
+    return diff_patterns(source.messages(query, baseline), source.messages(query, window),
+                         baseline=baseline, window=window)
+
+
+# ------------------------------------------------------------------ filters
+
+def filters() -> list[tuple[str, Any, bool]]:
+    return st.session_state.setdefault(FILTERS_KEY, [])
+
+
+def add_filter(field: str, value: Any, include: bool) -> None:
+    current = [f for f in filters() if f[:2] != (field, value)]
+    st.session_state[FILTERS_KEY] = current + [(field, value, include)]
+    st.session_state.pop(CURSORS_KEY, None)
+
+
+def remove_filter(index: int) -> None:
+    current = list(filters())
+    if 0 <= index < len(current):
+        current.pop(index)
+    st.session_state[FILTERS_KEY] = current
+    st.session_state.pop(CURSORS_KEY, None)
+
+
+def effective_query(query: str) -> str:
+    return add_filters(query, filters())
+
+
+def pill_label(field: str, value: Any, include: bool) -> str:
+    return f"{'' if include else 'NOT '}{field}: {value}  ✕"
+
+
+# ------------------------------------------------------------------ histogram
+
+def histogram_figure(hist: Histogram, window: TimeWindow, dark: bool) -> go.Figure:
+    df = pd.DataFrame([(b.start, b.key, b.count) for b in hist.buckets], columns=["start", "level", "count"])
+    fig = go.Figure()
+    order = sorted(df["level"].unique(), key=lambda k: (list(LEVEL_COLORS).index(k) if k in LEVEL_COLORS else 99, k))
+    for level in order:
+        part = df[df["level"] == level]
+        fig.add_bar(x=[t.astimezone(timezone.utc).replace(tzinfo=None) for t in part["start"]], y=part["count"],
+                    name=level, marker_color=LEVEL_COLORS.get(level), offset=0,
+                    width=hist.interval_seconds * 1000, hovertemplate="%{x}<br>%{y} " + level + "<extra></extra>")
+    fig.update_layout(
+        barmode="stack", height=230, margin=dict(l=10, r=10, t=10, b=10), dragmode="select", selectdirection="h",
+        legend=dict(orientation="h", y=1.12, x=0), template="plotly_dark" if dark else "plotly_white",
+        font=dict(size=16 if dark else 12), xaxis=dict(range=[window.start.replace(tzinfo=None),
+                                                             window.end.replace(tzinfo=None)], title=None),
+        yaxis=dict(title="hits"),
+    )
+    return fig
+
+
+def selected_window(selection: Any) -> TimeWindow | None:
+    """The x span of a box selection on the histogram (UTC) as a window, or None."""
+    try:
+        boxes = selection["selection"]["box"]
+    except (KeyError, TypeError):
+        return None
+    for box in boxes or []:
+        xs = box.get("x") or []
+        if len(xs) == 2:
+            try:
+                a, b = sorted(pd.Timestamp(x) for x in xs)
+            except (ValueError, TypeError):
+                return None
+            a = a.tz_localize("UTC") if a.tzinfo is None else a.tz_convert("UTC")
+            b = b.tz_localize("UTC") if b.tzinfo is None else b.tz_convert("UTC")
+            if b > a:
+                return TimeWindow(a.to_pydatetime(), b.to_pydatetime())
+    return None
+
+
+# ------------------------------------------------------------------ tables
+
+def hits_frame(page: SearchPage) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "time (UTC)": iso(h.timestamp), "level": h.level, "service": h.fields.get("service.name", ""),
+        "message": h.message,
+    } for h in page.hits])
+
+
+def context_frame(hits: tuple, focus_id: str) -> pd.DataFrame:
+    return pd.DataFrame([{"": "▶" if h.id == focus_id else "", "time (UTC)": iso(h.timestamp), "level": h.level,
+                          "message": h.message} for h in hits])
+
+
+def patterns_frame(diff: PatternDiff) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "status": c.status, "window": c.window_count, "baseline": c.baseline_count,
+        "expected": round(c.expected, 1), "ratio": None if c.ratio is None else round(c.ratio, 2),
+        "q": c.q_value, "template": c.template, "example": c.example,
+    } for c in diff.changes])
+
+
+# ------------------------------------------------------------------ pins
+
+def pin_query(store: Store, incident: Incident, *, source_name: str, query: str, window: TimeWindow,
+              page: SearchPage, hist: Histogram | None, author: str) -> int:
+    """Freeze the query, window, count and sample hits as evidence and a timeline event."""
+    levels: dict[str, int] = {}
+    for b in (hist.buckets if hist else ()):
+        levels[b.key] = levels.get(b.key, 0) + b.count
+    result = {"count": page.total, "levels": levels,
+              "sample": [h.to_dict() for h in page.hits[:10]]}
+    title = f"Logs: {query or '*'} — {page.total:,} hits"
+    ev = pin_evidence(store, incident.id, kind="log_query", title=title[:200],
+                      query={"source": source_name, "query": query, "syntax": "lucene"}, result=result,
+                      window=window, author=author, event_kind=EventKind.LOG)
+    return ev.id
+
+
+def pin_patterns(store: Store, incident: Incident, *, source_name: str, query: str, diff: PatternDiff,
+                 author: str) -> int:
+    changed = [c.to_dict() for c in diff.changes if c.status != "unchanged"][:30]
+    if not changed:
+        raise InvalidInputError("no template changed; there is nothing to pin")
+    result = {"summary": diff.to_dict()["summary"], "baseline": diff.baseline.to_dict(),
+              "baseline_lines": diff.baseline_lines, "window_lines": diff.window_lines, "templates": changed}
+    new = len(diff.new)
+    title = f"Log patterns: {new} new, {len(diff.changed)} changed, {len(diff.vanished)} vanished"
+    ev = pin_evidence(store, incident.id, kind="log_patterns", title=title,
+                      query={"source": source_name, "query": query, "baseline": diff.baseline.to_dict(),
+                             "config": diff.config.to_dict()}, result=result, window=diff.window,
+                      author=author, event_kind=EventKind.LOG)
+    return ev.id
