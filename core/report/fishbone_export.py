@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from core.errors import InvalidInputError, SourceUnavailableError
 from core.models import CauseStatus
 from core.store.fishbone import Fishbone, why_paths
-from core.viz.fishbone import STATUS_LABELS, fishbone_figure
+from core.viz.fishbone import fishbone_figure
 
 FORMAT = "fishbone/1"
 FORMATS = ("md", "mermaid", "json", "svg", "png")

@@ -435,14 +435,15 @@ def fishbone_figure(
         for m in ms:
             c = by_id[m.cause_id]
             hovers.append(_hover(c, cat_names.get(c.category_id, ""), by_id.get(c.parent_id)))
-        fig.add_trace(go.Scatter(
-            x=[m.x for m in ms], y=[m.y for m in ms], mode="markers", name=STATUS_LABELS[status],
+        fig.add_trace(go.Scatter(  # an empty status still gets its legend entry (x=[None])
+            x=[m.x for m in ms] or [None], y=[m.y for m in ms] or [None], mode="markers",
+            name=STATUS_LABELS[status],
             marker={"color": STATUS_COLORS[status], "size": [8 if m.sub else 11 for m in ms],
                     "line": {"color": ink if any(m.cause_id == selected for m in ms) else STATUS_COLORS[status],
                              "width": [3 if m.cause_id == selected else 1 for m in ms]},
                     "symbol": "circle"},
             customdata=[[m.cause_id] for m in ms], hovertext=hovers, hovertemplate="%{hovertext}<extra></extra>",
-            showlegend=True, visible=True if ms else "legendonly",
+            showlegend=True,
         ))
 
     annotations = []

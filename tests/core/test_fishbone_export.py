@@ -12,7 +12,6 @@ from core.errors import InvalidInputError
 from core.fishbone_demo import DEMO_SPECS, demo_fishbone_spec, seed_demo_fishbone, seed_fishbone
 from core.report.fishbone_export import (
     browser_path,
-    export_fishbone,
     fishbone_to_dict,
     fishbone_to_markdown,
     fishbone_images,
