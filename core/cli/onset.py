@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="whether higher values are better (default: the bundle's KPI direction, "
                         "else higher_is_better)")
     p.add_argument("--metric", default=None, help="metric name inside a bundle (default: the bundle's KPI)")
+    p.add_argument("--time-column", default="timestamp", help="time column of a CSV/Parquet file (default timestamp)")
+    p.add_argument("--value-column", default="value", help="value column of a CSV/Parquet file (default value)")
     p.add_argument("--method", choices=METHODS, default="binseg", help="ruptures algorithm (default binseg)")
     p.add_argument("--penalty-scale", type=float, default=DEFAULT_PENALTY_SCALE,
                    help=f"penalty per change = scale x log(n); larger finds fewer (default {DEFAULT_PENALTY_SCALE:g})")
@@ -58,7 +60,7 @@ def _load(args: argparse.Namespace) -> tuple[MetricSeries, str]:
     if not is_bundle:
         if args.metric:
             raise InvalidInputError("--metric only applies to a bundle; give the series file itself")
-        series = read_series_file(path)
+        series = read_series_file(path, timestamp=args.time_column, value=args.value_column)
         return replace(series, name=path.stem), args.direction or "higher_is_better"
     from core.bundle import read_bundle
 

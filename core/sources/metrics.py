@@ -246,8 +246,9 @@ def read_series_file(
             raise InvalidInputError(f"{path}: no value column '{value}'; columns are {', '.join(map(str, df.columns))}")
         rename[value] = "value"
     if rename:
-        df = df.drop(columns=[c for c in ("timestamp", "value") if c in df.columns and c not in rename.values()
-                              and c not in rename], errors="ignore").rename(columns=rename)
+        # a column already called timestamp/value that is not the chosen one would be duplicated: drop it
+        collide = [c for c in rename.values() if c in df.columns and c not in rename]
+        df = df.drop(columns=collide).rename(columns=rename)
     return clean_series(df, name=path.name, source=str(path), window=window, min_points=min_points)
 
 

@@ -278,6 +278,16 @@ def test_cli_text_and_json(demo_bundles, capsys):
     assert data["segments"]["label"] == "platform" and len(data["segments"]["segments"]) == 3
 
 
+def test_cli_custom_columns(tmp_path, capsys):
+    df = ctr_series(days=3, onset=START + pd.Timedelta(days=2, hours=5)).rename(columns={"timestamp": "ts",
+                                                                                        "value": "ctr"})
+    df.to_parquet(tmp_path / "ctr.parquet")
+    assert main(["onset", str(tmp_path / "ctr.parquet"), "--time-column", "ts", "--value-column", "ctr",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["metric"] == "ctr" and data["onset"]["time"].startswith("2024-05-03T0")
+
+
 def test_cli_bad_input(tmp_path, capsys):
     f = tmp_path / "flat.csv"
     pd.DataFrame({"timestamp": pd.date_range(START, periods=30, freq="h").strftime("%Y-%m-%dT%H:%M:%SZ"),

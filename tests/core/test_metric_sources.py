@@ -49,6 +49,10 @@ def test_custom_column_names_and_naive_times(tmp_path):
     pd.DataFrame({"ts": t, "ctr": np.arange(20.0)}).to_csv(tmp_path / "x.csv", index=False)
     s = read_series_file(tmp_path / "x.csv", timestamp="ts", value="ctr")
     assert s.frame["timestamp"].iloc[0] == START
+    t2 = pd.date_range("2024-05-01", periods=20, freq="h", tz="UTC")
+    pd.DataFrame({"timestamp": t2, "value": 0.0, "ctr": np.arange(20.0)}).to_csv(tmp_path / "y.csv", index=False)
+    picked = read_series_file(tmp_path / "y.csv", value="ctr")
+    assert list(picked.frame.columns) == ["timestamp", "value"] and picked.frame["value"].iloc[-1] == 19.0
     with pytest.raises(InvalidInputError, match="no value column 'clicks'; columns are ts, ctr"):
         read_series_file(tmp_path / "x.csv", timestamp="ts", value="clicks")
 
