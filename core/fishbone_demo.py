@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import InvalidInputError
+from core.errors import ConcurrentEditError, InvalidInputError
 from core.models import CauseStatus
 from core.store import Store
 from core.store import fishbone as fb
@@ -165,7 +165,8 @@ def seed_fishbone(store: Store, incident_id: str, spec: dict[str, Any], *, only_
         store: the incident store.
         incident_id: the incident to fill.
         spec: the spec (see the module docstring); also what the JSON export writes.
-        only_if_empty: do nothing when the fishbone already has causes (idempotent seeding).
+        only_if_empty: do nothing when the fishbone already has a problem statement or causes
+            (idempotent seeding, safe when several processes seed at once).
 
     Returns:
         True when something was loaded.
@@ -176,10 +177,15 @@ def seed_fishbone(store: Store, incident_id: str, spec: dict[str, Any], *, only_
     if not isinstance(spec, dict):
         raise InvalidInputError("a fishbone spec must be a mapping with 'problem', 'causes', 'whys', 'actions'")
     current = fb.get_fishbone(store, incident_id)
-    if only_if_empty and current.causes:
+    if only_if_empty and (current.causes or current.problem):
         return False
     if spec.get("problem"):
-        current = fb.update_problem(store, incident_id, spec["problem"], version=current.version)
+        try:  # also claims the seeding: of several processes seeding at once, only one gets here
+            current = fb.update_problem(store, incident_id, spec["problem"], version=current.version)
+        except ConcurrentEditError:
+            if only_if_empty:
+                return False
+            raise
     names = {fb.normalise(c.name): c.id for c in current.categories}
     for name in spec.get("categories") or ():
         if fb.normalise(name) not in names:
@@ -238,5 +244,5 @@ def seed_fishbone(store: Store, incident_id: str, spec: dict[str, Any], *, only_
 
 
 def seed_demo_fishbone(store: Store, incident_id: str, spec: dict[str, Any] | None = None) -> bool:
-    """Give a demo incident its pre-drawn fishbone unless it already has causes (idempotent)."""
+    """Give a demo incident its pre-drawn fishbone unless it already has one (idempotent)."""
     return seed_fishbone(store, incident_id, spec if spec is not None else demo_fishbone_spec(incident_id))

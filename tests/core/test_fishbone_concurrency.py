@@ -125,3 +125,15 @@ def test_structure_stays_two_levels_under_races(shared):
         if c.parent_id is not None:
             assert causes[c.parent_id].parent_id is None
     store.dispose()
+
+
+def test_demo_seeding_from_several_processes_draws_once(shared):
+    from core.fishbone_demo import demo_fishbone_spec, seed_fishbone
+
+    url, _cat = shared
+    spec = demo_fishbone_spec("demo-fraud-stale")
+    results = _run(url, lambda s, i: seed_fishbone(s, "war-room", spec, only_if_empty=True))
+    assert sorted(results) == [False] * (EDITORS - 1) + [True], results
+    store = open_store(url, migrate=False)
+    assert len(fb.get_fishbone(store, "war-room").causes) == 6
+    store.dispose()
