@@ -121,6 +121,10 @@ def test_update_move_and_delete_cause(store, incident):
     assert f.actions[0].id == item.id and f.actions[0].cause_id is None
     with pytest.raises(NotFoundError):
         fb.update_cause(store, c.id, version=2, text="gone")
+    before = fb.fishbone_revision(store, incident)
+    assert before == f.revision
+    fb.update_cause(store, sub.id, version=detached.version, notes="x")
+    assert fb.fishbone_revision(store, incident) != before == f.revision
 
 
 def test_whys_branch_and_refuse_circles(store, incident):
