@@ -182,5 +182,5 @@ def triage_bundle(path: Path | str | Bundle, *, tracking_uri: str | None = None,
     return tr.TriageResult(
         incident=bundle.id, kpi=bundle.kpi_metric, onset=onset.change,
         onset_note=onset.step.summary if onset.change is None else f"detected at {iso(onset.at)}",
-        steps=steps, hypotheses=hypotheses, notes=tuple(notes), seconds=time.perf_counter() - t0,
+        steps=steps, hypotheses=hypotheses, onset_at=at, notes=tuple(notes), seconds=time.perf_counter() - t0,
     )

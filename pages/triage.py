@@ -31,11 +31,12 @@ result = tg.stored_result(incident.id)
 if result is None:
     st.stop()
 
-c1, c2, c3 = st.columns(3)
+c1, c2, c3 = st.columns([2, 3, 1])
 if result.onset is not None:
     rel = result.onset.relative_change
-    c1.metric("Onset", iso(result.onset.time), f"{rel:+.1%} {result.kpi}" if rel is not None else None,
-              delta_color="inverse" if result.onset.effect == "bad" else "normal")
+    red_when_down = (result.onset.effect == "bad") == ((rel or 0) < 0)
+    c1.metric("Onset", iso(result.onset_at or result.onset.time), f"{rel:+.1%} {result.kpi}" if rel is not None else None,
+              delta_color="normal" if red_when_down else "inverse")
 else:
     c1.metric("Onset", "no change detected")
     st.warning("No detectable KPI change: nothing is confirmed. " + result.onset_note)

@@ -121,6 +121,7 @@ FACTORS: Mapping[str, tuple[RootCause, float, str]] = {
 CLOSE = timedelta(hours=3)  # half-life of closeness for cause candidates (events)
 LOOKBACK = timedelta(hours=48)
 SYMPTOM_DELAY = timedelta(minutes=20)
+MAX_RAMP = timedelta(hours=2)
 LIKELY_SCORE = 0.5
 POSSIBLE_SCORE = 0.2
 
@@ -294,6 +295,7 @@ class TriageResult:
     onset_note: str
     steps: tuple[StepResult, ...]
     hypotheses: tuple[RankedHypothesis, ...]
+    onset_at: datetime | None = None  # the instant the analysis cut at (detected, or the fallback)
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
 
@@ -311,7 +313,8 @@ class TriageResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "incident": self.incident, "kpi": self.kpi,
-            "onset": self.onset.to_dict() if self.onset else None, "onset_note": self.onset_note,
+            "onset": ({**self.onset.to_dict(), "used": iso(self.onset_at)} if self.onset else None),
+            "onset_used": iso(self.onset_at), "onset_note": self.onset_note,
             "hypotheses": [h.to_dict() for h in self.hypotheses],
             "skipped": [{"step": s.name, "title": s.title, "reason": s.summary} for s in self.skipped],
             "steps": [s.to_dict() for s in self.steps],
@@ -432,15 +435,17 @@ def analyse_onset(kpi: pd.DataFrame | None, *, metric: str, direction: str, wind
 
 
 def step_time(result: OnsetResult, change: ChangePoint) -> datetime:
-    """The single most likely instant of a change: the least-squares step split of the
-    de-seasonalised series inside the change's transition (``time`` .. ``settled``).
+    """The instant a change is taken to start.
 
-    A gradual fit can spread the transition over hours in a noisy series; the triage needs
-    one instant to order the change events and to cut the data.
+    A transition (``time`` .. ``settled``) of up to :data:`MAX_RAMP` is a real gradual
+    change and its start is used. A longer one is usually the ramp fit spreading a step
+    over hours of noise; then the least-squares step split of the de-seasonalised series
+    inside the transition is used, because the triage needs one instant to order the
+    change events and to cut the data.
     """
     settled = change.settled or change.time
     grid = result.grid
-    if grid is None or settled <= change.time or "adjusted" not in grid:
+    if settled - change.time <= MAX_RAMP or grid is None or "adjusted" not in grid:
         return change.time
     ts = grid["timestamp"]
     mask = ((ts >= change.before_start) & (ts < change.after_end)).to_numpy()
@@ -1217,7 +1222,10 @@ def _explain(cls: RootCause, score: float, signals: Sequence[Signal], factors: S
 def summarise(result: TriageResult, top: int = 3) -> list[str]:
     """Plain-text lines: the onset, the top hypotheses, the skipped steps."""
     lines = [f"Incident {result.incident} · KPI {result.kpi}"]
-    lines.append(f"Onset: {result.onset.describe() if result.onset else result.onset_note}")
+    if result.onset is not None:
+        lines.append(f"Onset: {iso(result.onset_at or result.onset.time)} ({result.onset.describe()})")
+    else:
+        lines.append(f"Onset: {result.onset_note}")
     for h in result.hypotheses[:top]:
         lines.append(f"{h.rank}. {h.label:<26} score {h.score:.2f}  confidence {h.confidence:.0%}  [{h.status}]")
         for s in h.signals[:4]:
