@@ -212,7 +212,8 @@ def import_panel(store: Store, incident: Incident, existing: list[TimelineEvent]
     (st.info if preview.ok else st.warning)(preview.summary())
     for p in preview.problems[:20]:
         st.error(str(p))
-    st.dataframe(pd.DataFrame(preview.table()[:500]), hide_index=True, width="stretch")
+    if preview.rows:
+        st.dataframe(pd.DataFrame(preview.table()[:500]), hide_index=True, width="stretch")
     n = preview.counts()["new"]
     if st.button(f"Import {n} event(s)", key="timeline_import_go", disabled=not preview.ok or n == 0, type="primary"):
         try:

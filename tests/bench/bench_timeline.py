@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.viz.timeline import build_timeline_figure, events_frame, naive_timeline_figure  # noqa: E402
+from core.viz.timeline import build_timeline_figure, naive_timeline_figure  # noqa: E402
 
 KINDS = ["deploy", "model_version", "config_change", "data_pipeline", "alert", "external", "log", "annotation"]
 T0 = datetime(2026, 3, 10, tzinfo=timezone.utc)
@@ -101,6 +101,11 @@ def main() -> None:
         renders.append(r)
         shown = f"{r:.2f}" if r is not None else "n/a"
         print(f"{name:<46}{t:>13.3f}{len(js) / 1e6:>9.2f}{traces:>8}{shown:>10}")
+    import plotly.graph_objects as go
+
+    base = render_seconds(go.Figure(go.Scattergl(x=[0, 1], y=[0, 1])).to_json())
+    if base is not None:
+        print(f"{'(empty WebGL figure: software WebGL start-up)':<46}{'':>13}{'':>9}{1:>8}{base:>10.2f}")
     r_ours, r_naive = renders[0], renders[2]
     render_ratio = f"x{r_naive / r_ours:.0f}" if (r_ours and r_naive) else "n/a"
     print(f"naive / workbench: build+JSON x{naive_t / ours_t:.0f}, JSON size x{len(naive_js) / len(ours_js):.1f}, "
