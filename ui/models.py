@@ -48,7 +48,7 @@ def source(uri: str | None) -> MlflowRunSource:
     return MlflowRunSource(uri)
 
 
-@st.cache_resource(show_spinner="Logging the demo training runs into the embedded MLflow store (first start only)…",
+@st.cache_resource(show_spinner="Checking the demo models in the embedded MLflow store…",
                    max_entries=8)
 def ensure_demo_registry(incident_id: str, bundle_path: str) -> bool:
     """Seed the embedded store with this demo bundle's model (idempotent; no-op for other bundles)."""
