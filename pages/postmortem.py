@@ -34,7 +34,7 @@ with report:
                 st.markdown(f"- **{pm.section(w.section).title}** — {w.problem}: “{w.excerpt}”  \n"
                             f"  *Suggestion:* {w.suggestion}")
     for section in pm.sections:
-        st.header(section.title, anchor=section.key, divider="gray")
+        st.subheader(section.title, anchor=section.key, divider="gray")
         if section.key == "star":
             with st.container(border=True):
                 st.markdown(section.text)
@@ -46,7 +46,7 @@ with report:
                             config={"displaylogo": False})
             st.caption(f"{chart.title} — {chart.caption}")
         if not presenting:
-            with st.expander(f"Edit {section.title.lower()}", expanded=False):
+            with st.expander(f"Edit “{section.title}”", expanded=False):
                 pmui.section_editor(store, incident.id, section)
 with walk:
     walkthrough(store, incident, key="postmortem_walk")

@@ -39,12 +39,14 @@ PRESENTATION_CSS = """
 [data-testid="stSidebar"], [data-testid="stSidebarContent"] { background: var(--wb-panel) !important; }
 .stApp p, .stApp li, .stApp label, .stApp span, .stApp td, .stApp th, .stApp div[data-testid="stMarkdownContainer"] {
   color: var(--wb-ink) !important; font-size: 1.3rem !important; line-height: 1.55 !important; }
-.stApp h1 { font-size: 3.1rem !important; color: var(--wb-ink) !important; }
-.stApp h2 { font-size: 2.3rem !important; color: var(--wb-ink) !important; }
-.stApp h3 { font-size: 1.8rem !important; color: var(--wb-accent) !important; }
+.stApp h1, .stApp h1 span { font-size: 3.1rem !important; color: var(--wb-ink) !important; }
+.stApp h2, .stApp h2 span { font-size: 2.3rem !important; color: var(--wb-ink) !important; }
+.stApp h3, .stApp h3 span { font-size: 1.8rem !important; color: var(--wb-accent) !important; }
+.stApp [data-testid^="stBaseButton"] { background: #1d2533 !important; border-color: #6b7a95 !important; }
+.stApp [data-testid^="stBaseButton"] p, .stApp [data-testid^="stBaseButton"] span { color: var(--wb-ink) !important; }
 .stApp [data-testid="stCaptionContainer"], .stApp [data-testid="stCaptionContainer"] p {
   color: var(--wb-muted) !important; font-size: 1.1rem !important; }
-.stApp a { color: #8fd3ff !important; text-decoration: underline; }
+[data-testid="stMain"] a { color: #8fd3ff !important; text-decoration: underline; }
 .stApp code { color: #ffe08a !important; background: #1d2533 !important; }
 .stApp table, .stApp th, .stApp td { border-color: #3a4457 !important; }
 .stApp [data-testid="stMetricValue"] { font-size: 3rem !important; color: var(--wb-accent) !important; }
