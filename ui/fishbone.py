@@ -311,15 +311,16 @@ def whys_editor(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[str
     for w in fishbone.whys:
         children.setdefault(w.parent_id if w.parent_id in steps else None, []).append(w)
 
-    def show(step, depth: int) -> None:
-        pad = "\u2003" * depth
-        with st.container(border=True):
-            st.text(f"{pad}Why? {step.question}")
-            st.text(f"{pad}Because: {step.answer or '(not answered yet)'}")
+    def show(step, number: str) -> None:
+        depth = number.count(".")
+        body = st.columns([0.04 * depth + 0.001, 1])[1] if depth else st.container()
+        with body.container(border=True):
+            st.text(f"{number}  Why? {step.question}")
+            st.text(f"Because: {step.answer or '(not answered yet)'}")
             if step.cause_id in texts:
-                st.text(f"{pad}→ Cause: {texts[step.cause_id]}")
+                st.text(f"→ Cause: {texts[step.cause_id]}")
                 for a in fishbone.actions_for(step.cause_id):
-                    st.text(f"{pad}  → Action: {a.text} ({a.owner or 'no owner'}, {a.status.value})")
+                    st.text(f"→ Action: {a.text} ({a.owner or 'no owner'}, {a.status.value.replace('_', ' ')})")
             with st.popover("Edit step"):
                 key, version = editor("why", step.id, step.version, ("fishbone_why_save", "fishbone_why_delete"))
                 with st.form(f"fishbone_why_form_{key}", border=False):
@@ -338,18 +339,20 @@ def whys_editor(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[str
                           "Step saved.", reset=("why", step.id))
                 if st.button("Delete step and the steps after it", key=f"fishbone_why_delete_{key}"):
                     apply(lambda: fb.delete_why(store, step.id, version=version), "Step deleted.", reset=("why", step.id))
-        for nxt in children.get(step.id, []):
-            show(nxt, depth + 1)
+        for i, nxt in enumerate(children.get(step.id, []), 1):
+            show(nxt, f"{number}.{i}")
 
     chains: dict[str, list] = {}
     for root in children.get(None, []):
         chains.setdefault(root.chain, []).append(root)
     if not chains:
         st.info("No Five Whys yet. Start a chain with the first question below.")
+    else:
+        st.caption("Steps are numbered by branch: 1.1 and 1.2 are two answers (contributing factors) to step 1.")
     for name, roots in chains.items():
         st.markdown(f"**Chain: {md_escape(name)}**")
-        for root in roots:
-            show(root, 0)
+        for i, root in enumerate(roots, 1):
+            show(root, str(i))
 
     labels = {w.id: f"{w.chain} · {w.question[:70]}" for w in fishbone.whys}
     with st.form("fishbone_why_add_form"):

@@ -122,7 +122,8 @@ def test_delete_category_with_causes_asks_then_moves(app_test, store):
 def test_five_whys_and_action_items(app_test, store):
     at = app_test(PAGE, incident=ID)
     fishbone = fb.get_fishbone(store, ID)
-    assert any(t.value.strip().startswith("Why? Why did CTR drop?") for t in at.text)
+    assert any(t.value == "1  Why? Why did CTR drop?" for t in at.text)
+    assert any(t.value == "1.2  Why? Why was it not caught before full rollout?" for t in at.text)  # a branch
     root = next(w for w in fishbone.whys if w.parent_id is None)
     at.selectbox(key="fishbone_why_add_after").set_value(root.id)
     at.text_input(key="fishbone_why_add_q").input("Why did nobody see the shift offline?")
