@@ -4,7 +4,7 @@
 
 Generates ``per-class`` scenarios for each of the six root-cause classes with
 core.demo.scenarios (seeds ``first-seed``.. were never used while the scoring was
-developed — development used 1000-1099), severity, noise, seasonality and
+developed — development used seeds below 2000), severity, noise, seasonality and
 distractors drawn per seed, runs ``triage_bundle`` on each and prints top-1 and
 top-2 accuracy per class and overall, the median seconds per bundle, and the
 three demo incidents. Targets (issue 9): top-1 >= 90 %, top-2 >= 97 % overall,

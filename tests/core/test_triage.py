@@ -274,3 +274,24 @@ def test_cli_text_and_exit_codes(tmp_path):
     assert proc.returncode != 0
     assert proc.stdout == ""
     assert proc.stderr.startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- model registry (real MLflow store)
+
+def test_registry_step_with_a_real_mlflow_store(demo_bundles, demo_results, tmp_path, monkeypatch):
+    from core.sources.mlflow_demo import seed_demo_registry
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    seed_demo_registry(uri, {"demo-ctr-drop": demo_bundles["demo-ctr-drop"]})
+    result = triage_bundle(demo_bundles["demo-ctr-drop"], tracking_uri=uri)
+    assert result.skipped == ()
+    assert "user_tenure_days_transform" in result.step("registry").summary
+    top = result.top
+    assert top.root_cause == RootCause.CODE_REGRESSION and "registry" in {s.rule for s in top.signals}
+    without = demo_results["demo-ctr-drop"].top
+    assert top.confidence > without.confidence and top.score > without.score
+    # a model the registry does not know is reported, not counted as "no change"
+    other = triage_bundle(demo_bundles["demo-fraud-stale"], tracking_uri=uri)
+    assert [s.name for s in other.skipped] == ["registry"]
+    assert "fraud-scorer" in other.step("registry").summary
