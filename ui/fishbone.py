@@ -16,7 +16,13 @@ from streamlit.errors import StreamlitInvalidLayoutContextError
 
 from core.errors import ConcurrentEditError, WorkbenchError
 from core.models import ActionStatus, Cause, CauseStatus, Incident
-from core.report.fishbone_export import export_filename, export_fishbone, fishbone_images, md_escape
+from core.report.fishbone_export import (
+    export_filename,
+    export_fishbone,
+    fishbone_images,
+    md_escape,
+    write_bundle_fishbone,
+)
 from core.store import Store
 from core.store import fishbone as fb
 from core.store.evidence import list_evidence
@@ -414,8 +420,14 @@ def actions_editor(store: Store, fishbone: fb.Fishbone) -> None:
                                              cause_id=None if cause == NO_PARENT else cause), "Action added.")
 
 
-def export_panel(fishbone: fb.Fishbone) -> None:
+def export_panel(fishbone: fb.Fishbone, incident: Incident) -> None:
     st.caption("Markdown outline (with a Mermaid diagram), Mermaid alone, JSON (loadable again), SVG or PNG.")
+    if incident.bundle_path and st.button("Save fishbone.json into the incident bundle", key="fishbone_to_bundle"):
+        try:
+            path = write_bundle_fishbone(fishbone, incident.bundle_path)
+            st.success(f"Written to {path}")
+        except WorkbenchError as exc:
+            state.show_error(exc, "Not written.")
     cols = st.columns(5)
     for col, fmt, mime in zip(cols, ("md", "mermaid", "json"), ("text/markdown", "text/plain", "application/json")):
         col.download_button(f"{fmt.upper()}", export_fishbone(fishbone, fmt), file_name=export_filename(fishbone, fmt),
@@ -469,4 +481,4 @@ def live(store: Store, incident: Incident, fit_width: int = 1100) -> None:
     with tabs[4]:
         categories_editor(store, fishbone)
     with tabs[5]:
-        export_panel(fishbone)
+        export_panel(fishbone, incident)

@@ -152,3 +152,17 @@ def test_presentation_mode_and_width_choice(app_test, home):
     width = at.get("button_group")[0]
     width.set_value("Small screen").run()
     assert not at.exception
+
+
+def test_export_tab_downloads_and_bundle_json(app_test, store, tmp_path):
+    from core.store.incidents import get_incident, update_incident
+
+    incident = get_incident(store, ID)
+    update_incident(store, ID, version=incident.version, bundle_path=str(tmp_path))
+    at = app_test(PAGE, incident=ID)
+    assert not at.exception
+    labels = [b.label for b in at.get("download_button")]
+    assert {"MD", "MERMAID", "JSON"} <= set(labels)
+    at.button(key="fishbone_to_bundle").click().run()
+    assert not at.exception
+    assert (tmp_path / "fishbone.json").read_text().startswith("{")
