@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from core.masking import mask_frame, mask_obj, mask_text
-from core.models import EventKind, Incident, TimelineEvent, TimeWindow, iso
+from core.models import EventKind, Incident, TimelineEvent, TimeWindow
 from core.report.postmortem import evidence_figure, frozen_numbers, key_events
 from core.store import Store
 from core.store.evidence import list_evidence
@@ -30,6 +30,7 @@ from core.store.timeline import list_events
 from ui import state
 
 REFRESH_SECONDS = 5
+WALK_MOMENTS = 12  # milestones, alerts and pinned findings first, then the changes closest to impact start
 
 PRESENTATION_CSS = """
 <style>
@@ -132,7 +133,7 @@ def _go(key: str, index: int, windows: list[TimeWindow]) -> None:
 
 def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") -> None:
     """Step through the timeline's key moments; each step moves the shared time range to the moment."""
-    moments = key_events(incident, list_events(store, incident.id))
+    moments = key_events(incident, list_events(store, incident.id), limit=WALK_MOMENTS)
     if not moments:
         st.info("The timeline has no key moments yet: add milestones, alerts, changes or pin findings.")
         return
@@ -149,9 +150,10 @@ def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") 
     moment = moments[index]
     kind = moment.kind.value.replace("_", " ")
     st.subheader(present(moment.title))
-    st.markdown(f"**{iso(moment.timestamp)}** · {kind}" + (" · pinned" if moment.pinned else ""))
+    st.markdown(f"**{moment.timestamp.strftime('%Y-%m-%d %H:%M UTC')}** · {kind}" + (" · pinned" if moment.pinned else ""))
     if moment.details and moment.kind != EventKind.MILESTONE:
-        st.json(present(moment.details), expanded=False)
+        details = present({str(k): str(v)[:120] for k, v in list(moment.details.items())[:8]})
+        st.caption(" · ".join(f"{k}: {v}" for k, v in details.items()))
     found = moment_evidence(moment, evidence)
     if not found:
         st.caption("No evidence pinned for this moment.")
@@ -159,8 +161,8 @@ def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") 
         st.markdown(f"**Evidence:** {present(ev.title)} ({ev.kind}, digest `{ev.digest[:12]}`)")
         nums = frozen_numbers(ev.result or {})
         if nums:
-            st.dataframe(present(pd.DataFrame(nums, columns=["measure (frozen copy)", "value"])), hide_index=True,
-                         key=f"{key}_nums_{ev.id}")
+            st.table(present(pd.DataFrame(nums, columns=["measure (frozen copy)", "value"])).set_index(
+                "measure (frozen copy)"))
         fig = evidence_figure(ev if not state.presentation_mode() else _masked(ev), dark=state.presentation_mode())
         if fig is not None:
             fig.update_layout(width=None)

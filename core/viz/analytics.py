@@ -44,7 +44,9 @@ def counts_figure(counts: pd.DataFrame, by: str = "root_cause", *, dark: bool = 
         fig.add_trace(go.Bar(x=sub["period"], y=sub["count"], name=_label(by, key),
                              marker_color=PALETTE[n % len(PALETTE)],
                              hovertemplate="%{x|%Y-%m-%d}: %{y} incident(s)<extra>" + _label(by, key) + "</extra>"))
-    fig.update_layout(barmode="stack", yaxis_title="incidents", xaxis_title="period start (UTC)")
+    fig.update_layout(barmode="stack", yaxis_title="incidents", xaxis_title="period start (UTC)",
+                      yaxis=dict(rangemode="tozero", tickformat="d"),
+                      xaxis=dict(tickformat="%Y-%m-%d" if len(counts) and counts["period"].nunique() > 12 else "%b %Y"))
     if not keys:
         fig.add_annotation(text="No incidents yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return _layout(fig, dark=dark, height=height, title=f"Incidents by {GROUP_TITLES.get(by, by).lower()}")
@@ -65,13 +67,14 @@ def durations_figure(durations: Mapping[str, DurationDistribution], *, dark: boo
             text=list(d.incidents), hovertemplate="%{text}: %{x:.2f} h<extra>" + name + "</extra>",
             showlegend=False, boxmean=False,
         ))
-        for q, value, symbol in (("median", d.median, "line-ns"), ("p90", d.p90, "diamond-tall")):
+        for q, value, symbol, where in (("median", d.median, "line-ns", "top center"),
+                                        ("p90", d.p90, "diamond-tall", "bottom center")):
             if value is None:
                 continue
             h = value.total_seconds() / 3600
             fig.add_trace(go.Scatter(
                 x=[h], y=[name], mode="markers+text", text=[f"{q} {format_duration(value)}"],
-                textposition="top center", marker=dict(symbol=symbol, size=18, color=color,
+                textposition=where, marker=dict(symbol=symbol, size=18, color=color,
                                                        line=dict(width=3, color=color)),
                 hovertemplate=f"{name} {q}: {format_duration(value)}"
                               + (f"<br>mean {format_duration(d.mean)} (n={d.n})" if d.mean else "") + "<extra></extra>",
