@@ -119,8 +119,8 @@ def _text(value: Any, what: str, limit: int, *, required: bool = True) -> str:
     return value
 
 
-def _single_line(value: str, what: str) -> str:
-    """Collapse newlines and runs of spaces of a one-line ``what`` (labels stay one paragraph)."""
+def _single_line(value: str) -> str:
+    """Collapse newlines and runs of spaces of a one-line label."""
     return re.sub(r"\s+", " ", value) if value else value
 
 
@@ -354,7 +354,7 @@ def update_problem(store: Store, incident_id: str, problem: str, *, version: int
     Raises:
         ConcurrentEditError: someone else changed it first; ``.current`` is the fresh fishbone.
     """
-    text = _single_line(_text(problem, "problem statement", MAX_PROBLEM), "problem statement")
+    text = _single_line(_text(problem, "problem statement", MAX_PROBLEM))
     ensure_fishbone(store, incident_id)
     with store.engine.begin() as conn:
         result = conn.execute(
@@ -379,7 +379,7 @@ def _check_category_name(conn: Connection, incident_id: str, name: str, exclude:
 
 def add_category(store: Store, incident_id: str, name: str) -> Category:
     """Add a category (a bone) at the end."""
-    name = _single_line(_text(name, "category name", MAX_CATEGORY), "category name")
+    name = _single_line(_text(name, "category name", MAX_CATEGORY))
     with _begin_locked(store, incident_id) as conn:
         _lock(conn, incident_id)
         _check_category_name(conn, incident_id, name)
@@ -392,7 +392,7 @@ def add_category(store: Store, incident_id: str, name: str) -> Category:
 
 def rename_category(store: Store, category_id: int, name: str, *, version: int) -> Category:
     """Rename a category if it is still at ``version``."""
-    name = _single_line(_text(name, "category name", MAX_CATEGORY), "category name")
+    name = _single_line(_text(name, "category name", MAX_CATEGORY))
     incident_id = _incident_of(store, categories, category_id, "category")
     with store.engine.begin() as conn:
         _lock(conn, incident_id)
@@ -506,7 +506,7 @@ def add_cause(
         InvalidInputError: empty or too long text, a duplicate, an unknown category or parent,
             or a third level.
     """
-    text = _single_line(_text(text, "cause", MAX_CAUSE), "cause")
+    text = _single_line(_text(text, "cause", MAX_CAUSE))
     notes = _text(notes, "notes", MAX_NOTES, required=False)
     status = _status(status)
     refs = _evidence(evidence)
@@ -546,7 +546,7 @@ def update_cause(store: Store, cause_id: int, *, version: int, **changes: Any) -
         raise InvalidInputError(f"unknown cause field(s): {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
     if "text" in changes:
-        values["text"] = _single_line(_text(changes["text"], "cause", MAX_CAUSE), "cause")
+        values["text"] = _single_line(_text(changes["text"], "cause", MAX_CAUSE))
     if "notes" in changes:
         values["notes"] = _text(changes["notes"], "notes", MAX_NOTES, required=False)
     if "status" in changes:
@@ -608,7 +608,7 @@ def delete_cause(store: Store, cause_id: int, *, version: int) -> None:
 
 
 def _chain(value: Any) -> str:
-    return _single_line(_text(value or "main", "chain name", MAX_CHAIN), "chain name")
+    return _single_line(_text(value or "main", "chain name", MAX_CHAIN))
 
 
 def _cause_in(conn: Connection, incident_id: str, cause_id: Any) -> int | None:
@@ -757,7 +757,7 @@ def why_paths(steps: Iterable[WhyStep]) -> list[tuple[WhyStep, ...]]:
 def _action_values(store: Store, incident_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if "text" in changes:
-        values["text"] = _single_line(_text(changes["text"], "action item", MAX_ACTION), "action item")
+        values["text"] = _single_line(_text(changes["text"], "action item", MAX_ACTION))
     if "owner" in changes:
         values["owner"] = _text(changes["owner"], "owner", 200, required=False)
     if "due" in changes:
