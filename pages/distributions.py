@@ -107,12 +107,12 @@ st.subheader("Schema findings")
 if not report.schema:
     st.success("No schema problems: same columns, types, scales, null rates and categories.")
 for i, f in enumerate(report.schema):
-    with st.expander(dui.finding_title(f), expanded=i < 2):
+    with st.expander(dui.finding_title(f), expanded=i < 2, icon=dui.SEVERITY_ICONS.get(f.severity)):
         if f.kind in ("column_order",):
             st.json(f.details)
         else:
             dui.comparison(pair, report, f.columns[0], f.columns[1] if len(f.columns) > 1 else None,
-                           key=f"schema_{i}", dark=dark)
+                           key=f"schema_{i}", dark=dark, log_first=f.kind == "scale_change")
             st.json(f.details, expanded=False)
         dui.pin_button(incident, pair, report, kind="schema", title=f"Schema: {f.message}",
                        result=f.to_dict(), key=f"schema_{i}")
@@ -121,10 +121,11 @@ st.subheader("Columns, most drifted first")
 ranked = report.ranked_columns()
 show_all = st.toggle(f"Show all {len(ranked)} columns", key="distributions_all") if len(ranked) > 12 else True
 for i, col in enumerate(ranked if show_all else ranked[:12]):
-    icon = "🔴" if col.drifted else "🟢"
+    verdict = ":red-badge[DRIFTED]" if col.drifted else ":green-badge[stable]"
     role = f" ({col.role})" if col.role != "feature" else ""
-    with st.expander(f"{icon} **{dui.md(col.label)}**{role} · {dui.md(dui.column_summary(col))}",
-                     expanded=i == 0 and col.drifted):
+    with st.expander(f"{verdict} **{dui.md(col.label)}**{role} · {dui.md(dui.column_summary(col))}",
+                     expanded=i == 0 and col.drifted,
+                     icon=":material/trending_up:" if col.drifted else ":material/check:"):
         dui.comparison(pair, report, col.column, col.current_column, key=f"col_{i}", dark=dark)
         st.dataframe(dui.tests_table(col), width="stretch", hide_index=True)
         dui.pin_button(incident, pair, report, kind="drift", title=f"Drift of {col.label}: {dui.column_summary(col)}",

@@ -23,7 +23,10 @@ from ui import state
 
 REPORTS_KEY = "distributions_reports"
 MAX_KEPT_REPORTS = 4
-SEVERITY_ICONS = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "⬜"}
+SEVERITY_BADGES = {"critical": ":red-badge[CRITICAL]", "high": ":orange-badge[HIGH]",
+                   "medium": ":yellow-badge[MEDIUM]", "low": ":gray-badge[LOW]"}
+SEVERITY_ICONS = {"critical": ":material/error:", "high": ":material/warning:", "medium": ":material/info:",
+                  "low": ":material/check_circle:"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -139,7 +142,7 @@ def column_summary(col: ColumnDrift) -> str:
 
 
 def comparison(pair: DatasetPair, report: DriftReport, column: str, current_column: str | None,
-               key: str, dark: bool) -> None:
+               key: str, dark: bool, log_first: bool = False) -> None:
     """The Plotly comparison and quantile table of one column (reference name, current name)."""
     cur_name = current_column or column
     if column not in pair.reference.columns or cur_name not in pair.current.columns:
@@ -153,7 +156,8 @@ def comparison(pair: DatasetPair, report: DriftReport, column: str, current_colu
     except WorkbenchError:
         ctype = "numeric" if pd.api.types.is_numeric_dtype(ref.dtype) and pd.api.types.is_numeric_dtype(cur.dtype) else "categorical"
     if ctype in ("numeric", "datetime"):
-        view = st.radio("View", ["Histogram", "Histogram (log scale)", "ECDF"], horizontal=True,
+        views = ["Histogram", "Histogram (log scale)", "ECDF"]
+        view = st.radio("View", views, horizontal=True, index=1 if log_first else 0,
                         key=f"distributions_view_{key}", label_visibility="collapsed")
         if view == "ECDF":
             fig = viz.ecdf_figure(ref, cur, title=f"{column}: cumulative distribution", dark=dark)
@@ -181,7 +185,8 @@ def pin_button(incident: Incident | None, pair: DatasetPair, report: DriftReport
     """A "Pin as evidence" button that freezes ``result`` with the inputs and windows."""
     if incident is None:
         return
-    if st.button("📌 Pin as evidence", key=f"distributions_pin_{key}"):
+    if st.button("Pin as evidence", key=f"distributions_pin_{key}", icon=":material/push_pin:",
+                 help="Freeze this finding, its inputs and windows onto the incident (timeline and post-mortem)."):
         query = {**pair.query(), "thresholds": report.thresholds, "n_reference": report.n_reference,
                  "n_current": report.n_current, "sampled": report.sampled}
         try:
@@ -194,7 +199,7 @@ def pin_button(incident: Incident | None, pair: DatasetPair, report: DriftReport
 
 
 def finding_title(f: SchemaFinding) -> str:
-    return f"{SEVERITY_ICONS.get(f.severity, '')} **{f.severity.upper()}** · {f.kind.replace('_', ' ')} · {md(f.message)}"
+    return f"{SEVERITY_BADGES.get(f.severity, '')} **{f.kind.replace('_', ' ')}** · {md(f.message)}"
 
 
 def summary_result(report: DriftReport) -> dict:

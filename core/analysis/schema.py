@@ -274,6 +274,36 @@ def outside_counts(cur_sorted: np.ndarray, ref_min: float, ref_max: float) -> tu
     return below, above
 
 
+TRANSFORMS = (
+    ("log1p", "a log1p transform was dropped (current ≈ expm1(reference))", np.log1p),
+    ("expm1", "a log1p transform was added (current ≈ log1p(reference))", np.expm1),
+    ("log", "a log transform was dropped (current ≈ exp(reference))", np.log),
+    ("exp", "a log transform was added (current ≈ log(reference))", np.exp),
+)
+
+
+def _range_shift(col: str, r: ColumnProfile, c: ColumnProfile) -> SchemaFinding | None:
+    """The middle halves of the two samples do not overlap: a transform or unit changed upstream."""
+    if None in (r.q25, r.q75, c.q25, c.q75) or not (c.q25 > r.q75 or c.q75 < r.q25):
+        return None
+    ref_q = np.array([r.q25, r.median, r.q75])
+    cur_q = np.array([c.q25, c.median, c.q75])
+    details: dict[str, Any] = {"reference_iqr": [r.q25, r.q75], "current_iqr": [c.q25, c.q75],
+                               "median_reference": r.median, "median_current": c.median}
+    with np.errstate(all="ignore"):
+        for name, text, fn in TRANSFORMS:
+            mapped = fn(cur_q)
+            if np.all(np.isfinite(mapped)) and np.allclose(mapped, ref_q, rtol=0.05, atol=1e-9):
+                details["transform"] = name
+                return SchemaFinding(
+                    "transform_change", (col,), 0.88,
+                    f"Column '{col}' looks transformed: {text}; median {r.median:.4g} → {c.median:.4g}.", details)
+    return SchemaFinding(
+        "range_shift", (col,), 0.72,
+        f"The middle half of current '{col}' values [{c.q25:.4g}, {c.q75:.4g}] does not overlap the reference's "
+        f"[{r.q25:.4g}, {r.q75:.4g}]: a transform, unit or source changed upstream.", details)
+
+
 def _out_of_range(col: str, r: ColumnProfile, c: ColumnProfile, below: int, above: int) -> SchemaFinding | None:
     valid = c.n - c.n_null
     if valid == 0 or r.minimum is None or c.minimum is None:
@@ -434,10 +464,10 @@ def diff_schema(
                 findings.append(_with_columns(finding, rc, cc))
         findings.extend(_with_columns(f, rc, cc) for f in _categories(label, r, c))
         if r.kind == NUMERIC and c.kind in (NUMERIC, NUMERIC_STRING):
-            scale = _scale_change(label, r, c)
+            scale = _scale_change(label, r, c) or _range_shift(label, r, c)
             if scale is not None:
                 findings.append(_with_columns(scale, rc, cc))
-                continue  # values out of range follow from the scale change
+                continue  # values out of range follow from the scale or transform change
             counts = (outside or {}).get(cc)
             if counts is None and r.minimum is not None:
                 counts = outside_counts(np.sort(numeric_values(current[cc])), r.minimum, r.maximum)

@@ -102,3 +102,14 @@ def test_name_similarity():
     assert name_similarity("mean radius", "radius_mean") == 1.0
     assert name_similarity("userId", "user_id") == 1.0
     assert name_similarity("amount", "country") < 0.5
+
+
+def test_dropped_log_transform_and_range_shift():
+    rng = np.random.default_rng(9)
+    raw = rng.gamma(1.3, 260.0, N)
+    before = pd.DataFrame({"tenure": np.log1p(raw), "temp": rng.normal(20, 2, N)})
+    after = pd.DataFrame({"tenure": rng.gamma(1.3, 260.0, N), "temp": rng.normal(68, 3.6, N)})
+    by = {f.kind: f for f in diff_schema(before, after)}
+    assert by["transform_change"].columns == ("tenure",) and by["transform_change"].details["transform"] == "log1p"
+    assert by["range_shift"].columns == ("temp",)  # °C → °F: not a power of ten, but disjoint
+    assert "out_of_range" not in by

@@ -17,7 +17,7 @@ def test_schema_change_demo_shows_rename_and_scale_first(app_test):
     assert not at.exception
     assert at.title[0].value == "Distributions"
     labels = _expander_labels(at)
-    findings = [label for label in labels if "CRITICAL" in label]
+    findings = [label for label in labels if "CRITICAL]" in label]
     assert any("renamed" in label and "radius\\_mean" in label for label in findings[:2])
     assert any("scale change" in label and "×10" in label for label in findings[:2])
     assert at.metric[2].value.startswith("3 /")
@@ -26,9 +26,9 @@ def test_schema_change_demo_shows_rename_and_scale_first(app_test):
 def test_ctr_demo_shows_the_changed_feature_first(app_test):
     at = app_test(PAGE, incident="demo-ctr-drop")
     assert not at.exception
-    columns = [label for label in _expander_labels(at) if label.startswith(("🔴", "🟢"))]
-    assert "user\\_tenure\\_days" in columns[0] and columns[0].startswith("🔴")
-    drifted = [label.split("**")[1] for label in columns if label.startswith("🔴")]
+    columns = [label for label in _expander_labels(at) if label.startswith((":red-badge[DRIFTED]", ":green-badge"))]
+    assert "user\\_tenure\\_days" in columns[0] and columns[0].startswith(":red-badge")
+    drifted = [label.split("**")[1] for label in columns if label.startswith(":red-badge")]
     assert set(drifted) <= {"user\\_tenure\\_days", "score"}  # the feature, and the scores it moved
     assert any("detected KPI change point" in c.value for c in at.caption)
 
@@ -58,7 +58,7 @@ def test_views_split_modes_and_pinning(app_test, workbench_home):
 def test_fraud_demo_collapsed_prediction_first(app_test):
     at = app_test(PAGE, incident="demo-fraud-stale")
     assert not at.exception
-    first = next(label for label in _expander_labels(at) if "CRITICAL" in label)
+    first = next(label for label in _expander_labels(at) if "CRITICAL]" in label)
     assert "collapsed" in first and "fraud\\_score" in first
 
 
