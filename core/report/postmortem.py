@@ -765,11 +765,15 @@ def star_summary(inputs: PostmortemInputs, impact: ImpactNumbers) -> Star:
     act = []
     if inputs.evidence:
         act.append(f"pinned {len(inputs.evidence)} finding(s) as evidence")
-    if confirmed:
-        act.append("confirmed " + "; ".join(md_text(c.text) for c in confirmed[:3]))
     if ruled:
-        act.append(f"ruled out {len(ruled)} other change(s)")
-    action = ("The team " + ", ".join(act) + ".") if act else "Investigation is under way; no cause confirmed yet."
+        act.append(f"ruled out {len(ruled)} plausible change(s)")
+    if confirmed:
+        shown = "; ".join(md_text(c.text) for c in confirmed[:3]) + ("; …" if len(confirmed) > 3 else "")
+        act.append(f"confirmed {len(confirmed)} cause(s): {shown}")
+    if not act:
+        action = "Investigation is under way; no cause confirmed yet."
+    else:
+        action = "The team " + (", ".join(act[:-1]) + " and " + act[-1] if len(act) > 1 else act[0]) + "."
     durs = durations_from(inc, impact.start)
     res = []
     if durs["TTM"] is not None:
@@ -837,14 +841,18 @@ def build_postmortem(inputs: PostmortemInputs, *, mask: bool = False, dark: bool
         warnings = [replace(w, excerpt=mask_text(w.excerpt), problem=mask_text(w.problem)) for w in warnings]
     chart_list: list[Chart] = []
     if charts:
-        chart_list = build_charts(inputs, dark=dark)
+        chart_list = build_charts(inputs, dark=dark, impact=impact)
     return Postmortem(incident=inc, sections=tuple(sections), charts=tuple(chart_list), star=star, impact=impact,
                       warnings=tuple(warnings), key_events=tuple(keys), evidence=inputs.evidence,
                       generated_at=now or datetime.now(timezone.utc), masked=mask)
 
 
-def build_charts(inputs: PostmortemInputs, *, dark: bool = False) -> list[Chart]:
-    """The timeline chart (KPI above the event lanes) and one chart per drawable evidence item."""
+def build_charts(inputs: PostmortemInputs, *, dark: bool = False, impact: ImpactNumbers | None = None) -> list[Chart]:
+    """The timeline chart (KPI above the event lanes) and one chart per drawable evidence item.
+
+    Without a ``started`` milestone, the impact start the report used (e.g. the detected
+    KPI onset) is drawn as the ``started`` line and the caption says so.
+    """
     from core.viz.timeline import build_timeline_figure
 
     inc = inputs.incident
@@ -855,13 +863,19 @@ def build_charts(inputs: PostmortemInputs, *, dark: bool = False) -> list[Chart]
         if kpi is not None and window is not None:
             ts = pd.to_datetime(kpi["timestamp"], utc=True)
             kpi = kpi[(ts >= window.start) & (ts < window.end)]
+        milestones = dict(inc.milestones)
+        note = ""
+        if impact is not None and impact.start and not inc.milestone(Milestone.STARTED) \
+                and impact.start_source.startswith("KPI onset"):
+            milestones[Milestone.STARTED.value] = impact.start
+            note = " The 'started' line is the KPI onset detected by change-point analysis (no milestone set)."
         fig = build_timeline_figure(
-            list(inputs.events), kpi=kpi, kpi_name=inc.kpi_metric or "KPI", milestones=inc.milestones,
+            list(inputs.events), kpi=kpi, kpi_name=inc.kpi_metric or "KPI", milestones=milestones,
             window=(window.start, window.end) if window else None, dark=dark, height=560,
         )
         fig.update_layout(width=1000)
         out.append(Chart("timeline", "Timeline", fig,
-                         "KPI above, one lane per event kind below; vertical lines are the milestones."))
+                         "KPI above, one lane per event kind below; vertical lines are the milestones." + note))
     drawn = 0
     for i, ev in enumerate(inputs.evidence, 1):
         if drawn >= MAX_EVIDENCE_CHARTS:
