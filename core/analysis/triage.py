@@ -675,22 +675,34 @@ class LogFinding:
 
 
 def _error_delay(times: pd.Series, onset: datetime, baseline_start: datetime) -> timedelta | None:
-    """When errors first rose clearly above their baseline rate (10-minute bins), relative to the onset."""
+    """When the error rate stepped up, relative to the onset (None when it did not).
+
+    Errors are counted in 5-minute bins from 6 h before to 6 h after the onset and the
+    single Poisson rate change of greatest likelihood is located; only a rise counts.
+    """
     if times.empty:
         return None
-    bin_s = 600
+    bin_s, span = 300, 6 * 3600
     t = (times - pd.Timestamp(onset)).dt.total_seconds().to_numpy()
-    base_len = max((onset - baseline_start).total_seconds(), bin_s)
-    lam = float((t < 0).sum()) / base_len * bin_s
-    thresh = lam + 4 * math.sqrt(lam) + 2
-    bins = np.floor(t[(t >= -2 * 3600) & (t < 12 * 3600)] / bin_s).astype(int)
-    if bins.size == 0:
+    t = t[(t >= -span) & (t < span)]
+    if t.size < 5:
         return None
-    counts = pd.Series(bins).value_counts().sort_index()
-    hot = [b for b, c in counts.items() if c > thresh and (counts.get(b + 1, 0) > thresh or b + 1 > counts.index.max())]
-    if not hot:
+    counts = np.bincount(((t + span) // bin_s).astype(int), minlength=2 * span // bin_s).astype(float)
+    n = len(counts)
+    c = np.cumsum(counts)
+    k = np.arange(1, n)
+    left, right = c[k - 1], c[-1] - c[k - 1]
+    r1, r2 = left / k, right / (n - k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll = np.where(left > 0, left * np.log(np.where(r1 > 0, r1, 1)), 0) + \
+            np.where(right > 0, right * np.log(np.where(r2 > 0, r2, 1)), 0)
+    ll = np.where(r2 > r1, ll, -np.inf)
+    if not np.isfinite(ll).any():
         return None
-    return timedelta(seconds=float(min(hot) * bin_s))
+    best = int(np.argmax(ll))
+    if right[best] < 5:
+        return None
+    return timedelta(seconds=float((best + 1) * bin_s - span))
 
 
 def analyse_logs(logs: pd.DataFrame | None, onset: datetime, *, baseline: TimeWindow,
@@ -724,7 +736,7 @@ def analyse_logs(logs: pd.DataFrame | None, onset: datetime, *, baseline: TimeWi
     hours_w = window.duration.total_seconds() / 3600
     before = float((is_err & in_base).sum()) / max(float(in_base.sum()), 1.0)
     after = float((is_err & in_win).sum()) / max(float(in_win.sum()), 1.0)
-    delay = _error_delay(ts[is_err & (in_base | in_win)], onset, baseline.start)
+    delay = _error_delay(ts[is_err & (in_base | in_win)], onset, baseline.start) if after > before else None
     new = diff.new
     up = [c for c in diff.changes if c.status == INCREASED]
     summary = (f"{diff.baseline_lines} lines before ({hours_b:.0f} h), {diff.window_lines} after ({hours_w:.0f} h); "

@@ -441,14 +441,16 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
                         ground_truth=truth, as_zip=as_zip)
 
 
-def scenario_specs(seeds: list[int] | range, *, classes: tuple[str, ...] = CLASSES, severity: tuple[float, float] = (0.25, 1.0),
-                   noise: tuple[float, float] = (0.1, 0.9)) -> list[ScenarioSpec]:
-    """One spec per (class, seed) with severity, noise, seasonality and distractors drawn from the seed."""
+def scenario_specs(seeds: list[int] | range, *, classes: tuple[str, ...] = CLASSES,
+                   severity: tuple[float, float] = (0.25, 1.0), noise: tuple[float, float] = (0.1, 0.9),
+                   distractor_rate: float = 0.7) -> list[ScenarioSpec]:
+    """One spec per (class, seed) with severity and noise drawn uniformly from the given ranges, daily
+    seasonality in 70 % of them, and each distractor present with probability ``distractor_rate``."""
     out = []
     for cls in classes:
         for seed in seeds:
             r = np.random.default_rng([seed, 7, CLASSES.index(cls)])
-            dis = tuple(d for d in DISTRACTORS if r.random() < 0.7)
+            dis = tuple(d for d in DISTRACTORS if r.random() < distractor_rate)
             out.append(ScenarioSpec(root_cause=cls, seed=int(seed), severity=float(r.uniform(*severity)),
                                     noise=float(r.uniform(*noise)), seasonality=bool(r.random() < 0.7),
                                     distractors=dis))

@@ -295,3 +295,11 @@ def test_registry_step_with_a_real_mlflow_store(demo_bundles, demo_results, tmp_
     other = triage_bundle(demo_bundles["demo-fraud-stale"], tracking_uri=uri)
     assert [s.name for s in other.skipped] == ["registry"]
     assert "fraud-scorer" in other.step("registry").summary
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_each_planted_class_ranks_first(cls, tmp_path):
+    spec = ScenarioSpec(root_cause=cls, seed=1003, severity=0.6, noise=0.5)
+    result = triage_bundle(generate_scenario(spec, tmp_path / spec.id))
+    assert result.top.root_cause.value == cls
+    assert result.top.signals and result.top.status == "likely"
