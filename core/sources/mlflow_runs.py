@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -342,11 +342,25 @@ class MlflowRunSource:
         from requests.exceptions import RequestException
 
         try:
-            return fn(*args, **kwargs)
+            with self._global_uri():
+                return fn(*args, **kwargs)
         except MlflowException as exc:
             raise self._translate(exc, what) from exc
         except (RequestException, OSError) as exc:
             raise self._translate(exc, what) from exc
+
+    def _global_uri(self) -> Any:
+        """For a file registry, MLflow's global tracking URI set to this store during a call.
+
+        MLflow's file registry reads each model version through ``MlflowClient()`` with the
+        *global* tracking URI (a TODO in MLflow itself); left unset, that creates an empty
+        ``./mlflow.db`` in the working directory. Other stores need nothing.
+        """
+        if not _is_file_store(self.registry_uri):
+            return nullcontext()
+        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+        return _use_tracking_uri(self.uri)
 
     # -- runs -----------------------------------------------------------------------------
 

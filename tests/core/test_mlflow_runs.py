@@ -78,12 +78,15 @@ def mlflow_server(tmp_path_factory):
         log.close()
 
 
-def _seed(source: MlflowRunSource, model: str = "ranker") -> dict:
-    """Three versions: v1 (old), v2 (last good), v3 (changes a param and commit, 30 min before ONSET)."""
+def _seed(source: MlflowRunSource, model: str = "ranker", artifacts: Path | None = None) -> dict:
+    """Three versions: v1 (old), v2 (last good), v3 (changes a param and commit, 30 min before ONSET).
+
+    ``artifacts`` is the artifact folder for a SQLite store (MLflow's default is ./mlruns in the cwd).
+    """
     from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 
     c = source.client
-    exp = c.create_experiment(f"{model}-train")
+    exp = c.create_experiment(f"{model}-train", artifact_location=artifacts.as_uri() if artifacts else None)
     schema = json.dumps({"mlflow_colspec": [{"type": "double", "name": "x", "required": True},
                                             {"type": "string", "name": "country", "required": True}]})
     runs, artifact_uris = [], []
@@ -124,12 +127,14 @@ def seeded(request, tmp_path_factory):
     else:
         uri = str(root / "mlruns")
     source = MlflowRunSource(uri, create=True)
-    info = _seed(source)
+    with source._global_uri():  # see MlflowRunSource._global_uri: MLflow's file registry needs it
+        info = _seed(source, artifacts=root / "artifacts" if request.param == "sqlite" else None)
     return source, info
 
 
-def test_registry_history_has_versions_aliases_times_and_runs(seeded):
+def test_registry_history_has_versions_aliases_times_and_runs(seeded, tmp_path, monkeypatch):
     source, info = seeded
+    monkeypatch.chdir(tmp_path)
     h = source.registry_history("ranker")
     assert [v.version for v in h.versions] == [1, 2, 3]
     assert h.aliases == {"champion": 3}
@@ -140,6 +145,7 @@ def test_registry_history_has_versions_aliases_times_and_runs(seeded):
     assert source.list_models(service="recs") == ["ranker"]
     assert source.list_models(service="other") == []
     assert list(h.frame()["version"]) == [3, 2, 1]
+    assert list(tmp_path.iterdir()) == []  # nothing written to the working directory (MLflow's default)
 
 
 def test_incident_and_last_good_are_chosen_and_diffed(seeded):
@@ -198,7 +204,7 @@ def test_missing_model_and_run_are_not_found(seeded):
 
 def test_deleted_run_is_read_with_a_warning_and_left_out_of_search(tmp_path):
     source = MlflowRunSource(f"sqlite:///{tmp_path / 'm.db'}", create=True)
-    info = _seed(source)
+    info = _seed(source, artifacts=tmp_path / "artifacts")
     source.client.delete_run(info["runs"][0])
     run = source.get_run(info["runs"][0])
     assert run.deleted
@@ -213,7 +219,7 @@ def test_thousands_of_params_and_metrics(tmp_path):
 
     source = MlflowRunSource(f"sqlite:///{tmp_path / 'm.db'}", create=True)
     c = source.client
-    exp = c.create_experiment("wide")
+    exp = c.create_experiment("wide", artifact_location=(tmp_path / "artifacts").as_uri())
     ids = []
     for shift in (0, 1):
         rid = c.create_run(exp).info.run_id
