@@ -168,16 +168,64 @@ def speed(n: int) -> None:
     print(f"diff: {len(diff.new)} new, {len(diff.vanished)} vanished, {len(diff.changed)} changed templates")
 
 
+def local_scale(records: int) -> None:
+    """Load ``records`` JSONL log records into LocalLogSource and time typical page queries."""
+    import json
+    import tempfile
+
+    from core.sources.local_logs import LocalLogSource
+
+    print(f"\nLocalLogSource on {records:,} JSONL records")
+    rng = np.random.default_rng(11)
+    levels = np.array(["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"])
+    services = np.array(["api", "worker", "scorer", "ingest"])
+    start = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.jsonl"
+        t0 = time.perf_counter()
+        with path.open("w", encoding="utf-8") as fh:
+            step = 200_000
+            for lo in range(0, records, step):
+                n = min(step, records - lo)
+                ts = pd.to_datetime(start + np.sort(rng.integers(0, 86_400_000 * 7, n)) // 1, unit="ms", utc=True)
+                lv = levels[rng.integers(0, len(levels), n)]
+                sv = services[rng.integers(0, len(services), n)]
+                ids = rng.integers(0, 10**7, n)
+                fh.writelines(json.dumps({"@timestamp": t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                                          "log.level": l, "service.name": s,
+                                          "message": f"request {i} handled by {s} in {i % 997} ms"}) + "\n"
+                              for t, l, s, i in zip(ts, lv, sv, ids))
+        print(f"wrote {path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
+        src = LocalLogSource(path)
+        print(f"load: {time.perf_counter() - t0:.1f} s ({src.info.records:,} records)")
+        window = src.info.span
+        for label, fn in [
+            ("count log.level:ERROR", lambda: src.count("log.level:ERROR", window)),
+            ('search "handled by scorer" (first page)', lambda: src.search('"handled by scorer"', window, size=50)),
+            ("histogram by log.level", lambda: src.histogram("", window)),
+            ("top values", lambda: src.top_values("", window)),
+        ]:
+            t0 = time.perf_counter()
+            fn()
+            print(f"{label:<42} {time.perf_counter() - t0:6.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines per window (default 1,000,000)")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--local-records", type=int, default=0,
+                        help="also time LocalLogSource on this many generated JSONL records (e.g. 5000000)")
     args = parser.parse_args()
     if not LOGHUB.is_dir():
         sys.exit(f"Loghub data not found at {LOGHUB}; see ../shared/benchmarks/loghub/SOURCE.md")
     if not args.skip_accuracy:
         accuracy_table()
-    speed(args.lines)
+    if args.lines:
+        speed(args.lines)
+    if args.local_records:
+        local_scale(args.local_records)
 
 
 if __name__ == "__main__":
