@@ -153,6 +153,37 @@ def profile_sorted(name: str, kind: str, dtype: str, sorted_values: np.ndarray, 
     )
 
 
+def profile_on_grid(name: str, kind: str, dtype: str, values: np.ndarray, n_null: int,
+                    edges: np.ndarray, cum: np.ndarray) -> ColumnProfile:
+    """Profile of a numeric column from unsorted values and their counts on a fine grid.
+
+    ``cum[i]`` is the number of values <= ``edges[i]``. Quartiles are interpolated inside their
+    grid bin (error at most one bin width); the top value is the grid point with the most values
+    exactly on it (a value holding a large share is always a grid point), its share exact;
+    ``n_unique`` is not known and set to -1.
+    """
+    n = values.size + n_null
+    if values.size == 0:
+        return ColumnProfile(name, EMPTY, dtype, n, n_null)
+    qs = []
+    for q in (0.25, 0.5, 0.75):
+        target = q * (values.size - 1) + 1  # 1-based rank, numpy's linear method
+        k = int(np.searchsorted(cum, target, side="left"))
+        k = min(max(k, 0), edges.size - 1)
+        if k == 0 or cum[k] == cum[k - 1] or np.count_nonzero(values == edges[k]) == cum[k] - cum[k - 1]:
+            qs.append(float(edges[k]))  # all of the bin's values sit on its upper edge (ties)
+            continue
+        frac = (target - cum[k - 1]) / (cum[k] - cum[k - 1])
+        qs.append(float(edges[k - 1] + (edges[k] - edges[k - 1]) * frac))
+    counts = np.diff(np.concatenate([[0], cum]))
+    top = float(edges[int(np.argmax(counts))])
+    return ColumnProfile(
+        name, kind, dtype, n, n_null, minimum=float(values.min()), maximum=float(values.max()),
+        q25=qs[0], median=qs[1], q75=qs[2], mean=float(values.mean()), std=float(values.std()),
+        top_value=top, top_share=float(np.count_nonzero(values == top) / values.size), n_unique=-1,
+    )
+
+
 def profile_counts(name: str, dtype: str, counts: pd.Series, n: int, n_null: int) -> ColumnProfile:
     """Profile of a categorical column from its value counts (nulls excluded)."""
     if counts.sum() == 0:
@@ -336,7 +367,8 @@ def _collapsed(col: str, r: ColumnProfile, c: ColumnProfile, is_prediction: bool
         f"The {what} '{col}' collapsed to {constant} {shown} ({c.top_share:.1%} of current rows, "
         f"{r.top_share:.1%} of reference rows): a default or stale value is being served.",
         {"value": value, "share_current": c.top_share, "share_reference": r.top_share,
-         "unique_reference": r.n_unique, "unique_current": c.n_unique, "prediction": is_prediction},
+         "unique_reference": r.n_unique, **({"unique_current": c.n_unique} if c.n_unique >= 0 else {}),
+         "prediction": is_prediction},
     )
 
 

@@ -234,3 +234,144 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
 def dkw_bound(n: int, alpha: float = 0.05) -> float:
     """Dvoretzky–Kiefer–Wolfowitz bound: ``sup |ECDF_n - F| <= eps`` with probability 1 - alpha."""
     return math.sqrt(math.log(2 / alpha) / (2 * n)) if n > 0 else 1.0
+
+
+# ---------------------------------------------------------------- large samples: one sort instead of two
+
+LARGE_N = 100_000  # from this many values on both sides, the current sample is not sorted
+GRID = 4096
+TAIL = 1024  # extra grid points in each tail, where bins would otherwise be wide
+
+
+@dataclass(frozen=True)
+class GridComparison:
+    """KS (exact), Wasserstein (on the grid) and bin counts, from a sorted reference and an unsorted current."""
+
+    ks: float
+    wasserstein: float
+    cur_counts: np.ndarray  # current counts in the bins of ``bin_counts`` for the given edges
+    refined_bins: int
+    wasserstein_error: float  # the Wasserstein value is at most this much below the exact one
+    edges: np.ndarray  # the grid
+    cur_cum: np.ndarray  # number of current values <= each grid point
+
+
+def compare_on_grid(ref_sorted: np.ndarray, cur: np.ndarray, psi_edges: np.ndarray) -> GridComparison:
+    """Compare a sorted reference with an unsorted current sample without sorting the current one.
+
+    Both ECDFs are computed exactly on a grid of about 8,000 points (reference quantiles, a stride
+    sample of the current values, both extremes). Between two grid points neither ECDF can move by
+    more than its mass in that bin, so the KS statistic is bounded there; only the bins whose bound
+    exceeds the best grid value are refined, by sorting the few values inside them. The KS statistic
+    is therefore exact (equal to ``scipy.stats.ks_2samp``). The Wasserstein distance integrates both
+    ECDFs exactly over each bin (from per-bin counts and sums); it is exact except in bins where the
+    two ECDFs cross, whose error is at most the bin width times its mass.
+    """
+    n1, n2 = ref_sorted.size, cur.size
+    step = max(n2 // GRID, 1)
+    tail = min(TAIL, n2 // 4)
+    extremes = np.partition(cur, [tail, n2 - tail - 1])  # the current sample's tails, unsorted
+    edges = np.unique(np.concatenate([
+        ref_sorted[np.linspace(0, n1 - 1, GRID).astype(np.int64)], ref_sorted[:TAIL], ref_sorted[-TAIL:],
+        cur[::step], extremes[: tail + 1], extremes[n2 - tail - 1:], [cur.min(), cur.max()], psi_edges,
+    ]))
+    c1 = np.searchsorted(ref_sorted, edges, side="right")
+    idx = locate(edges, cur)  # cur in (edges[i-1], edges[i]] -> i
+    c2 = np.cumsum(np.bincount(idx, minlength=edges.size))
+    diff = c1 / n1 - c2 / n2
+    d_grid = float(np.abs(diff).max())
+    # bound inside the open bin (edges[i-1], edges[i]), i >= 1
+    upper = np.maximum(c1[1:] / n1 - c2[:-1] / n2, c2[1:] / n2 - c1[:-1] / n1)
+    cand = np.flatnonzero(upper > d_grid) + 1
+    d = d_grid
+    if cand.size:
+        is_cand = np.zeros(edges.size, dtype=bool)
+        is_cand[cand] = True
+        sel_mask = is_cand[idx]
+        cur_sel = np.sort(cur[sel_mask])
+        cur_bins = np.sort(idx[sel_mask])  # same order as cur_sel: bins are ordered value ranges
+        lengths = c1[cand] - c1[cand - 1]
+        ref_idx = np.repeat(c1[cand - 1] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+        ref_sel = ref_sorted[ref_idx]
+        ref_bins = np.repeat(cand, lengths)
+        off_ref = np.zeros(edges.size, dtype=np.int64)
+        off_cur = np.zeros(edges.size, dtype=np.int64)
+        off_ref[cand] = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        cur_len = np.bincount(cur_bins, minlength=edges.size)[cand]
+        off_cur[cand] = np.concatenate([[0], np.cumsum(cur_len)[:-1]])
+        points = np.concatenate([ref_sel, cur_sel])
+        bins = np.concatenate([ref_bins, cur_bins])
+        k1 = np.searchsorted(ref_sel, points, side="right") - off_ref[bins] + c1[bins - 1]
+        k2 = np.searchsorted(cur_sel, points, side="right") - off_cur[bins] + c2[bins - 1]
+        if points.size:
+            d = max(d, float(np.abs(k1 / n1 - k2 / n2).max()))
+    w1, w1_bound = _grid_wasserstein(ref_sorted, cur, edges, idx, c1, c2)
+    at = np.searchsorted(edges, psi_edges)
+    cum = c2[at] if psi_edges.size else np.array([], dtype=np.int64)
+    cur_counts = np.diff(np.concatenate([[0], cum, [n2]]))
+    return GridComparison(min(d, 1.0), w1, cur_counts, int(cand.size), w1_bound, edges, c2)
+
+
+def _grid_wasserstein(ref_sorted: np.ndarray, cur: np.ndarray, edges: np.ndarray, idx: np.ndarray,
+                      c1: np.ndarray, c2: np.ndarray) -> float:
+    """``sum over bins |integral (F_ref - F_cur)|`` with both integrals exact per bin, and its error bound.
+
+    In a bin where the difference keeps its sign the term is exact; where it may change sign the
+    term can fall short by at most the bin width times the range of the difference in the bin.
+    """
+    n1, n2 = ref_sorted.size, cur.size
+    shift = float(ref_sorted[n1 // 2])  # centre the sums to keep their rounding small
+    e = edges - shift
+    ref_cum = np.concatenate([[0.0], np.cumsum(ref_sorted - shift)])
+    sum1 = ref_cum[c1[1:]] - ref_cum[c1[:-1]]
+    sum2 = np.bincount(idx, weights=cur - shift, minlength=edges.size)[1:]
+    cnt1 = c1[1:] - c1[:-1]
+    cnt2 = c2[1:] - c2[:-1]
+    width = np.diff(e)
+    b = e[1:]
+    i1 = (c1[:-1] * width + (cnt1 * b - sum1)) / n1
+    i2 = (c2[:-1] * width + (cnt2 * b - sum2)) / n2
+    low = c1[:-1] / n1 - c2[1:] / n2  # smallest possible difference inside each bin
+    high = c1[1:] / n1 - c2[:-1] / n2  # largest
+    crossing = (low < 0) & (high > 0)
+    bound = float(np.sum((high - low)[crossing] * width[crossing]))
+    return float(np.abs(i1 - i2).sum()), bound
+
+
+LOOKUP_CELLS = 1 << 16
+LOOKUP_PASSES = 4
+
+
+def locate(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(edges, values, side="left")`` for many unsorted values, faster.
+
+    A uniform lookup table over the edges' range gives each value the first edge of its cell;
+    a few vectorised passes step over the edges inside the cell, and the rare values still
+    unplaced (cells crowded with edges) fall back to a binary search. Values must lie within
+    [edges[0], edges[-1]].
+    """
+    lo, hi = float(edges[0]), float(edges[-1])
+    if not hi > lo or not np.isfinite(hi - lo):
+        return np.searchsorted(edges, values, side="left")
+    scale = LOOKUP_CELLS / (hi - lo)
+    bounds = lo + np.arange(LOOKUP_CELLS + 1) / scale
+    table = np.searchsorted(edges, bounds, side="left")  # first edge >= each cell's start
+    if int(np.diff(table).max()) > LOOKUP_PASSES:  # edges crowd a few cells (heavy tails): plain search
+        return np.searchsorted(edges, values, side="left")
+    cell = ((values - lo) * scale).astype(np.int64)
+    np.clip(cell, 0, LOOKUP_CELLS - 1, out=cell)
+    idx = table[cell]
+    # the cell start may round above a value next to it: step back where needed
+    back = (idx > 0) & (edges[np.maximum(idx - 1, 0)] >= values)
+    if back.any():
+        where = np.flatnonzero(back)
+        idx[where] = np.searchsorted(edges, values[where], side="left")
+    todo = np.flatnonzero(edges[np.minimum(idx, edges.size - 1)] < values)
+    for _ in range(LOOKUP_PASSES):
+        if todo.size == 0:
+            return idx
+        idx[todo] += 1
+        todo = todo[edges[np.minimum(idx[todo], edges.size - 1)] < values[todo]]
+    if todo.size:
+        idx[todo] = np.searchsorted(edges, values[todo], side="left")
+    return idx

@@ -91,6 +91,7 @@ RULES: Mapping[str, tuple[RootCause, float, str]] = {
     "prediction_shift": (RootCause.CODE_REGRESSION, 0.6, "predictions moved while the inputs did not"),
     "shift_at_code_change": (RootCause.CODE_REGRESSION, 0.5, "a feature shifted exactly when the code changed"),
     "registry": (RootCause.CODE_REGRESSION, 0.9, "the registry shows a changed model deployed before the onset"),
+    "version_log": (RootCause.CODE_REGRESSION, 0.7, "a new version appears in the logs just before the onset"),
     "code_log": (RootCause.CODE_REGRESSION, 0.4, "new exceptions in the logs"),
     "collapse_code": (RootCause.CODE_REGRESSION, 0.2, "predictions collapsed to a constant"),
     "infra_log": (RootCause.INFRASTRUCTURE, 0.8, "new errors about timeouts, connections or resources"),
@@ -112,6 +113,9 @@ FACTORS: Mapping[str, tuple[RootCause, float, str]] = {
                                   "the shifted columns are the ones whose schema changed"),
     "drift_explained_by_staleness": (RootCause.DATA_DRIFT, 0.4,
                                      "the shifted columns are stale or collapsed, not new data"),
+    "drift_is_audience_shift": (RootCause.DATA_DRIFT, 0.5,
+                                "the main shift is in the user mix and traffic moved with it: the audience "
+                                "changed (an outside event), not the data pipeline"),
     "errors_after_onset": (RootCause.INFRASTRUCTURE, 0.35,
                            "errors began well after the onset: a downstream symptom, not the cause"),
     "registry_no_change": (RootCause.CODE_REGRESSION, 0.6,
@@ -672,6 +676,49 @@ class LogFinding:
     error_rate_after: float | None
     error_delay: timedelta | None  # first sustained rise of errors relative to the onset
     step: StepResult
+    versions: tuple["NewVersion", ...] = ()
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A version string first seen in the logs shortly before the onset (a deploy or model change)."""
+
+    value: str
+    first_seen: datetime
+    example: str
+    lines_after: int
+
+
+VERSION_PATTERNS = (
+    re.compile(r"(?i)\bmodel[_ ]version[=: ]+v?([0-9][\w.\-]*)"),
+    re.compile(r"(?i)\b(?:version|release|build)[=: ]+v?([0-9][\w.\-]*)"),
+    re.compile(r"(?<![\w.])v?(\d+\.\d+\.\d+)(?![\w.])"),
+)
+
+
+def find_new_versions(logs: pd.DataFrame, onset: datetime, *, lookback: timedelta = timedelta(hours=6),
+                      tolerance: timedelta = timedelta(minutes=15)) -> list[NewVersion]:
+    """Version strings (``model_version=42``, ``version 42``, ``4.23.1``) never seen before
+    ``onset - lookback`` that first appear between then and ``onset + tolerance``."""
+    msgs = logs["message"].fillna("").astype(str)
+    ts = logs["timestamp"]
+    out: dict[str, NewVersion] = {}
+    for pat in VERSION_PATTERNS:
+        found = msgs.str.extract(pat, expand=False)
+        has = found.notna().to_numpy()
+        if not has.any():
+            continue
+        frame = pd.DataFrame({"v": found[has].to_numpy(), "t": ts[has].to_numpy(), "m": msgs[has].to_numpy()})
+        first = frame.groupby("v")["t"].min()
+        for value, at in first.items():
+            at = pd.Timestamp(at).tz_localize("UTC") if pd.Timestamp(at).tzinfo is None else pd.Timestamp(at)
+            at_dt = at.floor("us").to_pydatetime()
+            if not (onset - lookback <= at_dt <= onset + tolerance) or value in out:
+                continue
+            rows = frame[frame["v"] == value]
+            after = int((pd.to_datetime(rows["t"], utc=True) >= pd.Timestamp(onset)).sum())
+            out[value] = NewVersion(str(value), at_dt, str(rows["m"].iloc[0])[:200], after)
+    return sorted(out.values(), key=lambda v: v.first_seen)
 
 
 def _error_delay(times: pd.Series, onset: datetime, baseline_start: datetime) -> timedelta | None:
@@ -737,17 +784,22 @@ def analyse_logs(logs: pd.DataFrame | None, onset: datetime, *, baseline: TimeWi
     before = float((is_err & in_base).sum()) / max(float(in_base.sum()), 1.0)
     after = float((is_err & in_win).sum()) / max(float(in_win.sum()), 1.0)
     delay = _error_delay(ts[is_err & (in_base | in_win)], onset, baseline.start) if after > before else None
+    versions = tuple(find_new_versions(logs, onset, lookback=min(timedelta(hours=6), onset - baseline.start)))
     new = diff.new
     up = [c for c in diff.changes if c.status == INCREASED]
     summary = (f"{diff.baseline_lines} lines before ({hours_b:.0f} h), {diff.window_lines} after ({hours_w:.0f} h); "
                f"{len(new)} new and {len(up)} increased template(s); error share {before:.2%} → {after:.2%}")
     if delay is not None:
         summary += f"; errors rose {format_duration(abs(delay))} {'after' if delay >= timedelta(0) else 'before'} the onset"
-    return LogFinding(diff, before, after, delay, StepResult(
+    if versions:
+        summary += "; new version(s) in the logs: " + ", ".join(v.value for v in versions[:3])
+    return LogFinding(diff, before, after, delay, versions=versions, step=StepResult(
         STEP_LOGS, title, "ok", summary,
         {"new": [c.template for c in new[:10]], "increased": [c.template for c in up[:10]],
          "error_share_before": before, "error_share_after": after,
-         "error_delay_s": delay.total_seconds() if delay is not None else None}))
+         "error_delay_s": delay.total_seconds() if delay is not None else None,
+         "new_versions": [{"value": v.value, "first_seen": iso(v.first_seen), "example": v.example}
+                          for v in versions[:5]]}))
 
 
 # ---------------------------------------------------------------- step 5: metrics
@@ -875,7 +927,7 @@ def _closeness(age: timedelta) -> float:
 
 
 def _service_factor(ev_details: Mapping[str, Any], title: str, service: str) -> float:
-    """1 when the change names our service (or names none), 0.4 when it names another one."""
+    """1 when the change names our service (or names none), 0.25 when it names another one."""
     if not service:
         return 1.0
     names = {str(v).casefold() for k, v in ev_details.items() if k in ("service", "model", "dataset", "job")}
@@ -883,7 +935,7 @@ def _service_factor(ev_details: Mapping[str, Any], title: str, service: str) -> 
     ours = service.casefold()
     if ours in text or any(ours in n or n in ours for n in names if n):
         return 1.0
-    return 0.4 if names else 0.8
+    return 0.25 if names else 0.8
 
 
 def _signals_from_changes(ch: ChangeFinding, onset: datetime, service: str, data_end: datetime) -> list[Signal]:
@@ -941,7 +993,7 @@ def _data_signals(d: DataFinding, onset: datetime) -> tuple[list[Signal], dict[s
     """Signals from the data step, plus facts the cross-checks need."""
     out: list[Signal] = []
     facts: dict[str, Any] = {"input_drift": 0.0, "prediction_drift": 0.0, "schema": 0.0, "stale_cols": set(),
-                             "schema_cols": set(), "drift_cols": []}
+                             "schema_cols": set(), "drift_cols": [], "top_drift_categorical": False}
     rep = d.report
     if rep is None:
         return out, facts
@@ -1021,6 +1073,7 @@ def _data_signals(d: DataFinding, onset: datetime) -> tuple[list[Signal], dict[s
         s = _clip(strength(top.score) + 0.1 * (len(inputs) - 1))
         facts["input_drift"] = s
         facts["drift_cols"] = [c.label for c in sorted(inputs, key=lambda c: -c.score)]
+        facts["top_drift_categorical"] = top.type == "categorical"
         shown = ", ".join(f"{c.label} ({c.score:.1f}× threshold)" for c in sorted(inputs, key=lambda c: -c.score)[:4])
         keep(_signal("feature_drift", s, f"{len(inputs)} input column(s) drifted: {shown}",
                      title=f"Input drift: {top.label}",
@@ -1090,6 +1143,13 @@ def _log_signals(lg: LogFinding, onset: datetime) -> tuple[list[Signal], bool]:
             keep(_signal("infra_log", strength, detail, **common))
         elif CODE_WORDS.search(body):
             keep(_signal("code_log", strength, detail, **common))
+    for v in lg.versions:
+        age = max(onset - v.first_seen, timedelta(0))
+        keep(_signal("version_log", _closeness(age),
+                     f"version '{v.value}' first appears in the logs {format_duration(age)} before the onset "
+                     f"(\"{v.example}\")", step=STEP_LOGS, view="logs", title=f"New version in the logs: {v.value}",
+                     window=_around(v.first_seen, timedelta(hours=3), timedelta(hours=3)),
+                     data={"value": v.value, "first_seen": iso(v.first_seen), "lines_after": v.lines_after}))
     before, after = lg.error_rate_before or 0.0, lg.error_rate_after or 0.0
     rose = after - before >= 0.005 and after >= 2 * before
     if rose:
@@ -1147,7 +1207,7 @@ def score_hypotheses(*, onset: OnsetFinding, changes: ChangeFinding, data: DataF
     metric_sigs, metrics_late = _metric_signals(metrics, at)
     signals += metric_sigs
     factors: list[Factor] = []
-    code = max((s.contribution / s.weight for s in signals if s.rule == "code_event"), default=0.0)
+    code = max((s.strength for s in signals if s.rule in ("code_event", "version_log")), default=0.0)
     pipeline = max((s.strength for s in signals if s.rule == "schema_pipeline_event"), default=0.0)
     external = max((s.strength for s in signals if s.rule == "external_change"), default=0.0)
     if registry.changed:
@@ -1171,6 +1231,9 @@ def score_hypotheses(*, onset: OnsetFinding, changes: ChangeFinding, data: DataF
         factors.append(_factor("drift_explained_by_code"))
     elif facts["input_drift"] > 0 and external >= 0.5:
         factors.append(_factor("drift_explained_by_external"))
+    traffic = max((s.strength for s in signals if s.rule == "traffic_shift"), default=0.0)
+    if facts["input_drift"] > 0 and facts["top_drift_categorical"] and traffic >= 0.3 and external < 0.5:
+        factors.append(_factor("drift_is_audience_shift"))
     if facts["input_drift"] > 0 and facts["schema"] >= 0.8:
         factors.append(_factor("drift_explained_by_schema"))
     if facts["input_drift"] > 0 and any(s.rule in ("collapse", "freshness", "frozen_values") for s in signals):

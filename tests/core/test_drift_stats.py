@@ -119,3 +119,28 @@ def test_thresholds_registry():
         st.resolve_thresholds({"psii": 0.1})
     with pytest.raises(InvalidInputError, match="non-negative"):
         st.resolve_thresholds({"psi": -1})
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "shift", "scale", "heavy", "disjoint"])
+def test_grid_comparison_of_large_samples(kind):
+    """One sort instead of two: KS still equal to scipy, Wasserstein within its bound, PSI counts exact."""
+    rng = np.random.default_rng(len(kind))
+    n1, n2 = 150_000, 120_000
+    x, y = {
+        "normal": lambda: (rng.normal(size=n1), rng.normal(size=n2)),
+        "ties": lambda: (rng.integers(0, 50, n1).astype(float), rng.integers(0, 51, n2).astype(float)),
+        "shift": lambda: (rng.normal(size=n1), rng.normal(0.02, 1, size=n2)),
+        "scale": lambda: (rng.lognormal(3, 1, n1), rng.lognormal(3, 1, n2) * 10),
+        "heavy": lambda: (rng.standard_t(1.5, n1), rng.standard_t(1.5, n2)),
+        "disjoint": lambda: (rng.normal(size=n1), rng.normal(100, 1, n2)),
+    }[kind]()
+    a = np.sort(x)
+    edges = st.quantile_edges(a)
+    grid = st.compare_on_grid(a, y, edges)
+    ref = stats.ks_2samp(x, y)
+    assert abs(grid.ks - ref.statistic) <= 1e-9
+    assert st.ks_pvalue(grid.ks, n1, n2) == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-300)
+    exact = stats.wasserstein_distance(x, y)
+    assert exact - grid.wasserstein_error - 1e-9 <= grid.wasserstein <= exact + 1e-9
+    assert grid.wasserstein == pytest.approx(exact, rel=0.01)
+    assert grid.cur_counts.tolist() == st.bin_counts(np.sort(y), edges).tolist()
