@@ -114,3 +114,21 @@ def test_ctr_demo_and_empty_window(app_test):
     at = app_test(PAGE, incident="demo-ctr-drop")
     patterns = next(df for df in at.dataframe if "template" in df.value.columns).value
     assert "loaded model recs-ranker version <*> (alias champion)" in patterns["template"].tolist()
+
+
+def test_box_selection_on_the_histogram_becomes_the_shared_range():
+    from datetime import datetime, timezone
+
+    from core.models import TimeWindow
+    from core.sources.logs import Histogram, HistogramBucket
+    from ui import logs as lg
+
+    t = datetime(2026, 2, 4, 3, 0, tzinfo=timezone.utc)
+    hist = Histogram(1800, "log.level", (HistogramBucket(t, "INFO", 5), HistogramBucket(t, "ERROR", 2)))
+    fig = lg.histogram_figure(hist, TimeWindow.parse("2026-02-04T00:00:00Z/2026-02-05T00:00:00Z"), dark=False)
+    assert [tr.name for tr in fig.data] == ["ERROR", "INFO"] and fig.layout.barmode == "stack"
+    assert fig.layout.dragmode == "select"
+    chosen = lg.selected_window({"selection": {"box": [{"x": ["2026-02-04 03:00:00", "2026-02-04 01:30:00"]}]}})
+    assert chosen == TimeWindow.parse("2026-02-04T01:30:00Z/2026-02-04T03:00:00Z")
+    assert lg.selected_window({"selection": {"box": []}}) is None
+    assert lg.selected_window(None) is None
