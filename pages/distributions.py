@@ -112,7 +112,7 @@ for i, f in enumerate(report.schema):
             st.json(f.details)
         else:
             dui.comparison(pair, report, f.columns[0], f.columns[1] if len(f.columns) > 1 else None,
-                           key=f"schema_{i}", dark=dark, log_first=f.kind == "scale_change")
+                           key=f"schema_{i}", dark=dark, log_first=f.kind in ("scale_change", "transform_change", "range_shift"))
             st.json(f.details, expanded=False)
         dui.pin_button(incident, pair, report, kind="schema", title=f"Schema: {f.message}",
                        result=f.to_dict(), key=f"schema_{i}")

@@ -31,12 +31,16 @@ def test_ctr_demo_shows_the_changed_feature_first(app_test):
     drifted = [label.split("**")[1] for label in columns if label.startswith(":red-badge")]
     assert set(drifted) <= {"user\\_tenure\\_days", "score"}  # the feature, and the scores it moved
     assert any("detected KPI change point" in c.value for c in at.caption)
+    first = next(label for label in _expander_labels(at) if "CRITICAL]" in label)
+    assert "transform change" in first and "user\\_tenure\\_days" in first and "log1p" in first
 
 
 def test_views_split_modes_and_pinning(app_test, workbench_home):
     at = app_test(PAGE, incident="demo-ctr-drop")
     at.radio(key="distributions_view_col_0").set_value("ECDF").run()
     assert not at.exception
+    at.radio(key="distributions_split_mode").set_value("Shared time range").run()
+    assert not at.exception and any("rows in 2026-03-11T12:00:00Z" in c.value for c in at.caption)
     at.radio(key="distributions_split_mode").set_value("Custom time").run()
     at.text_input(key="distributions_split_text").input("2030-01-01T00:00:00Z").run()
     assert not at.exception
