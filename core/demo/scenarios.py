@@ -25,6 +25,9 @@ Parameters:
 * ``severity`` (0..1) — size of the fault (KPI drop, shift size, error rate).
 * ``noise`` (0..1) — point-to-point noise of the metrics.
 * ``seasonality`` — a daily cycle in the KPI and traffic.
+* ``hardships`` — beyond the issue's distractors: ``close_unrelated_deploy`` (another
+  service deploys 10-60 min before the onset) and ``unlogged_change`` (the planted change
+  event is missing, as when nobody recorded it).
 * ``distractors`` — any of ``unrelated_deploy`` (another service, hours earlier),
   ``external_other_day`` (an external event that ended a day before),
   ``background_drift`` (a slow drift of the unimportant ``session_length_s``),
@@ -50,6 +53,9 @@ from core.models import RootCause
 
 CLASSES = tuple(c.value for c in RootCause)
 DISTRACTORS = ("unrelated_deploy", "external_other_day", "background_drift", "noisy_warnings")
+#: Harder conditions beyond the distractors: another service deploys shortly before the onset,
+#: and the planted change itself is missing from the events (nobody logged it).
+HARDSHIPS = ("close_unrelated_deploy", "unlogged_change")
 SERVICE = "scoring-service"
 DAYS = 4
 STEP = timedelta(minutes=5)
@@ -71,6 +77,7 @@ class ScenarioSpec:
     seasonality: bool = True
     distractors: tuple[str, ...] = DISTRACTORS
     snapshots: bool | None = None  # reference/current snapshot roles instead of one time-split table (None: by seed)
+    hardships: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.root_cause not in CLASSES:
@@ -81,6 +88,9 @@ class ScenarioSpec:
         bad = [d for d in self.distractors if d not in DISTRACTORS]
         if bad:
             raise InvalidInputError(f"unknown distractor(s) {', '.join(bad)}; use {', '.join(DISTRACTORS)}")
+        bad = [d for d in self.hardships if d not in HARDSHIPS]
+        if bad:
+            raise InvalidInputError(f"unknown hardship(s) {', '.join(bad)}; use {', '.join(HARDSHIPS)}")
 
     @property
     def id(self) -> str:
@@ -295,6 +305,13 @@ def _logs(w: _World) -> dict[str, list[dict[str, Any]]]:
         else:
             recs.append(log(when, "WARN", SERVICE, f"request req-{int(rng.integers(0, 9999999)):07d} "
                             f"took {int(rng.integers(400, 900))} ms", rng))
+    restarts = [w.start + timedelta(hours=float(h)) for h in rng.uniform(2, 40, 2)]
+    if w.truth.get("deploy"):
+        restarts.append(w.truth["deploy"][0])
+    for when in restarts:
+        ver = w.truth["deploy"][1] if w.truth.get("deploy") and when == w.truth["deploy"][0] else "4.0.0"
+        recs.append(log(when + timedelta(seconds=20), "INFO", SERVICE, f"{SERVICE} {ver} started", rng))
+    recs.sort(key=lambda r: r["@timestamp"])
     feed = []
     at = w.start.replace(minute=5)
     last = w.truth.get("last_refresh_dt")
@@ -336,6 +353,7 @@ def _fault_events(w: _World) -> list[dict[str, Any]]:
             ver = f"4.{int(rng.integers(1, 30))}.{int(rng.integers(0, 9))}"
             out.append(event(w.onset - lead, "deploy", f"{SERVICE} {ver} deployed", "argo-cd", service=SERVICE,
                              version=ver, commit=f"{int(rng.integers(0, 2**28)):07x}"))
+            w.truth["deploy"] = (w.onset - lead, ver)
     elif spec.root_cause == "schema_change" and rng.random() < 0.75:
         out.append(event(w.onset - lead, "data_pipeline", _pick(rng, [
             "Upstream partner export v3 released (columns normalised)",
@@ -360,6 +378,11 @@ def _distractor_events(w: _World) -> list[dict[str, Any]]:
         at = w.onset - timedelta(hours=float(rng.uniform(5, 30)))
         svc = _pick(rng, ["checkout-service", "search-api", "notifications"])
         out.append(event(at, "deploy", f"{svc} {int(rng.integers(1, 9))}.{int(rng.integers(0, 20))}.0 deployed",
+                         "argo-cd", service=svc))
+    if "close_unrelated_deploy" in spec.hardships:
+        at = w.onset - timedelta(minutes=float(rng.uniform(10, 60)))
+        svc = _pick(rng, ["payments-gateway", "search-api", "email-sender"])
+        out.append(event(at, "deploy", f"{svc} {int(rng.integers(1, 9))}.{int(rng.integers(0, 20))}.1 deployed",
                          "argo-cd", service=svc))
     if "external_other_day" in spec.distractors:
         end = w.onset - timedelta(hours=float(rng.uniform(14, 30)))
@@ -403,7 +426,11 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
         last = last.replace(minute=5, second=0, microsecond=0)
         w.truth["last_refresh"] = z(last)
         w.truth["last_refresh_dt"] = last if rng.random() < 0.85 else None  # the job sometimes keeps "succeeding"
-    events = _distractor_events(w) + _fault_events(w) + _routine_events(w)
+    fault_events = _fault_events(w)
+    if "unlogged_change" in spec.hardships:
+        w.truth["unlogged"] = [e["title"] for e in fault_events]
+        fault_events = []
+    events = _distractor_events(w) + fault_events + _routine_events(w)
     metrics = _metrics(w)
     frame = _features(w)
     datasets_manifest: dict[str, Any]
@@ -435,7 +462,7 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
     truth = {"root_cause": spec.root_cause, "onset": z(onset), "variant": w.variant, "seed": spec.seed,
              "severity": spec.severity, "noise": spec.noise, "seasonality": spec.seasonality,
              "distractors": list(spec.distractors),
-             **{k: v for k, v in w.truth.items() if k not in ("last_refresh_dt", "other_day")}}
+             **{k: v for k, v in w.truth.items() if k not in ("last_refresh_dt", "other_day", "deploy")}}
     return write_bundle(target, manifest, metrics=metrics, logs=_logs(w),
                         events=sorted(events, key=lambda e: e["timestamp"]), datasets=datasets,
                         ground_truth=truth, as_zip=as_zip)
@@ -443,7 +470,7 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
 
 def scenario_specs(seeds: list[int] | range, *, classes: tuple[str, ...] = CLASSES,
                    severity: tuple[float, float] = (0.25, 1.0), noise: tuple[float, float] = (0.1, 0.9),
-                   distractor_rate: float = 0.7) -> list[ScenarioSpec]:
+                   distractor_rate: float = 0.7, hardship_rate: float = 0.0) -> list[ScenarioSpec]:
     """One spec per (class, seed) with severity and noise drawn uniformly from the given ranges, daily
     seasonality in 70 % of them, and each distractor present with probability ``distractor_rate``."""
     out = []
@@ -451,9 +478,10 @@ def scenario_specs(seeds: list[int] | range, *, classes: tuple[str, ...] = CLASS
         for seed in seeds:
             r = np.random.default_rng([seed, 7, CLASSES.index(cls)])
             dis = tuple(d for d in DISTRACTORS if r.random() < distractor_rate)
+            hard = tuple(h for h in HARDSHIPS if r.random() < hardship_rate)
             out.append(ScenarioSpec(root_cause=cls, seed=int(seed), severity=float(r.uniform(*severity)),
                                     noise=float(r.uniform(*noise)), seasonality=bool(r.random() < 0.7),
-                                    distractors=dis))
+                                    distractors=dis, hardships=hard))
     return out
 
 
