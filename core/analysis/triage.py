@@ -31,14 +31,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from core.analysis import schema as sch
 from core.analysis.changepoint import ChangePoint, OnsetResult, detect_onset
-from core.analysis.correlate import ChangeRanking, as_change_event, rank_changes
+from core.analysis.correlate import ChangeRanking, rank_changes
 from core.analysis.drift import DriftReport, compare_distributions
 from core.analysis.logpatterns import INCREASED, NEW, PatternDiff, diff_patterns
 from core.errors import InvalidInputError
@@ -1318,5 +1318,5 @@ __all__ = [
     "RankedHypothesis", "TriageResult", "OnsetFinding", "ChangeFinding", "DataFinding", "LogFinding",
     "MetricFinding", "RegistryFinding", "analyse_onset", "analyse_changes", "analyse_data", "analyse_logs",
     "analyse_metrics", "analyse_registry", "score_hypotheses", "find_stopped_jobs", "data_freshness",
-    "summarise", "as_change_event",
+    "summarise", "step_time", "find_new_versions", "NewVersion", "MetricShift",
 ]
