@@ -269,11 +269,13 @@ def compare_on_grid(ref_sorted: np.ndarray, cur: np.ndarray, psi_edges: np.ndarr
     """
     n1, n2 = ref_sorted.size, cur.size
     step = max(n2 // GRID, 1)
-    tail = min(TAIL, n2 // 4)
-    extremes = np.partition(cur, [tail, n2 - tail - 1])  # the current sample's tails, unsorted
+    tail = min(TAIL, n1 // 4)
+    outer = cur[(cur < ref_sorted[tail]) | (cur > ref_sorted[-tail - 1])]  # current values in the reference's tails
+    if outer.size > 4 * TAIL:
+        outer = outer[:: outer.size // (4 * TAIL)]
     edges = np.unique(np.concatenate([
         ref_sorted[np.linspace(0, n1 - 1, GRID).astype(np.int64)], ref_sorted[:TAIL], ref_sorted[-TAIL:],
-        cur[::step], extremes[: tail + 1], extremes[n2 - tail - 1:], [cur.min(), cur.max()], psi_edges,
+        cur[::step], outer, [cur.min(), cur.max()], psi_edges,
     ]))
     c1 = np.searchsorted(ref_sorted, edges, side="right")
     idx = locate(edges, cur)  # cur in (edges[i-1], edges[i]] -> i
@@ -338,8 +340,9 @@ def _grid_wasserstein(ref_sorted: np.ndarray, cur: np.ndarray, edges: np.ndarray
     return float(np.abs(i1 - i2).sum()), bound
 
 
-LOOKUP_CELLS = 1 << 16
+LOOKUP_CELLS = 1 << 17
 LOOKUP_PASSES = 4
+LOOKUP_CROWDED = 64  # edges in one cell beyond which the lookup is not worth it
 
 
 def locate(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -356,7 +359,7 @@ def locate(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     scale = LOOKUP_CELLS / (hi - lo)
     bounds = lo + np.arange(LOOKUP_CELLS + 1) / scale
     table = np.searchsorted(edges, bounds, side="left")  # first edge >= each cell's start
-    if int(np.diff(table).max()) > LOOKUP_PASSES:  # edges crowd a few cells (heavy tails): plain search
+    if int(np.diff(table).max()) > LOOKUP_CROWDED:  # edges crowd a few cells (heavy tails): plain search
         return np.searchsorted(edges, values, side="left")
     cell = ((values - lo) * scale).astype(np.int64)
     np.clip(cell, 0, LOOKUP_CELLS - 1, out=cell)
