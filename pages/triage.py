@@ -85,7 +85,8 @@ for h in result.hypotheses:
                     if s.evidence.view in tg.VIEW_PAGES:
                         b.page_link(tg.page_path(s.evidence.view), label=f"Open in {tg.VIEW_PAGES[s.evidence.view][1]}",
                                     icon=":material/open_in_new:",
-                                    query_params=tg.link_params(incident.id, s.evidence.window))
+                                    query_params=tg.link_params(incident.id, s.evidence.window, s.evidence.view,
+                                                                dict(s.evidence.data)))
 
 with st.expander("What each step found"):
     for step in result.steps:

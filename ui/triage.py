@@ -48,12 +48,15 @@ def md_escape(text: str) -> str:
     return out
 
 
-def link_params(incident_id: str, window: TimeWindow | None) -> dict[str, str]:
-    """The query parameters that open a page on the incident and the evidence's window."""
+def link_params(incident_id: str, window: TimeWindow | None, view: str = "",
+                data: dict[str, Any] | None = None) -> dict[str, str]:
+    """The query parameters that open a page on the incident, the evidence's window and (Logs) its query."""
     params = {"incident": incident_id}
     if window is not None:
         params["from"] = iso(window.start)
         params["to"] = iso(window.end)
+    if view == "logs" and data and data.get("query"):
+        params["q"] = str(data["query"])
     return params
 
 

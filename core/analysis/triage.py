@@ -40,7 +40,7 @@ from core.analysis import schema as sch
 from core.analysis.changepoint import ChangePoint, OnsetResult, detect_onset
 from core.analysis.correlate import ChangeRanking, rank_changes
 from core.analysis.drift import DriftReport, compare_distributions
-from core.analysis.logpatterns import INCREASED, NEW, PatternDiff, diff_patterns
+from core.analysis.logpatterns import INCREASED, NEW, PARAM as PARAM_TOKEN, PatternDiff, diff_patterns
 from core.errors import InvalidInputError
 from core.models import ROOT_CAUSE_LABELS, Hypothesis, RootCause, TimeWindow, format_duration, iso, utc
 
@@ -1106,6 +1106,20 @@ def _frozen_columns(rep: DriftReport, roles: Mapping[str, str]) -> list[tuple[st
     return out
 
 
+def _log_query(template: str) -> str:
+    """A Lucene query for the Logs page that finds a template's lines (level, service, longest fixed text)."""
+    head, _, body = template.partition(": ")
+    level, _, service = head.partition(" ")
+    parts = [p.strip(" ,;:=()[]'\"") for p in body.replace(PARAM_TOKEN, "\x00").split("\x00")]
+    phrase = max(parts, key=len) if parts else ""
+    clauses = [f"log.level:{level}"] if level.isalpha() else []
+    if service.strip():
+        clauses.append(f'service.name:"{service.strip()}"')
+    if phrase:
+        clauses.append('"' + phrase.replace("\\", " ").replace('"', " ") + '"')
+    return " AND ".join(clauses)
+
+
 def _log_signals(lg: LogFinding, onset: datetime) -> tuple[list[Signal], bool]:
     out: list[Signal] = []
     if lg.diff is None:
@@ -1130,10 +1144,11 @@ def _log_signals(lg: LogFinding, onset: datetime) -> tuple[list[Signal], bool]:
         strength = _clip(0.5 + 0.5 * min(share / 0.05, 1.0)) if c.status == NEW else _clip(
             0.3 + 0.4 * min(((c.ratio or 1) - 1) / 9, 1.0))
         body = c.template.split(": ", 1)[-1]
+        query = _log_query(c.template)
         detail = (f"{c.status} {level} template '{c.template}': {c.window_count} lines after the onset, "
                   f"{c.baseline_count} before")
         data = {"template": c.template, "status": c.status, "window_count": c.window_count,
-                "baseline_count": c.baseline_count, "ratio": c.ratio, "example": c.example[:300]}
+                "baseline_count": c.baseline_count, "ratio": c.ratio, "example": c.example[:300], "query": query}
         common = dict(step=STEP_LOGS, view="logs", title=f"Log: {body[:80]}", window=win, data=data)
         if STALE_WORDS.search(body):
             keep(_signal("stale_log", strength, detail, **common))

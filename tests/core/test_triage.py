@@ -52,6 +52,8 @@ def test_demo_evidence_names_the_planted_cause(demo_results):
     stale = demo_results["demo-fraud-stale"]
     rules = {s.rule for s in stale.top.signals}
     assert {"freshness", "collapse", "job_stopped", "stale_log"} <= rules
+    log_ev = next(s.evidence for s in stale.top.signals if s.rule == "stale_log")
+    assert log_ev.view == "logs" and "feature cache miss for account" in log_ev.data["query"]
     infra = next(h for h in stale.hypotheses if h.root_cause == RootCause.INFRASTRUCTURE)
     assert "errors_after_onset" in {f.rule for f in infra.factors}  # the downstream timeouts are a symptom
 
