@@ -7,15 +7,15 @@ from ui import sidebar
 st.set_page_config(page_title="ML Incident Workbench", page_icon=":material/emergency:", layout="wide")
 
 PAGES = [
-    st.Page("pages/incidents.py", title="Incidents", icon=":material/list_alt:", default=True),
-    st.Page("pages/timeline.py", title="Timeline", icon=":material/timeline:", url_path="timeline"),
-    st.Page("pages/distributions.py", title="Distributions", icon=":material/bar_chart:", url_path="distributions"),
-    st.Page("pages/logs.py", title="Logs", icon=":material/receipt_long:", url_path="logs"),
-    st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
-    st.Page("pages/fishbone.py", title="Fishbone", icon=":material/account_tree:", url_path="fishbone"),
-    st.Page("pages/triage.py", title="Triage", icon=":material/troubleshoot:", url_path="triage"),
-    st.Page("pages/postmortem.py", title="Post-mortem", icon=":material/description:", url_path="postmortem"),
+    st.Page("app_pages/incidents.py", title="Incidents", icon=":material/list_alt:", default=True),
+    st.Page("app_pages/timeline.py", title="Timeline", icon=":material/timeline:", url_path="timeline"),
+    st.Page("app_pages/distributions.py", title="Distributions", icon=":material/bar_chart:", url_path="distributions"),
+    st.Page("app_pages/logs.py", title="Logs", icon=":material/receipt_long:", url_path="logs"),
+    st.Page("app_pages/metrics.py", title="Metrics", icon=":material/monitoring:", url_path="metrics"),
+    st.Page("app_pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
+    st.Page("app_pages/fishbone.py", title="Fishbone", icon=":material/account_tree:", url_path="fishbone"),
+    st.Page("app_pages/triage.py", title="Triage", icon=":material/troubleshoot:", url_path="triage"),
+    st.Page("app_pages/postmortem.py", title="Post-mortem", icon=":material/description:", url_path="postmortem"),
 ]
 
 page = st.navigation(PAGES)

@@ -14,7 +14,7 @@ from core.store import Store
 from core.store.evidence import pin_evidence
 from core.triage_run import triage_bundle
 
-PAGES_DIR = "pages"  # the one place the pages folder is named (renamed at integration)
+PAGES_DIR = "app_pages"  # the one place the pages folder is named
 VIEW_PAGES = {
     "metrics": ("metrics.py", "Metrics"),
     "timeline": ("timeline.py", "Timeline"),

@@ -116,7 +116,7 @@ def bench_page(uri: str, home: Path, repeat: int = 3) -> tuple[list[float], list
         at.query_params["incident"] = "bench-incident"
         at.session_state["models_uri"] = uri
         at.run()
-        at.switch_page("pages/models.py")
+        at.switch_page("app_pages/models.py")
         t = time.perf_counter()
         at.run()
         cold.append(time.perf_counter() - t)

@@ -57,7 +57,7 @@ def _clear_streamlit_caches():
 
 @pytest.fixture
 def app_test(workbench_home):
-    """``app_test("pages/logs.py", incident="demo-ctr-drop")`` -> a run AppTest on that page."""
+    """``app_test("app_pages/logs.py", incident="demo-ctr-drop")`` -> a run AppTest on that page."""
     from streamlit.testing.v1 import AppTest
 
     def make(page: str | None = None, *, incident: str | None = None, timeout: float = 60, **params):

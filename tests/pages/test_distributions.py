@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.store import open_store
 from core.store.evidence import list_evidence
 
-PAGE = "pages/distributions.py"
+PAGE = "app_pages/distributions.py"
 
 
 def _expander_labels(at) -> list[str]:

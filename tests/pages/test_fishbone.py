@@ -8,7 +8,7 @@ from core.fishbone_demo import seed_demo_fishbone
 from core.store import fishbone as fb
 from core.store import open_store
 
-PAGE = "pages/fishbone.py"
+PAGE = "app_pages/fishbone.py"
 ID = "demo-ctr-drop"
 
 

@@ -6,6 +6,10 @@ from core.store import open_store
 from core.store.incidents import get_incident, update_incident
 
 
+def _incident_table(at):
+    return next(d.value for d in at.dataframe if "title" in d.value.columns and "severity" in d.value.columns)
+
+
 def _texts(at) -> str:
     parts = [e.value for e in at.markdown] + [e.value for e in at.error] + [e.value for e in at.warning]
     parts += [e.value for e in at.info] + [e.value for e in at.success]
@@ -16,7 +20,7 @@ def test_incidents_page_lists_demo_incidents(app_test):
     at = app_test()
     assert not at.exception
     assert at.title[0].value == "Incidents"
-    df = at.dataframe[-1].value
+    df = _incident_table(at)
     assert set(df["id"]) == {"demo-schema-change", "demo-ctr-drop", "demo-fraud-stale"}
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Incidents"] == "3"
@@ -26,10 +30,10 @@ def test_incidents_page_lists_demo_incidents(app_test):
 def test_search_and_filter(app_test):
     at = app_test()
     at.text_input(key="incidents_q").input("fraud").run()
-    assert list(at.dataframe[-1].value["id"]) == ["demo-fraud-stale"]
+    assert list(_incident_table(at)["id"]) == ["demo-fraud-stale"]
     at.text_input(key="incidents_q").input("").run()
     at.multiselect(key="incidents_status").select("investigating").run()
-    assert list(at.dataframe[-1].value["id"]) == ["demo-ctr-drop"]
+    assert list(_incident_table(at)["id"]) == ["demo-ctr-drop"]
     at.multiselect(key="incidents_sev").select("SEV1").run()
     assert "No incident matches" in _texts(at)
 

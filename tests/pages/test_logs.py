@@ -7,7 +7,7 @@ from core.store import open_store
 from core.store.evidence import list_evidence
 from core.store.timeline import list_events
 
-PAGE = "pages/logs.py"
+PAGE = "app_pages/logs.py"
 
 
 def _store(home):

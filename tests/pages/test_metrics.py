@@ -13,7 +13,7 @@ from core.store.evidence import list_evidence
 from core.store.incidents import get_incident, update_incident
 from core.store.timeline import list_events
 
-PAGE = "pages/metrics.py"
+PAGE = "app_pages/metrics.py"
 
 
 def _store(home):

@@ -6,7 +6,7 @@ from core.store import open_store
 from core.store.evidence import list_evidence
 from core.store.timeline import list_events
 
-PAGE = "pages/models.py"
+PAGE = "app_pages/models.py"
 
 
 def _store(home):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-PAGE = "pages/postmortem.py"
+PAGE = "app_pages/postmortem.py"
 INCIDENT = "demo-schema-change"
 
 

@@ -7,7 +7,7 @@ from datetime import date, time
 from core.store import open_store
 from core.store.timeline import event_history, list_events
 
-PAGE = "pages/timeline.py"
+PAGE = "app_pages/timeline.py"
 
 
 def _store(home):

@@ -11,7 +11,7 @@ from core.store import open_store
 from core.store import fishbone as fb
 from core.store.evidence import list_evidence
 
-PAGE = "pages/triage.py"
+PAGE = "app_pages/triage.py"
 ROOT = Path(__file__).resolve().parents[2]
 
 
