@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import sidebar
+from ui import presentation, sidebar
 
 st.set_page_config(page_title="ML Incident Workbench", page_icon=":material/emergency:", layout="wide")
 
@@ -18,6 +18,9 @@ PAGES = [
     st.Page("app_pages/postmortem.py", title="Post-mortem", icon=":material/description:", url_path="postmortem"),
 ]
 
+presentation.install_masking()
 page = st.navigation(PAGES)
 sidebar.render()
+presentation.apply_presentation_style()
+presentation.refresh_shared_state()
 page.run()

@@ -5,10 +5,9 @@ import streamlit as st
 from core.errors import WorkbenchError
 from ui import postmortem as pmui
 from ui import state
-from ui.presentation import apply_presentation_style, live_refresh, present, walkthrough
+from ui.presentation import present, walkthrough
 
 st.title("Post-mortem")
-apply_presentation_style()
 incident = state.current_incident()
 if incident is None:
     st.info("Choose or create an incident to draft its post-mortem.")
@@ -16,7 +15,6 @@ if incident is None:
 store = state.get_store()
 presenting = state.presentation_mode()
 st.caption(f"{incident.id} · {present(incident.title)} · blameless: people appear only in roles")
-live_refresh(incident.id, key="postmortem")
 pmui.show_messages()
 
 try:

@@ -11,6 +11,7 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # fonts so that screenshots and exported images have readable text
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

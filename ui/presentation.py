@@ -55,6 +55,8 @@ PRESENTATION_CSS = """
 [data-baseweb="tab"] p { font-size: 1.3rem !important; }
 [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"], #MainMenu, footer,
 [data-testid="stElementToolbar"], [data-testid="stAppDeployButton"] { display: none !important; }
+[data-testid="stMain"] [data-testid="stForm"], [data-testid="stMain"] [data-testid="stFileUploader"] {
+  display: none !important; }
 </style>
 """
 
@@ -106,6 +108,16 @@ def live_refresh(incident_id: str, key: str = "present") -> None:
     st.session_state[rev_key] = current
     if previous is not None and previous != current:
         st.rerun()
+
+
+def refresh_shared_state() -> None:
+    """Called by app.py on every page: follow others' edits of the selected incident every few seconds."""
+    incident_id = state.incident_id()
+    if incident_id:
+        # A full run already shows the current state: record it, so that only a timed
+        # fragment run that sees a newer state reruns the page (never a run carrying a click).
+        st.session_state[f"app_revision_{incident_id}"] = shared_revision(state.get_store(), incident_id)
+        live_refresh(incident_id, key="app")
 
 
 # ---------------------------------------------------------------- walkthrough
@@ -174,3 +186,91 @@ def _masked(ev: Any) -> Any:
     from dataclasses import replace
 
     return replace(ev, title=mask_text(ev.title), result=mask_obj(ev.result))
+
+
+# ---------------------------------------------------------------- masking on every page
+
+# Element methods whose shown text or data is masked in presentation mode.
+_MASKED_ELEMENTS = ("markdown", "write", "caption", "code", "text", "json", "metric", "title", "header",
+                    "subheader", "info", "warning", "error", "success", "dataframe", "table", "plotly_chart",
+                    "data_editor")
+_TEXT_KEYWORDS = ("body", "data", "figure_or_data", "value", "label", "help", "delta")
+
+
+def _presenting() -> bool:
+    try:
+        return state.presentation_mode()
+    except Exception:  # noqa: BLE001 - no script run context (bare mode): nothing to mask
+        return False
+
+
+def _mask_figure(figure: Any) -> Any:
+    """A copy of a Plotly figure whose strings (texts, hovers, titles, annotations) are masked."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return mask_text(v)
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, np.ndarray):
+            return np.array([mask_text(x) for x in v], dtype=object) if v.dtype == object else v
+        if isinstance(v, (list, tuple)):
+            if v and not isinstance(v[0], (str, dict, list, tuple)):
+                return v
+            return [walk(x) for x in v]
+        return v
+
+    if isinstance(figure, go.Figure):
+        return go.Figure(walk(figure.to_plotly_json()))
+    return figure
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        masked = mask_frame(frame)
+        if isinstance(value, pd.Series):
+            masked = masked.iloc[:, 0]
+        masked.index = value.index.map(mask_text) if value.index.dtype == object else value.index
+        return masked
+    if isinstance(value, (str, dict, list, tuple)):
+        return mask_obj(value)
+    if type(value).__module__.startswith("plotly"):
+        return _mask_figure(value)
+    return value
+
+
+def _wrap(name: str, original):
+    import functools
+
+    @functools.wraps(original)
+    def shown(self, *args, **kwargs):
+        if not _presenting():
+            return original(self, *args, **kwargs)
+        if name == "data_editor":  # no editing in front of a room: a read-only, masked table
+            data = args[0] if args else kwargs.get("data")
+            self.dataframe(data, hide_index=kwargs.get("hide_index"), width=kwargs.get("width", "stretch"))
+            return data
+        args = tuple(_mask_value(a) for a in args)
+        kwargs = {k: (_mask_value(v) if k in _TEXT_KEYWORDS else v) for k, v in kwargs.items()}
+        return original(self, *args, **kwargs)
+
+    shown.__wrapped_for_presentation__ = True
+    return shown
+
+
+def install_masking() -> None:
+    """Mask sensitive values in everything an element shows, on every page, while presentation mode is on.
+
+    The element methods are wrapped once per process; each call checks the calling
+    session's own presentation switch, so other sessions are never affected.
+    """
+    from streamlit.delta_generator import DeltaGenerator
+
+    for name in _MASKED_ELEMENTS:
+        method = getattr(DeltaGenerator, name)
+        if not getattr(method, "__wrapped_for_presentation__", False):
+            setattr(DeltaGenerator, name, _wrap(name, method))
+        setattr(st, name, getattr(st._main, name))
