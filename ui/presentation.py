@@ -55,6 +55,8 @@ PRESENTATION_CSS = """
 [data-baseweb="tab"] p { font-size: 1.3rem !important; }
 [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"], #MainMenu, footer,
 [data-testid="stElementToolbar"], [data-testid="stAppDeployButton"] { display: none !important; }
+.stApp [data-testid="stExpander"] details, .stApp [data-testid="stExpander"] summary {
+  background: var(--wb-panel) !important; color: var(--wb-ink) !important; }
 [data-testid="stMain"] [data-testid="stForm"], [data-testid="stMain"] [data-testid="stFileUploader"] {
   display: none !important; }
 </style>

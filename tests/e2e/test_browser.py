@@ -118,3 +118,22 @@ def test_unknown_incident_link_shows_a_message(server, browser):
     assert page.get_by_text("does not exist").count() >= 1
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+@pytest.mark.parametrize("incident", INCIDENTS)
+def test_postmortem_in_presentation_mode(server, browser, incident):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server}/postmortem?incident={incident}")
+    wait_idle(page)
+    page.get_by_text("Presentation mode").click()
+    wait_idle(page)
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('[data-testid=\"stAppViewContainer\"]')).backgroundColor")
+    assert background == "rgb(5, 7, 12)", "presentation mode did not switch to the dark theme"
+    page.screenshot(path=str(_shots() / f"{incident}-postmortem-presentation.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_role("tab", name="Walkthrough").click()
+    wait_idle(page)
+    page.screenshot(path=str(_shots() / f"{incident}-walkthrough-presentation.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
