@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port, http_ok, running
 from core.analysis.rundiff import choose_runs, diff_runs, regression_verdict
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.models import iso
@@ -25,12 +23,6 @@ from core.sources.mlflow_runs import (
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 ONSET = T0 + timedelta(days=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -45,37 +37,13 @@ def mlflow_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow-server")
     # create and migrate the database here (WAL, fast commits) so the server only checks it
     MlflowRunSource(f"sqlite:///{root / 'mlflow.db'}", create=True)
-    port = _free_port()
-    log = open(root / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root,
-    )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not become healthy: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+           "--artifacts-destination", str(root / "artifacts"), "--workers", "1"]
+    with running(cmd, root / "server.log", lambda: http_ok(f"{url}/health"), what="mlflow server", cwd=root):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _seed(source: MlflowRunSource, model: str = "ranker", artifacts: Path | None = None) -> dict:
@@ -256,7 +224,7 @@ def test_bad_uris_are_refused_with_the_fix(tmp_path, uri, message):
 
 def test_unreachable_server_fails_fast_without_credentials(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-very-secret")
-    port = _free_port()
+    port = free_port()
     source = MlflowRunSource(f"http://alice:hunter22@127.0.0.1:{port}")
     t = time.perf_counter()
     with pytest.raises(SourceUnavailableError) as err:

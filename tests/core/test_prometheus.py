@@ -27,6 +27,7 @@ from core.errors import InvalidInputError, SourceUnavailableError
 from core.models import TimeWindow
 from core.sources.metrics import MetricSource
 from core.sources.prometheus import PrometheusMetricSource, step_for
+from tests.servers import free_port, running
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -45,12 +46,6 @@ pytestmark = pytest.mark.skipif(
     MISSING and not os.environ.get("CI"),
     reason="Prometheus is not installed; run scripts/install_prometheus.sh",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def openmetrics() -> str:
@@ -91,32 +86,19 @@ def prometheus(tmp_path_factory):
     (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
     (root / "web.yml").write_text(f"basic_auth_users:\n  {USER}: '{PASSWORD_HASH}'\n")
     port = free_port()
-    log = (root / "prometheus.log").open("w")
-    proc = subprocess.Popen([
-        PROMETHEUS, f"--config.file={root / 'prometheus.yml'}", f"--web.config.file={root / 'web.yml'}",
-        f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if requests.get(f"{url}/-/ready", auth=(USER, PASSWORD), timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Prometheus did not become ready:\n{(root / 'prometheus.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
+    cmd = [PROMETHEUS, f"--config.file={root / 'prometheus.yml'}", f"--web.config.file={root / 'web.yml'}",
+           f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
+           f"--web.listen-address=127.0.0.1:{port}"]
+
+    def ready() -> bool:
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            return requests.get(f"{url}/-/ready", auth=(USER, PASSWORD), timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    with running(cmd, root / "prometheus.log", ready, what="Prometheus", timeout=60):
+        yield url
 
 
 @pytest.fixture()

@@ -7,11 +7,7 @@ Fails on any Streamlit exception element; saves a screenshot of every page under
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,16 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from screenshot import ARGS, CHROMIUM, wait_idle  # noqa: E402
 
+from tests.servers import free_port, http_ok, running  # noqa: E402
+
 PAGES = ["", "timeline", "distributions", "logs", "metrics", "models", "fishbone", "triage", "postmortem"]
 INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale"]
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,33 +29,15 @@ def server(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
     home = tmp_path_factory.mktemp("e2e-home")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     env.pop("DATABASE_URL", None)
-    log = (home / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not become healthy; log: {(home / 'streamlit.log').read_text()[-2000:]}")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
+                 cwd=ROOT, env=env):
+        yield base
 
 
 @pytest.fixture(scope="module")
