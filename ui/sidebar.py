@@ -13,6 +13,7 @@ from core.models import TimeWindow
 from core.store.incidents import list_incidents
 from ui import state
 from ui.incidents import parse_time_field
+from ui.presentation import present
 
 FMT = "%Y-%m-%d %H:%M"
 FROM_KEY, TO_KEY, PICK_KEY = "app_from", "app_to", "app_pick"
@@ -61,7 +62,7 @@ def render() -> None:
     state.sync_from_url(store)
     incidents = list_incidents(store)
     ids = [i.id for i in incidents]
-    labels = {i.id: f"{i.severity.value} · {i.title}" for i in incidents}
+    labels = {i.id: present(f"{i.severity.value} · {i.title}") for i in incidents}
     st.sidebar.markdown("### ML Incident Workbench")
     current = state.incident_id()
     if ids:

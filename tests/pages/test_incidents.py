@@ -128,3 +128,22 @@ def test_store_that_cannot_open(app_test, monkeypatch, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert "incident store is unavailable" in _texts(at)
+
+
+def test_presentation_mode_masks_values_on_every_page(app_test, workbench_home):
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    from core.store.incidents import create_incident
+
+    create_incident(store, id="leak", title="Key sk-live-4f9a8b7c6d5e4f3a2b1c0d9e leaked by ops@example.com",
+                    service="10.1.2.3")
+    at = app_test()
+    table = _incident_table(at)
+    assert "ops@example.com" in " ".join(table["title"])
+    at.session_state["app_present"] = True
+    at.run()
+    shown = _incident_table(at)
+    text = " ".join(shown["title"]) + " " + " ".join(shown["service"])
+    assert "ops@example.com" not in text and "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e" not in text and "10.1.2.3" not in text
+    assert "leaked by" in text  # only the sensitive values are masked
+    at.switch_page("app_pages/timeline.py").run()
+    assert not at.exception
