@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import streamlit as st
@@ -11,6 +10,7 @@ from core.analysis.triage import STEPS, RankedHypothesis, TriageResult
 from core.fishbone_map import AcceptedHypothesis, accept_hypothesis
 from core.models import Incident, TimeWindow, iso
 from core.store import Store
+from core.sources.mlflow_runs import configured_tracking_uri
 from core.store.evidence import pin_evidence
 from core.triage_run import triage_bundle
 
@@ -28,8 +28,8 @@ STEP_TITLES = dict(STEPS)
 
 
 def tracking_uri() -> str | None:
-    """The MLflow registry used by the registry step: ``MLFLOW_TRACKING_URI``, as the CLI does."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or None
+    """The MLflow registry used by the registry step, chosen as the CLI does."""
+    return configured_tracking_uri()
 
 
 def page_path(view: str) -> str:

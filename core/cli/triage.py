@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from core.analysis.triage import summarise
+from core.sources.mlflow_runs import configured_tracking_uri
 from core.triage_run import triage_bundle
 
 
@@ -34,14 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("bundle", help="incident bundle: a directory with bundle.json, or a .zip of one")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--tracking-uri", default=None,
-                   help="MLflow tracking URI for the model-registry step (default: $MLFLOW_TRACKING_URI; "
-                        "the step is skipped without one)")
+                   help="MLflow tracking URI for the model-registry step (default: $MLFLOW_TRACKING_URI, "
+                        "else the app's embedded store when it exists; the step is skipped without one)")
     p.add_argument("--top", type=int, default=3, help="hypotheses shown in text output (default 3)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+    uri = args.tracking_uri or configured_tracking_uri()
     result = triage_bundle(args.bundle, tracking_uri=uri)
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=2)

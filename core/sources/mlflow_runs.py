@@ -66,6 +66,17 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{workbench_home() / 'mlflow.db'}"
 
 
+def configured_tracking_uri() -> str | None:
+    """The registry to consult without being told: ``MLFLOW_TRACKING_URI``, else the embedded store
+    when it exists (the app creates it on first start), else None."""
+    import os
+
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    home = Path(os.environ.get("WORKBENCH_HOME") or Path.cwd() / ".workbench")
+    return f"sqlite:///{home / 'mlflow.db'}" if (home / "mlflow.db").is_file() else None
+
+
 def default_artifact_root() -> Path:
     """Where the embedded store keeps artifacts: ``<WORKBENCH_HOME>/mlartifacts``."""
     from core.store import workbench_home

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -249,9 +251,12 @@ def test_scenarios_are_deterministic_and_carry_ground_truth(tmp_path):
 
 # ---------------------------------------------------------------- CLI
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _cli(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    """The triage command with no registry configured (an empty workbench home, no MLFLOW_TRACKING_URI)."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["WORKBENCH_HOME"] = str(home or Path(tempfile.mkdtemp(prefix="triage-cli-home-")))
     return subprocess.run([sys.executable, "-m", "core", "triage", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env=env)
 
 
 def test_cli_json_matches_the_library(demo_bundles, demo_results):
