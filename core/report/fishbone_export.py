@@ -8,24 +8,22 @@ chromium/chrome on ``PATH``, else Debian's ``/usr/bin/chromium``.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 
-from core.errors import InvalidInputError, SourceUnavailableError
+from core.errors import InvalidInputError
 from core.models import CauseStatus
 from core.store.fishbone import Fishbone, why_paths
 from core.viz.fishbone import fishbone_figure
+from core.viz.images import render_images
 
 FORMAT = "fishbone/1"
 FORMATS = ("md", "mermaid", "json", "svg", "png")
 BUNDLE_FILE = "fishbone.json"
-_BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
 
 # ---------------------------------------------------------------- JSON
@@ -202,17 +200,6 @@ def fishbone_to_markdown(fishbone: Fishbone, *, mermaid: bool = True) -> str:
 # ---------------------------------------------------------------- images
 
 
-def browser_path() -> str | None:
-    """The Chrome-family browser kaleido should drive (``BROWSER_PATH``, ``PATH``, Debian's chromium)."""
-    if os.environ.get("BROWSER_PATH"):
-        return os.environ["BROWSER_PATH"]
-    for name in _BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
 def figure_images(fig: go.Figure, formats: tuple[str, ...] = ("svg", "png"), *,
                   scale: float = 2.0) -> dict[str, bytes]:
     """Render a figure to several image formats in one browser session (PNG at ``scale``).
@@ -221,37 +208,9 @@ def figure_images(fig: go.Figure, formats: tuple[str, ...] = ("svg", "png"), *,
         InvalidInputError: a format is not svg or png.
         SourceUnavailableError: no browser found, or it failed to render.
     """
-    for fmt in formats:
-        if fmt not in ("svg", "png"):
-            raise InvalidInputError(f"'{fmt}' is not an image format; use svg or png")
-    path = browser_path()
-    if path is None:
-        raise SourceUnavailableError(
-            "cannot render images: no Chrome or Chromium found; install chromium or set BROWSER_PATH"
-        )
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    import kaleido
-
-    async def render() -> dict[str, bytes]:
-        out = {}
-        async with kaleido.Kaleido(n=1, path=path) as k:
-            for fmt in formats:
-                opts = {"format": fmt, "width": fig.layout.width, "height": fig.layout.height,
-                        "scale": scale if fmt == "png" else 1.0}
-                out[fmt] = await k.calc_fig(fig, opts=opts)
-        return out
-
-    try:
-        # a fresh event loop in a worker thread: callers (Streamlit, pytest) may already run one
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, render()).result()
-    except Exception as exc:  # kaleido/choreographer raise many unrelated types when the browser fails
-        raise SourceUnavailableError(
-            f"cannot render the fishbone as {'/'.join(formats)} with the browser at {path}: "
-            f"{type(exc).__name__}: {exc}. Check that the browser starts headless, or set BROWSER_PATH"
-        ) from exc
+    jobs = [(fig, fmt, scale if fmt == "png" else 1.0) for fmt in formats]
+    images = render_images(jobs, what=f"the fishbone as {'/'.join(formats)}")
+    return dict(zip(formats, images))
 
 
 def figure_image(fig: go.Figure, fmt: str, *, scale: float = 1.0) -> bytes:

@@ -7,16 +7,14 @@
   can never inject markup or ``javascript:`` links), and the charts are live
   Plotly figures with plotly.js embedded once (``include_plotlyjs=True`` on the first).
 * **PDF** renders an HTML variant with static PNG charts (kaleido 1.x driving a
-  Chrome-family browser, :func:`core.report.fishbone_export.browser_path`) through
+  Chrome-family browser, :func:`core.viz.images.browser_path`) through
   weasyprint. When no browser works, the PDF is still produced and each chart
   is replaced by a note saying why.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from markdown_it import MarkdownIt
 
 from core.errors import InvalidInputError, SourceUnavailableError
 from core.report.postmortem import Postmortem, evidence_blocks
+from core.viz.images import render_images
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = ("md", "html", "pdf")
@@ -62,31 +61,8 @@ class _ChartView:
 
 
 def _images(figures: list[go.Figure], scale: float = 2.0) -> list[bytes]:
-    """PNG bytes of several figures with one browser session (run on a private thread and event loop)."""
-    from core.report.fishbone_export import browser_path
-
-    path = browser_path()
-    if path is None:
-        raise SourceUnavailableError(
-            "cannot render chart images: no Chrome or Chromium found; install chromium or set BROWSER_PATH")
-    import kaleido
-
-    async def run() -> list[bytes]:
-        out = []
-        async with kaleido.Kaleido(n=1, timeout=90, path=path) as k:
-            for fig in figures:
-                opts = {"format": "png", "width": fig.layout.width or 1000, "height": fig.layout.height or 500,
-                        "scale": scale}
-                out.append(await k.calc_fig(fig, opts=opts))
-        return out
-
-    try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(lambda: asyncio.run(run())).result()
-    except Exception as exc:  # kaleido/choreographer raise many unrelated types when the browser fails
-        raise SourceUnavailableError(
-            f"cannot render chart images with the browser at {path}: {type(exc).__name__}: {exc}. "
-            "Check that it starts headless, or set BROWSER_PATH to another one") from exc
+    """PNG bytes of several figures with one browser session."""
+    return render_images([(fig, "png", scale) for fig in figures], what="chart images")
 
 
 def _for_print(fig: go.Figure) -> go.Figure:

@@ -11,7 +11,6 @@ import pytest
 from core.errors import InvalidInputError
 from core.fishbone_demo import DEMO_SPECS, demo_fishbone_spec, seed_demo_fishbone, seed_fishbone
 from core.report.fishbone_export import (
-    browser_path,
     fishbone_to_dict,
     fishbone_to_markdown,
     fishbone_images,
@@ -21,6 +20,7 @@ from core.report.fishbone_export import (
 from core.store import fishbone as fb
 from core.store.incidents import create_incident
 from core.store.timeline import add_event
+from core.viz.images import browser_path
 
 
 @pytest.fixture
