@@ -63,7 +63,8 @@ def analytics(incidents: list[Incident]) -> None:
     c1.caption("By status")
     c1.dataframe(pd.Series(stats.by_status, name="incidents"), width="stretch")
     c2.caption("By root-cause class")
-    c2.dataframe(pd.Series(stats.by_root_cause, name="incidents"), width="stretch")
+    c2.dataframe(pd.Series({ROOT_CAUSE_LABELS.get(k, "not set yet"): v for k, v in stats.by_root_cause.items()},
+                           name="incidents"), width="stretch")
     c3.caption("Durations from impact start (median · p90)")
     c3.dataframe(pd.DataFrame([
         {"": n, "median": format_duration(d.median), "p90": format_duration(d.p90), "n": d.n}
