@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -274,6 +275,23 @@ def _stale(what: str, fresh: Any) -> ConcurrentEditError:
     return ConcurrentEditError(what, current=fresh)
 
 
+@contextmanager
+def _locked_at(store: Store, table, row_id: int, version: int, *, what: str, label: str,
+               to_object: Callable[[Any], Any]) -> Iterator[tuple[Connection, Any, str]]:
+    """A transaction holding the fishbone lock, with the row re-read and still at ``version``.
+
+    Yields (connection, row, incident id). Raises ``ConcurrentEditError`` carrying the fresh
+    object (or None when it was deleted) if someone else changed it first.
+    """
+    incident_id = _incident_of(store, table, row_id, what)
+    with store.engine.begin() as conn:
+        _lock(conn, incident_id)
+        row = _row(conn, table, row_id)
+        if row is None or row._mapping["version"] != version:
+            raise _stale(label, to_object(row) if row else None)
+        yield conn, row, incident_id
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -416,12 +434,8 @@ def delete_category(store: Store, category_id: int, *, version: int, move_to: in
         CategoryHasCausesError: it holds causes and no ``move_to`` was given (ask the user where).
         ConcurrentEditError: the category changed since ``version``.
     """
-    incident_id = _incident_of(store, categories, category_id, "category")
-    with store.engine.begin() as conn:
-        _lock(conn, incident_id)
-        row = _row(conn, categories, category_id)
-        if row is None or row._mapping["version"] != version:
-            raise _stale("The category", _category(row) if row else None)
+    with _locked_at(store, categories, category_id, version, what="category", label="The category",
+                    to_object=_category) as (conn, row, incident_id):
         count = conn.execute(select(func.count()).select_from(causes)
                              .where(causes.c.category_id == category_id)).scalar_one()
         if count and move_to is None:
@@ -553,12 +567,8 @@ def update_cause(store: Store, cause_id: int, *, version: int, **changes: Any) -
         values["status"] = _status(changes["status"])
     if "evidence" in changes:
         values["evidence"] = _evidence(changes["evidence"])
-    incident_id = _incident_of(store, causes, cause_id, "cause")
-    with store.engine.begin() as conn:
-        _lock(conn, incident_id)
-        row = _row(conn, causes, cause_id)
-        if row is None or row._mapping["version"] != version:
-            raise _stale("The cause", _cause(row) if row else None)
+    with _locked_at(store, causes, cause_id, version, what="cause", label="The cause",
+                    to_object=_cause) as (conn, row, incident_id):
         if "text" in values:
             _check_duplicate(conn, incident_id, values["text"], exclude=cause_id)
         if "parent_id" in changes and changes["parent_id"] != row._mapping["parent_id"]:
@@ -587,12 +597,8 @@ def update_cause(store: Store, cause_id: int, *, version: int, **changes: Any) -
 
 def delete_cause(store: Store, cause_id: int, *, version: int) -> None:
     """Delete a cause and its sub-causes; Five Whys steps and action items keep existing, unlinked."""
-    incident_id = _incident_of(store, causes, cause_id, "cause")
-    with store.engine.begin() as conn:
-        _lock(conn, incident_id)
-        row = _row(conn, causes, cause_id)
-        if row is None or row._mapping["version"] != version:
-            raise _stale("The cause", _cause(row) if row else None)
+    with _locked_at(store, causes, cause_id, version, what="cause", label="The cause",
+                    to_object=_cause) as (conn, row, incident_id):
         ids = [cause_id] + [r[0] for r in conn.execute(
             select(causes.c.id).where(causes.c.parent_id == cause_id)).fetchall()]
         # explicit unlinking, so it does not depend on the backend enforcing ON DELETE SET NULL
@@ -672,12 +678,8 @@ def update_why(store: Store, step_id: int, *, version: int, **changes: Any) -> W
         values["answer"] = _text(changes["answer"], "answer", MAX_WHY, required=False)
     if "evidence" in changes:
         values["evidence"] = _evidence(changes["evidence"])
-    incident_id = _incident_of(store, why_steps, step_id, "why step")
-    with store.engine.begin() as conn:
-        _lock(conn, incident_id)
-        row = _row(conn, why_steps, step_id)
-        if row is None or row._mapping["version"] != version:
-            raise _stale("The why step", _why(row) if row else None)
+    with _locked_at(store, why_steps, step_id, version, what="why step", label="The why step",
+                    to_object=_why) as (conn, row, incident_id):
         if "cause_id" in changes:
             values["cause_id"] = _cause_in(conn, incident_id, changes["cause_id"])
         if "parent_id" in changes and changes["parent_id"] is not None:
@@ -707,12 +709,8 @@ def update_why(store: Store, step_id: int, *, version: int, **changes: Any) -> W
 
 def delete_why(store: Store, step_id: int, *, version: int) -> None:
     """Delete a step and every step after it (its branches)."""
-    incident_id = _incident_of(store, why_steps, step_id, "why step")
-    with store.engine.begin() as conn:
-        _lock(conn, incident_id)
-        row = _row(conn, why_steps, step_id)
-        if row is None or row._mapping["version"] != version:
-            raise _stale("The why step", _why(row) if row else None)
+    with _locked_at(store, why_steps, step_id, version, what="why step", label="The why step",
+                    to_object=_why) as (conn, row, incident_id):
         doomed, frontier = [step_id], [step_id]
         while frontier:
             frontier = [r[0] for r in conn.execute(
