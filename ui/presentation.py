@@ -25,8 +25,8 @@ from core.masking import mask_frame, mask_obj, mask_text
 from core.models import EventKind, Incident, TimelineEvent, TimeWindow
 from core.report.postmortem import evidence_figure, frozen_numbers, key_events
 from core.store import Store
-from core.store.evidence import list_evidence
-from core.store.timeline import list_events
+from core.store.evidence import count_evidence, list_evidence
+from core.store.timeline import list_events, timeline_revision
 from ui import state
 
 REFRESH_SECONDS = 5
@@ -90,11 +90,10 @@ def shared_revision(store: Store, incident_id: str) -> str:
     from core.store.reports import sections_revision
 
     incident = find_incident(store, incident_id)
-    events = list_events(store, incident_id)
     parts = [
         str(incident.version if incident else 0),
-        str(len(events)), str(sum(e.version for e in events)), str(max((e.id or 0 for e in events), default=0)),
-        str(len(list_evidence(store, incident_id))),
+        repr(timeline_revision(store, incident_id)),
+        str(count_evidence(store, incident_id)),
         fishbone_revision(store, incident_id),
         repr(sections_revision(store, incident_id)),
     ]
@@ -105,6 +104,8 @@ def shared_revision(store: Store, incident_id: str) -> str:
 def live_refresh(incident_id: str, key: str = "present") -> None:
     """Every few seconds, rerun the page if the incident's shared state changed since this view last looked."""
     rev_key = f"{key}_revision_{incident_id}"
+    if st.session_state.pop(f"{key}_just_read_{incident_id}", False):
+        return  # part of a full run that has just recorded the state
     current = shared_revision(state.get_store(), incident_id)
     previous = st.session_state.get(rev_key)
     st.session_state[rev_key] = current
@@ -119,6 +120,7 @@ def refresh_shared_state() -> None:
         # A full run already shows the current state: record it, so that only a timed
         # fragment run that sees a newer state reruns the page (never a run carrying a click).
         st.session_state[f"app_revision_{incident_id}"] = shared_revision(state.get_store(), incident_id)
+        st.session_state[f"app_just_read_{incident_id}"] = True
         live_refresh(incident_id, key="app")
 
 

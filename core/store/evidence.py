@@ -105,3 +105,11 @@ def list_evidence(store: Store, incident_id: str, kind: str | None = None) -> li
         q = q.where(evidence_table.c.kind == kind)
     with store.engine.connect() as conn:
         return [_from_row(r) for r in conn.execute(q).fetchall()]
+
+
+def count_evidence(store: Store, incident_id: str) -> int:
+    from sqlalchemy import func
+
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(evidence_table)
+                                .where(evidence_table.c.incident_id == incident_id)).scalar_one())

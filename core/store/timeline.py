@@ -181,3 +181,16 @@ def event_history(store: Store, event_id: int) -> list[dict[str, Any]]:
             .order_by(timeline_revisions.c.id)
         ).fetchall()
     return [dict(r._mapping) for r in rows]
+
+
+def timeline_revision(store: Store, incident_id: str) -> tuple[int, int, int]:
+    """(events, sum of versions, highest id) of an incident's timeline: changes whenever anyone edits it."""
+    from sqlalchemy import func
+
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(func.count(), func.coalesce(func.sum(timeline_events.c.version), 0),
+                   func.coalesce(func.max(timeline_events.c.id), 0))
+            .where(timeline_events.c.incident_id == incident_id, timeline_events.c.deleted.is_(False))
+        ).one()
+    return int(row[0]), int(row[1]), int(row[2])

@@ -10,10 +10,10 @@ from sqlalchemy import inspect
 from core.errors import ConcurrentEditError, InvalidInputError, NotFoundError, StoreError
 from core.models import Milestone, Status, TimeWindow
 from core.store import open_store, redact_url
-from core.store.evidence import list_evidence, pin_evidence
+from core.store.evidence import count_evidence, list_evidence, pin_evidence
 from core.store.incidents import create_incident, get_incident, list_incidents, update_incident
 from core.store.tables import metadata
-from core.store.timeline import add_event, event_history, list_events, update_event
+from core.store.timeline import add_event, event_history, list_events, timeline_revision, update_event
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -109,6 +109,9 @@ def test_timeline_events_keep_revisions(store):
     with pytest.raises(InvalidInputError, match="not an event kind"):
         add_event(store, "tl", timestamp=T0, kind="party", title="x")
     assert [e.title for e in list_events(store, "tl")] == ["api 1.2.1"]
+    before = timeline_revision(store, "tl")
+    update_event(store, ev.id, version=2, title="api 1.2.2")
+    assert timeline_revision(store, "tl") != before and timeline_revision(store, "tl")[0] == 1
 
 
 def test_pinned_evidence_is_frozen_and_on_the_timeline(store):
@@ -118,6 +121,7 @@ def test_pinned_evidence_is_frozen_and_on_the_timeline(store):
                       result={"count": 1234, "ratio": float("nan")}, window=window, author="ana")
     assert ev.result == {"count": 1234, "ratio": None} and len(ev.digest) == 64
     assert list_evidence(store, "ev")[0].digest == ev.digest
+    assert count_evidence(store, "ev") == 1 and count_evidence(store, "other") == 0
     pinned = [e for e in list_events(store, "ev") if e.pinned]
     assert pinned and pinned[0].evidence_id == ev.id and pinned[0].timestamp == window.end
 
