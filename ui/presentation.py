@@ -50,7 +50,13 @@ PRESENTATION_CSS = """
 [data-testid="stMain"] a { color: #8fd3ff !important; text-decoration: underline; }
 .stApp code { color: #ffe08a !important; background: #1d2533 !important; }
 .stApp table, .stApp th, .stApp td { border-color: #3a4457 !important; }
-.stApp [data-testid="stMetricValue"] { font-size: 3rem !important; color: var(--wb-accent) !important; }
+.stApp [data-testid="stMetricValue"], .stApp [data-testid="stMetricValue"] div, .stApp [data-testid="stMetricValue"] p {
+  font-size: 3rem !important; line-height: 1.2 !important; color: var(--wb-accent) !important; }
+.stApp [data-testid="stButtonGroup"] button { background: #1d2533 !important; border-color: #6b7a95 !important; }
+.stApp [data-testid="stButtonGroup"] button[aria-checked="true"] { background: #7c2d12 !important;
+  border-color: var(--wb-accent) !important; }
+.stApp [data-testid="stButtonGroup"] button p, .stApp [data-testid="stButtonGroup"] button span {
+  color: var(--wb-ink) !important; }
 .stApp button p { font-size: 1.2rem !important; }
 [data-baseweb="tab"] p { font-size: 1.3rem !important; }
 [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"], #MainMenu, footer,
