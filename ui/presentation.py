@@ -48,6 +48,7 @@ PRESENTATION_CSS = """
 .stApp [data-testid="stCaptionContainer"], .stApp [data-testid="stCaptionContainer"] p {
   color: var(--wb-muted) !important; font-size: 1.1rem !important; }
 [data-testid="stMain"] a { color: #8fd3ff !important; text-decoration: underline; }
+.stApp span.stMarkdownBadge { color: #111722 !important; font-weight: 700 !important; }
 .stApp code { color: #ffe08a !important; background: #1d2533 !important; }
 .stApp table, .stApp th, .stApp td { border-color: #3a4457 !important; }
 .stApp [data-testid="stMetricValue"], .stApp [data-testid="stMetricValue"] div, .stApp [data-testid="stMetricValue"] p {
