@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -218,13 +219,6 @@ def _comparison_type(rk: str, ck: str) -> str:
     return "categorical"
 
 
-def _values(series: pd.Series, kind: str) -> np.ndarray:
-    """Non-null float values (unsorted)."""
-    if kind == sch.DATETIME:
-        return series.dropna().astype("int64").to_numpy(dtype=float)
-    return sch.numeric_values(series)
-
-
 def _sorted_values(series: pd.Series, kind: str) -> np.ndarray:
     """Sorted non-null float values (one copy, sorted in place; NaN sort last and are cut off)."""
     if kind == sch.DATETIME:
@@ -240,31 +234,20 @@ def _sorted_values(series: pd.Series, kind: str) -> np.ndarray:
 def _numeric_column(col: str, cur_col: str, rs: pd.Series, cs: pd.Series, rk: str, ck: str, ctype: str,
                     role: str, thr: dict[str, float]) -> _Partial:
     a = _sorted_values(rs, rk)
-    b_unsorted = _values(cs, ck)
-    if a.size == 0 or b_unsorted.size == 0:  # e.g. text that no longer parses as numbers
+    b = _sorted_values(cs, ck)
+    if a.size == 0 or b.size == 0:  # e.g. text that no longer parses as numbers
         return _empty_column(col, cur_col, rs, cs, role)
-    rnull = len(rs) - a.size
+    rnull, cnull = len(rs) - a.size, len(cs) - b.size
     rp = sch.profile_sorted(col, rk, str(rs.dtype), a, rnull)
+    cp = sch.profile_sorted(cur_col, ck, str(cs.dtype), b, cnull)
     edges = st.quantile_edges(a)
-    if a.size >= st.LARGE_N and b_unsorted.size >= st.LARGE_N:
-        # one sort instead of two: exact KS and per-bin exact Wasserstein on a grid
-        b = b_unsorted
-        cnull = len(cs) - b.size
-        grid = st.compare_on_grid(a, b, edges)
-        cp = sch.profile_on_grid(cur_col, ck, str(cs.dtype), b, cnull, grid.edges, grid.cur_cum)
-        d, w_raw, cur_bins = grid.ks, grid.wasserstein, grid.cur_counts
-        outside = (int(np.count_nonzero(b < rp.minimum)), int(np.count_nonzero(b > rp.maximum)))
-    else:
-        b = np.sort(b_unsorted)
-        cnull = len(cs) - b.size
-        cp = sch.profile_sorted(cur_col, ck, str(cs.dtype), b, cnull)
-        merged = st.merge_sorted(a, b)
-        d, w_raw, cur_bins = st.ks_statistic(merged), st.wasserstein(merged), st.bin_counts(b, edges)
-        outside = sch.outside_counts(b, rp.minimum, rp.maximum)
+    comparison = st.compare_sorted(a, b)
+    d, w_raw = comparison.ks, comparison.wasserstein
+    outside = sch.outside_counts(b, rp.minimum, rp.maximum)
     p = st.ks_pvalue(d, a.size, b.size)
     scale = rp.std if rp.std else (abs(rp.mean) if rp.mean else 1.0)
     w = w_raw / scale
-    psi = st.psi(np.append(st.bin_counts(a, edges), rnull), np.append(cur_bins, cnull))
+    psi = st.psi(np.append(st.bin_counts(a, edges), rnull), np.append(st.bin_counts(b, edges), cnull))
     tests = {
         "wasserstein": TestResult("wasserstein", w, thr["wasserstein"], w > thr["wasserstein"]),
         "psi": TestResult("psi", psi, thr["psi"], psi > thr["psi"]),
@@ -358,6 +341,16 @@ def _finish(part: _Partial, p_adjusted: float | None, thr: dict[str, float]) -> 
 
 
 # ---------------------------------------------------------------- multivariate
+
+def _prefetch_classifier() -> None:
+    """Import the classifier's modules ahead of use (run in a background thread)."""
+    try:
+        import sklearn.ensemble  # noqa: F401
+        import sklearn.metrics  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
+    except Exception:  # noqa: BLE001 - the classifier reports its own import problems when it runs
+        pass
+
 
 def domain_classifier(
     reference: pd.DataFrame,
@@ -476,9 +469,9 @@ def compare_distributions(
     skip = set(map(str, exclude))
     ref_cols = [c for c in reference.columns if c not in skip]
     cur_cols = [c for c in current.columns if c not in skip]
-    say(0.02, "Detecting column types")
-    rk = {c: sch.column_kind(reference[c]) for c in ref_cols}
-    ck = {c: sch.column_kind(current[c]) for c in cur_cols}
+    if multivariate:  # the classifier's imports take ~0.7 s: load them while the columns are compared
+        threading.Thread(target=_prefetch_classifier, name="drift-prefetch", daemon=True).start()
+    say(0.02, "Comparing columns")
     cur_set = set(cur_cols)
     common = [c for c in ref_cols if c in cur_set]
     thr_local = thr
@@ -488,7 +481,8 @@ def compare_distributions(
 
     def work(pair: tuple[str, str]) -> _Partial:
         r, c = pair
-        return _compare_column(r, c, reference, current, (rk[r], ck[c]), role(r), thr_local)
+        kinds = (sch.column_kind(reference[r]), sch.column_kind(current[c]))
+        return _compare_column(r, c, reference, current, kinds, role(r), thr_local)
 
     parts: dict[tuple[str, str], _Partial] = {}
     n_workers = workers or max(1, min(4, os.cpu_count() or 1))  # numpy sorts release the GIL

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis import stattests
+from core.analysis.stattests import inner
 
 NUMERIC = "numeric"
 NUMERIC_STRING = "numeric_string"  # text whose values parse as numbers
@@ -89,7 +90,7 @@ class SchemaFinding:
 
 def column_kind(series: pd.Series) -> str:
     """``numeric``, ``numeric_string``, ``categorical``, ``datetime`` or ``empty``."""
-    if series.notna().sum() == 0:
+    if not series.iloc[:64].notna().any() and not series.notna().any():  # the head settles most columns
         return EMPTY
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -139,48 +140,26 @@ def profile_sorted(name: str, kind: str, dtype: str, sorted_values: np.ndarray, 
     if sorted_values.size == 0:
         return ColumnProfile(name, EMPTY, dtype, n, n_null)
     q25, med, q75 = stattests.sorted_quantiles(sorted_values, [0.25, 0.5, 0.75])
-    change = np.flatnonzero(sorted_values[1:] != sorted_values[:-1])
-    bounds = np.concatenate([[0], change + 1, [sorted_values.size]])
-    runs = np.diff(bounds)
-    top = int(np.argmax(runs))
+    size = sorted_values.size
+    mean = float(sorted_values.sum()) / size
+    var = float(inner(sorted_values, sorted_values)) / size - mean * mean  # one pass, no temporary array
+    if var < 1e-6 * mean * mean:  # the subtraction may have cancelled: take the two-pass value
+        centred = sorted_values - mean
+        var = float(inner(centred, centred)) / size
+    std = math.sqrt(max(var, 0.0))
+    distinct_next = sorted_values[1:] != sorted_values[:-1]
+    if distinct_next.all():  # no ties
+        top_value, top_share, n_unique = float(sorted_values[0]), 1.0 / size, size
+    else:
+        bounds = np.concatenate([[0], np.flatnonzero(distinct_next) + 1, [size]])
+        runs = np.diff(bounds)
+        top = int(np.argmax(runs))
+        top_value, top_share, n_unique = float(sorted_values[bounds[top]]), float(runs[top] / size), int(runs.size)
     return ColumnProfile(
         name, kind, dtype, n, n_null,
         minimum=float(sorted_values[0]), maximum=float(sorted_values[-1]),
-        q25=float(q25), median=float(med), q75=float(q75),
-        mean=float(sorted_values.mean()), std=float(sorted_values.std()),
-        top_value=float(sorted_values[bounds[top]]), top_share=float(runs[top] / sorted_values.size),
-        n_unique=int(runs.size),
-    )
-
-
-def profile_on_grid(name: str, kind: str, dtype: str, values: np.ndarray, n_null: int,
-                    edges: np.ndarray, cum: np.ndarray) -> ColumnProfile:
-    """Profile of a numeric column from unsorted values and their counts on a fine grid.
-
-    ``cum[i]`` is the number of values <= ``edges[i]``. Quartiles are interpolated inside their
-    grid bin (error at most one bin width); the top value is the grid point with the most values
-    exactly on it (a value holding a large share is always a grid point), its share exact;
-    ``n_unique`` is not known and set to -1.
-    """
-    n = values.size + n_null
-    if values.size == 0:
-        return ColumnProfile(name, EMPTY, dtype, n, n_null)
-    qs = []
-    for q in (0.25, 0.5, 0.75):
-        target = q * (values.size - 1) + 1  # 1-based rank, numpy's linear method
-        k = int(np.searchsorted(cum, target, side="left"))
-        k = min(max(k, 0), edges.size - 1)
-        if k == 0 or cum[k] == cum[k - 1] or np.count_nonzero(values == edges[k]) == cum[k] - cum[k - 1]:
-            qs.append(float(edges[k]))  # all of the bin's values sit on its upper edge (ties)
-            continue
-        frac = (target - cum[k - 1]) / (cum[k] - cum[k - 1])
-        qs.append(float(edges[k - 1] + (edges[k] - edges[k - 1]) * frac))
-    counts = np.diff(np.concatenate([[0], cum]))
-    top = float(edges[int(np.argmax(counts))])
-    return ColumnProfile(
-        name, kind, dtype, n, n_null, minimum=float(values.min()), maximum=float(values.max()),
-        q25=qs[0], median=qs[1], q75=qs[2], mean=float(values.mean()), std=float(values.std()),
-        top_value=top, top_share=float(np.count_nonzero(values == top) / values.size), n_unique=-1,
+        q25=float(q25), median=float(med), q75=float(q75), mean=mean, std=std,
+        top_value=top_value, top_share=top_share, n_unique=n_unique,
     )
 
 

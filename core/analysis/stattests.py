@@ -6,9 +6,11 @@ threshold and whether it is an effect size or a hypothesis test (see
 (numeric) or on aligned count vectors (categorical), so one sort per column feeds
 every numeric statistic.
 
-The two-sample Kolmogorov–Smirnov statistic is computed by merging the two sorted
-samples; it equals ``scipy.stats.ks_2samp`` and its p-value uses the same method
-(exact for samples up to 10 000 values, Smirnov's asymptotic distribution above).
+The two-sample Kolmogorov–Smirnov statistic and the Wasserstein distance come from
+the two sorted samples, merged when small and compared on a grid when large
+(:func:`compare_sorted`); both equal scipy's. The KS p-value uses scipy's method
+(exact for samples up to 10 000 values, the Kolmogorov distribution of
+:mod:`core.analysis.ksdist` above).
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+import scipy.special
 
+from core.analysis.ksdist import kstwo_sf
 from core.errors import InvalidInputError
+
+
+def inner(x: np.ndarray, y: np.ndarray) -> float:
+    """Inner product without BLAS: OpenBLAS may spin extra threads for one long vector, which costs
+    more CPU than it saves when the drift report already compares columns in parallel."""
+    return float(np.einsum("i,i->", x, y))
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -132,14 +141,14 @@ def ks_pvalue(d: float, n1: int, n2: int) -> float:
             pass
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
-    return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    return kstwo_sf(d, int(np.round(en)))
 
 
 def wasserstein(merged: MergedSamples) -> float:
     """First Wasserstein distance between the two samples (equals ``scipy.stats.wasserstein_distance``)."""
     if merged.values.size < 2:
         return 0.0
-    return float(np.dot(np.abs(merged.diff[:-1]), np.diff(merged.values)))
+    return float(inner(np.abs(merged.diff[:-1]), np.diff(merged.values)))
 
 
 def sorted_quantiles(sorted_values: np.ndarray, qs: np.ndarray | list[float]) -> np.ndarray:
@@ -214,7 +223,7 @@ def chi2_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, fl
         magnitude = np.minimum(0.5, np.abs(diff))
         observed = observed + magnitude * direction
     stat = float(np.sum((observed - expected) ** 2 / expected))
-    return stat, float(stats.chi2.sf(stat, dof)), dof
+    return stat, float(scipy.special.chdtrc(dof, stat)), dof  # what scipy.stats.chi2.sf computes
 
 
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
@@ -236,145 +245,165 @@ def dkw_bound(n: int, alpha: float = 0.05) -> float:
     return math.sqrt(math.log(2 / alpha) / (2 * n)) if n > 0 else 1.0
 
 
-# ---------------------------------------------------------------- large samples: one sort instead of two
+# ---------------------------------------------------------------- large samples: a grid instead of a full merge
 
-LARGE_N = 100_000  # from this many values on both sides, the current sample is not sorted
-GRID = 4096
-TAIL = 1024  # extra grid points in each tail, where bins would otherwise be wide
+GRID_MIN_N = 20_000  # from this many values on both sides, the sorted samples are compared on a grid
+GRID = 8192  # grid points taken from each sample
 
 
 @dataclass(frozen=True)
 class GridComparison:
-    """KS (exact), Wasserstein (on the grid) and bin counts, from a sorted reference and an unsorted current."""
+    """Exact KS statistic and Wasserstein distance of two sorted samples, found on a grid."""
 
     ks: float
     wasserstein: float
-    cur_counts: np.ndarray  # current counts in the bins of ``bin_counts`` for the given edges
-    refined_bins: int
-    wasserstein_error: float  # the Wasserstein value is at most this much below the exact one
-    edges: np.ndarray  # the grid
-    cur_cum: np.ndarray  # number of current values <= each grid point
+    refined_bins: int  # grid bins whose values had to be merged one by one
+    grid_points: int
 
 
-def compare_on_grid(ref_sorted: np.ndarray, cur: np.ndarray, psi_edges: np.ndarray) -> GridComparison:
-    """Compare a sorted reference with an unsorted current sample without sorting the current one.
+def compare_sorted(ref: np.ndarray, cur: np.ndarray) -> GridComparison:
+    """KS statistic and Wasserstein distance of two sorted, non-empty, null-free samples.
 
-    Both ECDFs are computed exactly on a grid of about 8,000 points (reference quantiles, a stride
-    sample of the current values, both extremes). Between two grid points neither ECDF can move by
-    more than its mass in that bin, so the KS statistic is bounded there; only the bins whose bound
-    exceeds the best grid value are refined, by sorting the few values inside them. The KS statistic
-    is therefore exact (equal to ``scipy.stats.ks_2samp``). The Wasserstein distance integrates both
-    ECDFs exactly over each bin (from per-bin counts and sums); it is exact except in bins where the
-    two ECDFs cross, whose error is at most the bin width times its mass.
+    Both equal scipy's (``ks_2samp``, ``wasserstein_distance``). Small samples are merged
+    (:func:`merge_sorted`); large ones are compared on a grid (:func:`compare_on_grid`),
+    which reads only a few percent of the values one by one.
     """
-    n1, n2 = ref_sorted.size, cur.size
-    step = max(n2 // GRID, 1)
-    tail = min(TAIL, n1 // 4)
-    outer = cur[(cur < ref_sorted[tail]) | (cur > ref_sorted[-tail - 1])]  # current values in the reference's tails
-    if outer.size > 4 * TAIL:
-        outer = outer[:: outer.size // (4 * TAIL)]
+    if min(ref.size, cur.size) >= GRID_MIN_N:
+        return compare_on_grid(ref, cur)
+    merged = merge_sorted(ref, cur)
+    return GridComparison(ks_statistic(merged), wasserstein(merged), 0, 0)
+
+
+def compare_on_grid(ref: np.ndarray, cur: np.ndarray, grid: int = GRID) -> GridComparison:
+    """Exact KS and Wasserstein of two large sorted samples without merging them.
+
+    The grid holds ``grid`` evenly spaced order statistics of each sample (so both
+    extremes). At a grid point both ECDFs are read off by binary search. Inside a bin
+    ``(e[i-1], e[i]]`` neither ECDF can move by more than its mass in the bin, which bounds
+    ``F_ref - F_cur`` there by ``[low, high]``:
+
+    * KS: a bin can only beat the best grid value when its bound does; only those bins are
+      merged value by value, so the statistic is exact.
+    * Wasserstein: where the difference keeps one sign over a bin, its integral follows
+      exactly from each sample's count and sum in the bin (prefix sums of the sorted
+      values). Bins where it may change sign are merged value by value. The result is the
+      exact ``integral |F_ref - F_cur|``.
+    """
+    n1, n2 = ref.size, cur.size
     edges = np.unique(np.concatenate([
-        ref_sorted[np.linspace(0, n1 - 1, GRID).astype(np.int64)], ref_sorted[:TAIL], ref_sorted[-TAIL:],
-        cur[::step], outer, [cur.min(), cur.max()], psi_edges,
+        ref[np.linspace(0, n1 - 1, min(grid, n1)).astype(np.int64)],
+        cur[np.linspace(0, n2 - 1, min(grid, n2)).astype(np.int64)],
     ]))
-    c1 = np.searchsorted(ref_sorted, edges, side="right")
-    idx = locate(edges, cur)  # cur in (edges[i-1], edges[i]] -> i
-    c2 = np.cumsum(np.bincount(idx, minlength=edges.size))
+    c1 = np.searchsorted(ref, edges, side="right")
+    c2 = np.searchsorted(cur, edges, side="right")
+    below1 = _count_below(ref, edges, c1)[1:]  # values strictly below each upper edge
+    below2 = _count_below(cur, edges, c2)[1:]
+    if n1 == n2 and np.array_equal(c1, c2) and np.array_equal(ref, cur):  # e.g. a file compared with itself
+        return GridComparison(0.0, 0.0, 0, int(edges.size))
     diff = c1 / n1 - c2 / n2
     d_grid = float(np.abs(diff).max())
-    # bound inside the open bin (edges[i-1], edges[i]), i >= 1
-    upper = np.maximum(c1[1:] / n1 - c2[:-1] / n2, c2[1:] / n2 - c1[:-1] / n1)
-    cand = np.flatnonzero(upper > d_grid) + 1
-    d = d_grid
-    if cand.size:
-        is_cand = np.zeros(edges.size, dtype=bool)
-        is_cand[cand] = True
-        sel_mask = is_cand[idx]
-        cur_sel = np.sort(cur[sel_mask])
-        cur_bins = np.sort(idx[sel_mask])  # same order as cur_sel: bins are ordered value ranges
-        lengths = c1[cand] - c1[cand - 1]
-        ref_idx = np.repeat(c1[cand - 1] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
-        ref_sel = ref_sorted[ref_idx]
-        ref_bins = np.repeat(cand, lengths)
-        off_ref = np.zeros(edges.size, dtype=np.int64)
-        off_cur = np.zeros(edges.size, dtype=np.int64)
-        off_ref[cand] = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        cur_len = np.bincount(cur_bins, minlength=edges.size)[cand]
-        off_cur[cand] = np.concatenate([[0], np.cumsum(cur_len)[:-1]])
-        points = np.concatenate([ref_sel, cur_sel])
-        bins = np.concatenate([ref_bins, cur_bins])
-        k1 = np.searchsorted(ref_sel, points, side="right") - off_ref[bins] + c1[bins - 1]
-        k2 = np.searchsorted(cur_sel, points, side="right") - off_cur[bins] + c2[bins - 1]
-        if points.size:
-            d = max(d, float(np.abs(k1 / n1 - k2 / n2).max()))
-    w1, w1_bound = _grid_wasserstein(ref_sorted, cur, edges, idx, c1, c2)
-    at = np.searchsorted(edges, psi_edges)
-    cum = c2[at] if psi_edges.size else np.array([], dtype=np.int64)
-    cur_counts = np.diff(np.concatenate([[0], cum, [n2]]))
-    return GridComparison(min(d, 1.0), w1, cur_counts, int(cand.size), w1_bound, edges, c2)
+    # bounds of the difference strictly inside bin i = (e[i-1], e[i]), i = 1..k-1
+    low = c1[:-1] / n1 - below2 / n2
+    high = below1 / n1 - c2[:-1] / n2
+    ks_cand = np.maximum(high, -low) > d_grid
+    crossing = (low < 0) & (high > 0)
+    refine = np.flatnonzero(ks_cand | crossing) + 1  # bin numbers
 
-
-def _grid_wasserstein(ref_sorted: np.ndarray, cur: np.ndarray, edges: np.ndarray, idx: np.ndarray,
-                      c1: np.ndarray, c2: np.ndarray) -> float:
-    """``sum over bins |integral (F_ref - F_cur)|`` with both integrals exact per bin, and its error bound.
-
-    In a bin where the difference keeps its sign the term is exact; where it may change sign the
-    term can fall short by at most the bin width times the range of the difference in the bin.
-    """
-    n1, n2 = ref_sorted.size, cur.size
-    shift = float(ref_sorted[n1 // 2])  # centre the sums to keep their rounding small
-    e = edges - shift
-    ref_cum = np.concatenate([[0.0], np.cumsum(ref_sorted - shift)])
-    sum1 = ref_cum[c1[1:]] - ref_cum[c1[:-1]]
-    sum2 = np.bincount(idx, weights=cur - shift, minlength=edges.size)[1:]
+    # Wasserstein over the bins kept whole: both integrals from counts and sums
+    width = np.diff(edges)
     cnt1 = c1[1:] - c1[:-1]
     cnt2 = c2[1:] - c2[:-1]
-    width = np.diff(e)
-    b = e[1:]
-    i1 = (c1[:-1] * width + (cnt1 * b - sum1)) / n1
-    i2 = (c2[:-1] * width + (cnt2 * b - sum2)) / n2
-    low = c1[:-1] / n1 - c2[1:] / n2  # smallest possible difference inside each bin
-    high = c1[1:] / n1 - c2[:-1] / n2  # largest
-    crossing = (low < 0) & (high > 0)
-    bound = float(np.sum((high - low)[crossing] * width[crossing]))
-    return float(np.abs(i1 - i2).sum()), bound
+    # integral of F over a bin = F(e[i-1]) * width + sum over its values v of (e[i] - v)
+    i1 = (c1[:-1] * width + (cnt1 * edges[1:] - _segment_sums(ref, c1))) / n1
+    i2 = (c2[:-1] * width + (cnt2 * edges[1:] - _segment_sums(cur, c2))) / n2
+    whole = np.abs(i1 - i2)
+    whole[refine - 1] = 0.0
+    w = float(whole.sum())
+    d = d_grid
+    if refine.size:
+        d_ref, w_ref = _refine_bins(ref, cur, edges, c1, c2, diff, refine)
+        d, w = max(d, d_ref), w + w_ref
+    return GridComparison(min(d, 1.0), w, int(refine.size), int(edges.size))
 
 
-LOOKUP_CELLS = 1 << 17
-LOOKUP_PASSES = 4
-LOOKUP_CROWDED = 64  # edges in one cell beyond which the lookup is not worth it
+def _count_below(sorted_values: np.ndarray, edges: np.ndarray, at_most: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(sorted_values, edges, side="left")`` given the ``side="right"`` counts.
 
-
-def locate(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(edges, values, side="left")`` for many unsorted values, faster.
-
-    A uniform lookup table over the edges' range gives each value the first edge of its cell;
-    a few vectorised passes step over the edges inside the cell, and the rare values still
-    unplaced (cells crowded with edges) fall back to a binary search. Values must lie within
-    [edges[0], edges[-1]].
+    Without ties an edge occurs at most once, so the count below it follows from one or two
+    neighbours; only edges repeated in the data are searched.
     """
-    lo, hi = float(edges[0]), float(edges[-1])
-    if not hi > lo or not np.isfinite(hi - lo):
-        return np.searchsorted(edges, values, side="left")
-    scale = LOOKUP_CELLS / (hi - lo)
-    bounds = lo + np.arange(LOOKUP_CELLS + 1) / scale
-    table = np.searchsorted(edges, bounds, side="left")  # first edge >= each cell's start
-    if int(np.diff(table).max()) > LOOKUP_CROWDED:  # edges crowd a few cells (heavy tails): plain search
-        return np.searchsorted(edges, values, side="left")
-    cell = ((values - lo) * scale).astype(np.int64)
-    np.clip(cell, 0, LOOKUP_CELLS - 1, out=cell)
-    idx = table[cell]
-    # the cell start may round above a value next to it: step back where needed
-    back = (idx > 0) & (edges[np.maximum(idx - 1, 0)] >= values)
-    if back.any():
-        where = np.flatnonzero(back)
-        idx[where] = np.searchsorted(edges, values[where], side="left")
-    todo = np.flatnonzero(edges[np.minimum(idx, edges.size - 1)] < values)
-    for _ in range(LOOKUP_PASSES):
-        if todo.size == 0:
-            return idx
-        idx[todo] += 1
-        todo = todo[edges[np.minimum(idx[todo], edges.size - 1)] < values[todo]]
-    if todo.size:
-        idx[todo] = np.searchsorted(edges, values[todo], side="left")
-    return idx
+    n = sorted_values.size
+    prev1 = sorted_values[np.maximum(at_most - 1, 0)]
+    prev2 = sorted_values[np.maximum(at_most - 2, 0)]
+    once = (at_most >= 1) & (prev1 == edges) & ((at_most < 2) | (prev2 != edges))
+    absent = (at_most == 0) | (prev1 != edges)
+    out = at_most - once
+    repeated = np.flatnonzero(~once & ~absent)
+    if repeated.size and n:
+        out[repeated] = np.searchsorted(sorted_values, edges[repeated], side="left")
+    return out
+
+
+def _segment_sums(values: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Sums of ``values[cum[i-1]:cum[i]]`` for i = 1..k-1 (empty segments give 0)."""
+    starts = cum[:-1]
+    ok = starts < cum[1:]
+    out = np.zeros(starts.size)
+    if ok.any():
+        idx = starts[ok]
+        sums = np.add.reduceat(values, idx)  # idx[j]..idx[j+1], the last to the end
+        ends = cum[1:][ok]
+        tail = values.size - ends[-1]  # the last non-empty segment runs to the array's end: take the rest off
+        if tail:
+            sums[-1] -= values[ends[-1]:].sum()
+        out[ok] = sums
+    return out
+
+
+def _gather(sorted_values: np.ndarray, cum: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values of the given bins (each a contiguous slice), their bin numbers, and each bin's offset in them."""
+    starts, ends = cum[bins - 1], cum[bins]
+    lengths = ends - starts
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    idx = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    return sorted_values[idx], np.repeat(bins, lengths), offsets
+
+
+def _refine_bins(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray, c1: np.ndarray, c2: np.ndarray,
+                 diff: np.ndarray, bins: np.ndarray) -> tuple[float, float]:
+    """Exact ``max |F_ref - F_cur|`` and ``integral |F_ref - F_cur|`` over the given bins."""
+    n1, n2 = ref.size, cur.size
+    ref_sel, ref_bins, off1 = _gather(ref, c1, bins)
+    cur_sel, cur_bins, off2 = _gather(cur, c2, bins)
+    start1 = np.zeros(edges.size, dtype=np.int64)
+    start2 = np.zeros(edges.size, dtype=np.int64)
+    start1[bins], start2[bins] = off1, off2
+    d_max, w = 0.0, 0.0
+    first_of_bin = np.full(edges.size, np.nan)
+    if ref_sel.size + cur_sel.size:
+        both = np.concatenate([ref_sel, cur_sel])
+        order = np.argsort(both, kind="stable")  # a merge of two sorted runs
+        points = both[order]
+        where = np.concatenate([ref_bins, cur_bins])[order]
+        k1 = np.cumsum(order < ref_sel.size)
+        k2 = np.arange(1, points.size + 1) - k1
+        last = np.ones(points.size, dtype=bool)  # last of each group of equal values
+        np.not_equal(points[1:], points[:-1], out=last[:-1])
+        points, where, k1, k2 = points[last], where[last], k1[last], k2[last]
+        k1 += c1[where - 1] - start1[where]
+        k2 += c2[where - 1] - start2[where]
+        d_at = np.abs(k1 / n1 - k2 / n2)
+        d_max = float(d_at.max())
+        nxt = np.empty_like(points)
+        nxt[:-1] = points[1:]
+        end_of_bin = np.ones(points.size, dtype=bool)
+        end_of_bin[:-1] = where[1:] != where[:-1]
+        nxt[end_of_bin] = edges[where[end_of_bin]]
+        w += float(inner(d_at, nxt - points))
+        first = np.ones(points.size, dtype=bool)
+        first[1:] = end_of_bin[:-1]
+        first_of_bin[where[first]] = points[first]
+    # from each bin's lower edge to its first value (or across the whole bin when it holds none)
+    ends = np.where(np.isnan(first_of_bin[bins]), edges[bins], first_of_bin[bins])
+    w += float(inner(np.abs(diff[bins - 1]), ends - edges[bins - 1]))
+    return d_max, w

@@ -121,26 +121,44 @@ def test_thresholds_registry():
         st.resolve_thresholds({"psi": -1})
 
 
-@pytest.mark.parametrize("kind", ["normal", "ties", "shift", "scale", "heavy", "disjoint"])
-def test_grid_comparison_of_large_samples(kind):
-    """One sort instead of two: KS still equal to scipy, Wasserstein within its bound, PSI counts exact."""
-    rng = np.random.default_rng(len(kind))
-    n1, n2 = 150_000, 120_000
-    x, y = {
+LARGE_CASES = ["normal", "ties", "shift", "scale", "heavy", "disjoint", "offset", "constant", "identical", "one_tie"]
+
+
+def _large_pair(kind: str, rng: np.random.Generator, n1: int = 150_000, n2: int = 120_000):
+    return {
         "normal": lambda: (rng.normal(size=n1), rng.normal(size=n2)),
         "ties": lambda: (rng.integers(0, 50, n1).astype(float), rng.integers(0, 51, n2).astype(float)),
         "shift": lambda: (rng.normal(size=n1), rng.normal(0.02, 1, size=n2)),
         "scale": lambda: (rng.lognormal(3, 1, n1), rng.lognormal(3, 1, n2) * 10),
         "heavy": lambda: (rng.standard_t(1.5, n1), rng.standard_t(1.5, n2)),
         "disjoint": lambda: (rng.normal(size=n1), rng.normal(100, 1, n2)),
+        "offset": lambda: (1e6 + rng.normal(size=n1), 1e6 + rng.normal(size=n2)),
+        "constant": lambda: (np.full(n1, 2.0), rng.normal(2.0, 1, size=n2)),
+        "identical": lambda: (np.arange(n1, dtype=float), np.arange(n1, dtype=float)),
+        "one_tie": lambda: (np.concatenate([rng.normal(size=n1 - 5000), np.zeros(5000)]),
+                            np.concatenate([rng.normal(size=n2 - 100), np.zeros(100)])),
     }[kind]()
-    a = np.sort(x)
-    edges = st.quantile_edges(a)
-    grid = st.compare_on_grid(a, y, edges)
+
+
+@pytest.mark.parametrize("kind", LARGE_CASES)
+def test_grid_comparison_of_large_samples_is_exact(kind):
+    """The grid reads only some values one by one, yet KS and Wasserstein equal scipy's."""
+    rng = np.random.default_rng(len(kind))
+    x, y = _large_pair(kind, rng)
+    grid = st.compare_on_grid(np.sort(x), np.sort(y))
     ref = stats.ks_2samp(x, y)
     assert abs(grid.ks - ref.statistic) <= 1e-9
-    assert st.ks_pvalue(grid.ks, n1, n2) == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-300)
-    exact = stats.wasserstein_distance(x, y)
-    assert exact - grid.wasserstein_error - 1e-9 <= grid.wasserstein <= exact + 1e-9
-    assert grid.wasserstein == pytest.approx(exact, rel=0.01)
-    assert grid.cur_counts.tolist() == st.bin_counts(np.sort(y), edges).tolist()
+    assert st.ks_pvalue(grid.ks, x.size, y.size) == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-300)
+    assert grid.wasserstein == pytest.approx(stats.wasserstein_distance(x, y), rel=1e-9, abs=1e-12)
+    if kind in ("shift", "disjoint", "scale"):
+        assert grid.refined_bins < 0.02 * grid.grid_points  # a clear difference is settled on the grid
+
+
+def test_compare_sorted_merges_small_samples_and_grids_large_ones():
+    rng = np.random.default_rng(7)
+    small = st.compare_sorted(np.sort(rng.normal(size=500)), np.sort(rng.normal(size=400)))
+    assert small.grid_points == 0
+    x, y = rng.normal(size=st.GRID_MIN_N), rng.normal(0.1, 1, size=st.GRID_MIN_N + 3)
+    large = st.compare_sorted(np.sort(x), np.sort(y))
+    assert large.grid_points > 0
+    assert large.ks == pytest.approx(stats.ks_2samp(x, y).statistic, abs=1e-12)
