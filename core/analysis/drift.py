@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -25,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from core.analysis import domain
 from core.analysis import schema as sch
 from core.analysis import stattests as st
 from core.errors import InvalidInputError
@@ -342,16 +342,6 @@ def _finish(part: _Partial, p_adjusted: float | None, thr: dict[str, float]) -> 
 
 # ---------------------------------------------------------------- multivariate
 
-def _prefetch_classifier() -> None:
-    """Import the classifier's modules ahead of use (run in a background thread)."""
-    try:
-        import sklearn.ensemble  # noqa: F401
-        import sklearn.metrics  # noqa: F401
-        import sklearn.model_selection  # noqa: F401
-    except Exception:  # noqa: BLE001 - the classifier reports its own import problems when it runs
-        pass
-
-
 def domain_classifier(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -361,10 +351,11 @@ def domain_classifier(
     threshold: float = DOMAIN_AUC_THRESHOLD,
     seed: int = 0,
 ) -> MultivariateDrift | None:
-    """Held-out AUC of an extra-trees classifier separating current from reference rows.
+    """Held-out AUC of a classifier separating current from reference rows.
 
-    The sample is split in halves: one trains the classifier, the other measures its AUC
-    (0.5: the joint distributions are indistinguishable; 1.0: fully separated).
+    The sample is split in halves with the same class balance: one trains gradient-boosted
+    trees (:mod:`core.analysis.domain`), the other measures their AUC (0.5: the joint
+    distributions are indistinguishable; 1.0: fully separated).
 
     Args:
         pairs: (reference column, current column, comparison type) of the columns to use.
@@ -373,10 +364,6 @@ def domain_classifier(
     Returns:
         The result, or None when there are too few rows or no usable columns.
     """
-    from sklearn.ensemble import ExtraTreesClassifier
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import train_test_split
-
     use = [(r, c, t) for r, c, t in pairs if t in ("numeric", "categorical")]
     if not use:
         return None
@@ -388,25 +375,22 @@ def domain_classifier(
     cols = []
     for r, c, t in use:
         if t == "numeric":
-            cols.append(np.concatenate([sch.numeric_values_keep_nan(ref[r]), sch.numeric_values_keep_nan(cur[c])]))
+            cols.append(domain.bin_numeric(np.concatenate([sch.numeric_values_keep_nan(ref[r]),
+                                                           sch.numeric_values_keep_nan(cur[c])])))
         else:
             labels = pd.concat([sch.category_labels(ref[r]).astype("string"),
                                 sch.category_labels(cur[c]).astype("string")], ignore_index=True)
-            codes, _ = pd.factorize(labels)
-            codes = codes.astype(float)
-            codes[codes < 0] = np.nan
-            cols.append(codes)
+            codes, _ = pd.factorize(labels)  # nulls get -1
+            cols.append(domain.bin_categories(codes))
     x = np.column_stack(cols)
     y = np.concatenate([np.zeros(len(ref)), np.ones(len(cur))])
-    x = np.nan_to_num(x, nan=-1e12)  # a null is its own value, far from any real one
-    x_fit, x_test, y_fit, y_test = train_test_split(x, y, test_size=0.5, stratify=y, random_state=seed)
-    model = ExtraTreesClassifier(n_estimators=30, max_depth=8, min_samples_leaf=5, n_jobs=1, random_state=seed)
-    model.fit(x_fit, y_fit)
-    auc = float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
-    importances = dict(zip((r for r, _c, _t in use), model.feature_importances_.tolist()))
-    n1, n2 = int((y_test == 0).sum()), int((y_test == 1).sum())
+    fit, test = domain.stratified_halves(y, rng)
+    model = domain.BoostedTrees().fit(x[fit], y[fit])
+    auc = domain.roc_auc(y[test], model.decision(x[test]))
+    importances = dict(zip((r for r, _c, _t in use), model.importances.tolist()))
+    n1, n2 = int((y[test] == 0).sum()), int((y[test] == 1).sum())
     se = math.sqrt((n1 + n2 + 1) / (12 * n1 * n2))
-    top = tuple(sorted(importances, key=importances.get, reverse=True)[:5])
+    top = tuple(name for name in sorted(importances, key=importances.get, reverse=True)[:5] if importances[name] > 0)
     return MultivariateDrift(auc, threshold, auc > threshold, len(ref), len(cur), se, top)
 
 
@@ -469,8 +453,6 @@ def compare_distributions(
     skip = set(map(str, exclude))
     ref_cols = [c for c in reference.columns if c not in skip]
     cur_cols = [c for c in current.columns if c not in skip]
-    if multivariate:  # the classifier's imports take ~0.7 s: load them while the columns are compared
-        threading.Thread(target=_prefetch_classifier, name="drift-prefetch", daemon=True).start()
     say(0.02, "Comparing columns")
     cur_set = set(cur_cols)
     common = [c for c in ref_cols if c in cur_set]
