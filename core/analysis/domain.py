@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BINS = 32  # per column; bin 0 holds the nulls
+BINS = 32  # per column; bin 0 holds the nulls, 1 and BINS-1 hold -inf and +inf
 DEPTH = 3
 ROUNDS = 40
 LEARNING_RATE = 0.3
@@ -27,14 +27,16 @@ MIN_LEAF = 20  # rows
 
 
 def bin_numeric(values: np.ndarray) -> np.ndarray:
-    """Codes 1..BINS-1 at the pooled quantiles of the finite values; 0 for nulls (NaN)."""
+    """Codes at the pooled quantiles of the finite values: 2..BINS-2; nulls 0, -inf 1, +inf BINS-1."""
     codes = np.zeros(values.size, dtype=np.uint8)
-    ok = ~np.isnan(values)
+    codes[values == -np.inf] = 1
+    codes[values == np.inf] = BINS - 1
+    ok = np.isfinite(values)
     if not ok.any():
         return codes
     finite = values[ok]
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, BINS)[1:-1]))
-    codes[ok] = (np.searchsorted(edges, finite, side="left") + 1).astype(np.uint8)
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, BINS - 3)[1:-1]))
+    codes[ok] = (np.searchsorted(edges, finite, side="left") + 2).astype(np.uint8)
     return codes
 
 

@@ -1,7 +1,7 @@
 """Drift between a reference and a current frame: schema findings, per-column drift, a joint check.
 
-``compare_distributions`` sorts each numeric column once and derives everything
-from the two sorted samples: the KS statistic (equal to ``scipy.stats.ks_2samp``),
+``compare_distributions`` sorts each side of a numeric column once and derives
+everything from the two sorted samples (±inf values are counted apart, like nulls): the KS statistic (equal to ``scipy.stats.ks_2samp``),
 the normalised Wasserstein distance, PSI over reference deciles plus a null bin,
 and the robust profile the schema diff uses (medians, IQR, range, top value).
 Categorical columns are compared on their value counts with nulls as a category
@@ -10,7 +10,8 @@ corrected across columns with Benjamini–Hochberg. A domain classifier trained 
 a capped sample says whether the joint distribution moved.
 
 A column is drifted when an effect size passes its threshold and its test is
-significant after correction, or when its null rate jumps by 5 points or more.
+significant after correction, or when its null rate (or its share of ±inf values)
+jumps by 5 points or more.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class ColumnDrift:
     score: float  # strongest effect size relative to its threshold (>= 1 means over it)
     current_column: str | None = None
     note: str = ""
+    non_finite_reference: int = 0  # ±inf values, left out of the statistics
+    non_finite_current: int = 0
 
     @property
     def null_rate_reference(self) -> float:
@@ -84,6 +87,14 @@ class ColumnDrift:
     @property
     def null_rate_current(self) -> float:
         return self.null_current / self.n_current if self.n_current else 0.0
+
+    @property
+    def non_finite_rate_reference(self) -> float:
+        return self.non_finite_reference / self.n_reference if self.n_reference else 0.0
+
+    @property
+    def non_finite_rate_current(self) -> float:
+        return self.non_finite_current / self.n_current if self.n_current else 0.0
 
     @property
     def label(self) -> str:
@@ -96,10 +107,13 @@ class ColumnDrift:
             **({"current_column": self.current_column} if self.current_column else {}),
             "type": self.type,
             "role": self.role,
-            "n": {"reference": self.n_reference - self.null_reference,
-                  "current": self.n_current - self.null_current},
+            "n": {"reference": self.n_reference - self.null_reference - self.non_finite_reference,
+                  "current": self.n_current - self.null_current - self.non_finite_current},
             "tests": {name: t.to_dict() for name, t in self.tests.items()},
             "null_rate": {"reference": self.null_rate_reference, "current": self.null_rate_current},
+            **({"non_finite_rate": {"reference": self.non_finite_rate_reference,
+                                    "current": self.non_finite_rate_current}}
+               if self.non_finite_reference or self.non_finite_current else {}),
             "drifted": self.drifted,
             "score": self.score,
             **({"note": self.note} if self.note else {}),
@@ -219,8 +233,9 @@ def _comparison_type(rk: str, ck: str) -> str:
     return "categorical"
 
 
-def _sorted_values(series: pd.Series, kind: str) -> np.ndarray:
-    """Sorted non-null float values (one copy, sorted in place; NaN sort last and are cut off)."""
+def _sorted_values(series: pd.Series, kind: str) -> tuple[np.ndarray, int]:
+    """Sorted finite float values and the number of ±inf values (one copy, sorted in place; NaN
+    sort last and ±inf sit at the ends, and both are cut off)."""
     if kind == sch.DATETIME:
         values = series.dropna().astype("int64").to_numpy(dtype=float)
     else:
@@ -228,18 +243,18 @@ def _sorted_values(series: pd.Series, kind: str) -> np.ndarray:
         if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
             values = values.copy()  # to_numpy may return the frame's own memory: never sort that in place
     values.sort()
-    return values[: int(np.searchsorted(values, np.nan, side="left"))]
+    return sch.finite_part(values[: int(np.searchsorted(values, np.nan, side="left"))])
 
 
 def _numeric_column(col: str, cur_col: str, rs: pd.Series, cs: pd.Series, rk: str, ck: str, ctype: str,
                     role: str, thr: dict[str, float]) -> _Partial:
-    a = _sorted_values(rs, rk)
-    b = _sorted_values(cs, ck)
+    a, rinf = _sorted_values(rs, rk)
+    b, cinf = _sorted_values(cs, ck)
     if a.size == 0 or b.size == 0:  # e.g. text that no longer parses as numbers
         return _empty_column(col, cur_col, rs, cs, role)
-    rnull, cnull = len(rs) - a.size, len(cs) - b.size
-    rp = sch.profile_sorted(col, rk, str(rs.dtype), a, rnull)
-    cp = sch.profile_sorted(cur_col, ck, str(cs.dtype), b, cnull)
+    rnull, cnull = len(rs) - a.size - rinf, len(cs) - b.size - cinf
+    rp = sch.profile_sorted(col, rk, str(rs.dtype), a, rnull, rinf)
+    cp = sch.profile_sorted(cur_col, ck, str(cs.dtype), b, cnull, cinf)
     edges = st.quantile_edges(a)
     comparison = st.compare_sorted(a, b)
     d, w_raw = comparison.ks, comparison.wasserstein
@@ -247,7 +262,7 @@ def _numeric_column(col: str, cur_col: str, rs: pd.Series, cs: pd.Series, rk: st
     p = st.ks_pvalue(d, a.size, b.size)
     scale = rp.std if rp.std else (abs(rp.mean) if rp.mean else 1.0)
     w = w_raw / scale
-    psi = st.psi(np.append(st.bin_counts(a, edges), rnull), np.append(st.bin_counts(b, edges), cnull))
+    psi = st.psi(np.append(st.bin_counts(a, edges), [rnull, rinf]), np.append(st.bin_counts(b, edges), [cnull, cinf]))
     tests = {
         "wasserstein": TestResult("wasserstein", w, thr["wasserstein"], w > thr["wasserstein"]),
         "psi": TestResult("psi", psi, thr["psi"], psi > thr["psi"]),
@@ -255,7 +270,8 @@ def _numeric_column(col: str, cur_col: str, rs: pd.Series, cs: pd.Series, rk: st
     }
     score = max(w / thr["wasserstein"] if thr["wasserstein"] else 0.0, psi / thr["psi"] if thr["psi"] else 0.0)
     drift = ColumnDrift(col, "numeric" if ctype == "numeric" else "datetime", role, len(rs), len(cs),
-                        rnull, cnull, tests, False, score, cur_col if cur_col != col else None)
+                        rnull, cnull, tests, False, score, cur_col if cur_col != col else None,
+                        non_finite_reference=rinf, non_finite_current=cinf)
     return _Partial(drift, rp, cp, outside if ctype == "numeric" else None, "ks")
 
 
@@ -335,9 +351,11 @@ def _finish(part: _Partial, p_adjusted: float | None, thr: dict[str, float]) -> 
         tests[part.p_value_test] = TestResult(t.name, t.statistic, t.threshold, significant, t.p_value, p_adjusted)
     effect = any(t.drifted for t in tests.values() if t.p_value is None)
     null_jump = abs(d.null_rate_current - d.null_rate_reference) >= NULL_JUMP
-    drifted = (effect and significant) or null_jump
+    inf_jump = abs(d.non_finite_rate_current - d.non_finite_rate_reference) >= NULL_JUMP
+    drifted = (effect and significant) or null_jump or inf_jump
     return ColumnDrift(d.column, d.type, d.role, d.n_reference, d.n_current, d.null_reference, d.null_current,
-                       tests, drifted, d.score, d.current_column, d.note)
+                       tests, drifted, d.score, d.current_column, d.note, d.non_finite_reference,
+                       d.non_finite_current)
 
 
 # ---------------------------------------------------------------- multivariate

@@ -57,10 +57,15 @@ class ColumnProfile:
     top_share: float | None = None
     n_unique: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    n_non_finite: int = 0  # ±inf values: kept out of every statistic, counted here
 
     @property
     def null_rate(self) -> float:
         return self.n_null / self.n if self.n else 0.0
+
+    @property
+    def non_finite_rate(self) -> float:
+        return self.n_non_finite / self.n if self.n else 0.0
 
     @property
     def iqr(self) -> float | None:
@@ -134,11 +139,21 @@ def category_labels(series: pd.Series) -> pd.Series:
     return series.astype("string")
 
 
-def profile_sorted(name: str, kind: str, dtype: str, sorted_values: np.ndarray, n_null: int) -> ColumnProfile:
-    """Profile of a numeric column from its sorted, null-free values."""
-    n = sorted_values.size + n_null
+def finite_part(sorted_values: np.ndarray) -> tuple[np.ndarray, int]:
+    """The finite values of a sorted, NaN-free array (a view) and how many ±inf were cut off."""
+    if sorted_values.size == 0 or (np.isfinite(sorted_values[0]) and np.isfinite(sorted_values[-1])):
+        return sorted_values, 0
+    lo = int(np.searchsorted(sorted_values, -np.inf, side="right"))
+    hi = int(np.searchsorted(sorted_values, np.inf, side="left"))
+    return sorted_values[lo:hi], lo + sorted_values.size - hi
+
+
+def profile_sorted(name: str, kind: str, dtype: str, sorted_values: np.ndarray, n_null: int,
+                   n_non_finite: int = 0) -> ColumnProfile:
+    """Profile of a numeric column from its sorted, finite values (nulls and ±inf counted apart)."""
+    n = sorted_values.size + n_null + n_non_finite
     if sorted_values.size == 0:
-        return ColumnProfile(name, EMPTY, dtype, n, n_null)
+        return ColumnProfile(name, EMPTY, dtype, n, n_null, n_non_finite=n_non_finite)
     q25, med, q75 = stattests.sorted_quantiles(sorted_values, [0.25, 0.5, 0.75])
     size = sorted_values.size
     mean = float(sorted_values.sum()) / size
@@ -159,7 +174,7 @@ def profile_sorted(name: str, kind: str, dtype: str, sorted_values: np.ndarray, 
         name, kind, dtype, n, n_null,
         minimum=float(sorted_values[0]), maximum=float(sorted_values[-1]),
         q25=float(q25), median=float(med), q75=float(q75), mean=mean, std=std,
-        top_value=top_value, top_share=top_share, n_unique=n_unique,
+        top_value=top_value, top_share=top_share, n_unique=n_unique, n_non_finite=n_non_finite,
     )
 
 
@@ -182,8 +197,8 @@ def profile_column(series: pd.Series, kind: str | None = None) -> ColumnProfile:
     n_null = int(series.isna().sum())
     dtype = str(series.dtype)
     if kind in (NUMERIC, NUMERIC_STRING):
-        values = np.sort(numeric_values(series))
-        return profile_sorted(str(series.name), kind, dtype, values, len(series) - values.size)
+        values, n_inf = finite_part(np.sort(numeric_values(series)))
+        return profile_sorted(str(series.name), kind, dtype, values, len(series) - values.size - n_inf, n_inf)
     if kind == DATETIME:
         ints = series.dropna().astype("int64").to_numpy(dtype=float)
         return profile_sorted(str(series.name), DATETIME, dtype, np.sort(ints), n_null)
@@ -364,6 +379,19 @@ def _null_jump(col: str, r: ColumnProfile, c: ColumnProfile) -> SchemaFinding | 
     )
 
 
+def _non_finite(col: str, r: ColumnProfile, c: ColumnProfile) -> SchemaFinding | None:
+    a, b = r.non_finite_rate, c.non_finite_rate
+    if b - a < 0.001 or (a > 0 and b / a < 2):
+        return None
+    return SchemaFinding(
+        "non_finite", (col,), 0.6 + 0.3 * min((b - a) / 0.2, 1.0),
+        f"'{col}' has {b:.2%} infinite values in the current data ({a:.2%} in the reference): "
+        "a division by zero or an overflow upstream. They are left out of the drift statistics.",
+        {"non_finite_rate_reference": a, "non_finite_rate_current": b,
+         "n_non_finite_reference": r.n_non_finite, "n_non_finite_current": c.n_non_finite},
+    )
+
+
 def _categories(col: str, r: ColumnProfile, c: ColumnProfile) -> list[SchemaFinding]:
     if r.kind != CATEGORICAL or c.kind != CATEGORICAL:
         return []
@@ -469,7 +497,7 @@ def diff_schema(
     for rc, cc in pairs:
         r, c = ref_p[rc], cur_p[cc]
         label = cc if rc == cc else f"{rc} → {cc}"
-        for finding in (_type_change(label, r, c), _null_jump(label, r, c),
+        for finding in (_type_change(label, r, c), _null_jump(label, r, c), _non_finite(label, r, c),
                         _collapsed(label, r, c, cc == prediction)):
             if finding is not None:
                 findings.append(_with_columns(finding, rc, cc))

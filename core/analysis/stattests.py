@@ -285,8 +285,7 @@ def compare_on_grid(ref: np.ndarray, cur: np.ndarray, grid: int = GRID) -> GridC
     * KS: a bin can only beat the best grid value when its bound does; only those bins are
       merged value by value, so the statistic is exact.
     * Wasserstein: where the difference keeps one sign over a bin, its integral follows
-      exactly from each sample's count and sum in the bin (prefix sums of the sorted
-      values). Bins where it may change sign are merged value by value. The result is the
+      exactly from each sample's count and sum in the bin. Bins where it may change sign are merged value by value. The result is the
       exact ``integral |F_ref - F_cur|``.
     """
     n1, n2 = ref.size, cur.size

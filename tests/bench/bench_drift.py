@@ -148,7 +148,10 @@ def _evidently_python() -> Path:
         return python
     print(f"creating Evidently's own environment in {EVIDENTLY_VENV} (first run only)…", flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "evidently", "pandas<3", "pyarrow"], check=True)
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "evidently", "pandas<3", "pyarrow"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"could not install Evidently in {EVIDENTLY_VENV}:\n{done.stderr[-2000:]}")
     return python
 
 

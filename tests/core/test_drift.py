@@ -236,3 +236,21 @@ def test_cli_bad_input_is_one_line_on_stderr(tmp_path, capsys, args, message):
     code = main([a.format(csv=csv) for a in args])
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("n", [500, 50_000])
+def test_infinite_values_are_counted_apart_and_reported(n):
+    """±inf (a division by zero upstream) is a finding, not a NaN in every statistic."""
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    b[: n // 10] = np.inf
+    a[:2] = -np.inf
+    report = compare_distributions(pd.DataFrame({"x": a}), pd.DataFrame({"x": b}))
+    col = report.column("x")
+    assert col.drifted and col.non_finite_current == n // 10 and col.non_finite_reference == 2
+    assert all(np.isfinite(t.statistic) for t in col.tests.values())
+    finding = next(f for f in report.schema if f.kind == "non_finite")
+    assert finding.details["non_finite_rate_current"] == pytest.approx(0.1)
+    out = report.to_dict()
+    json.dumps(out, allow_nan=False)  # strict JSON: no NaN or Infinity
+    assert out["columns"][0]["n"] == {"reference": n - 2, "current": n - n // 10}
