@@ -1,9 +1,10 @@
 """Drift between a reference and a current frame: schema findings, per-column drift, a joint check.
 
 ``compare_distributions`` sorts each side of a numeric column once and derives
-everything from the two sorted samples (±inf values are counted apart, like nulls): the KS statistic (equal to ``scipy.stats.ks_2samp``),
-the normalised Wasserstein distance, PSI over reference deciles plus a null bin,
-and the robust profile the schema diff uses (medians, IQR, range, top value).
+everything from the two sorted samples (±inf values are counted apart, like nulls):
+the KS statistic (equal to ``scipy.stats.ks_2samp``), the normalised Wasserstein
+distance, PSI over reference deciles plus a null bin and a ±inf bin, and the robust
+profile the schema diff uses (medians, IQR, range, top value).
 Categorical columns are compared on their value counts with nulls as a category
 (chi-square, Jensen–Shannon distance, PSI). Effect sizes lead; p-values follow,
 corrected across columns with Benjamini–Hochberg. A domain classifier trained on
@@ -262,7 +263,8 @@ def _numeric_column(col: str, cur_col: str, rs: pd.Series, cs: pd.Series, rk: st
     p = st.ks_pvalue(d, a.size, b.size)
     scale = rp.std if rp.std else (abs(rp.mean) if rp.mean else 1.0)
     w = w_raw / scale
-    psi = st.psi(np.append(st.bin_counts(a, edges), [rnull, rinf]), np.append(st.bin_counts(b, edges), [cnull, cinf]))
+    psi = st.psi(np.append(st.bin_counts(a, edges), [rnull, rinf]),  # nulls and ±inf: a bin each
+                 np.append(st.bin_counts(b, edges), [cnull, cinf]))
     tests = {
         "wasserstein": TestResult("wasserstein", w, thr["wasserstein"], w > thr["wasserstein"]),
         "psi": TestResult("psi", psi, thr["psi"], psi > thr["psi"]),

@@ -154,8 +154,6 @@ def kstwo_sf(d: float, n: int) -> float:
             return 0.0
         if nxsquared >= 2.2:
             return _clip(2 * _smirnov(n, x))
-        if nxsquared >= 18.0:  # kept from scipy's ordering; unreachable for the survival function
-            return 0.0
         if not (n <= 100_000 and n * x**1.5 <= 1.4):
             return _clip(1.0 - _pelz_good_cdf(n, x))
     from scipy import stats  # Durbin's matrix method: rare at drift-report sizes, so scipy is imported late

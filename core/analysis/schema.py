@@ -361,7 +361,7 @@ def _collapsed(col: str, r: ColumnProfile, c: ColumnProfile, is_prediction: bool
         f"The {what} '{col}' collapsed to {constant} {shown} ({c.top_share:.1%} of current rows, "
         f"{r.top_share:.1%} of reference rows): a default or stale value is being served.",
         {"value": value, "share_current": c.top_share, "share_reference": r.top_share,
-         "unique_reference": r.n_unique, **({"unique_current": c.n_unique} if c.n_unique >= 0 else {}),
+         "unique_reference": r.n_unique, "unique_current": c.n_unique,
          "prediction": is_prediction},
     )
 
