@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -35,6 +36,46 @@ MANIFEST = "bundle.json"
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 DATASET_SUFFIXES = (".parquet", ".csv", ".jsonl")
 MAX_PROBLEMS_PER_FILE = 50
+
+# One rule for incident ids, shared by validate, import, the store and the app: the id
+# becomes a folder name under the workbench home, so it must be a plain, portable name.
+INCIDENT_ID_MAX = 64
+INCIDENT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_RESERVED_NAMES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
+)
+ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def check_incident_id(value: Any) -> str | None:
+    """The problem with ``value`` as an incident id, or None when it is a valid id."""
+    if not isinstance(value, str):
+        return f"incident id must be a string ({ID_RULE}), not {type(value).__name__}"
+    shown = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    if not value:
+        return f"incident id is empty; use {ID_RULE}"
+    if len(value) > INCIDENT_ID_MAX:
+        return f"incident id '{shown}' is {len(value)} characters long; use at most {INCIDENT_ID_MAX}"
+    if "/" in value or "\\" in value or value in (".", ".."):
+        return f"incident id '{shown}' is a path; use a plain name of {ID_RULE}"
+    if not INCIDENT_ID_PATTERN.fullmatch(value):
+        return f"incident id '{shown}' is not valid; use {ID_RULE}"
+    if value.split(".", 1)[0].lower() in _RESERVED_NAMES:
+        return f"incident id '{shown}' is a reserved device name on Windows; choose another id"
+    return None
+
+
+def require_incident_id(value: Any) -> str:
+    """``value`` when it is a valid incident id.
+
+    Raises:
+        BundleError: it is not; the message names the id and the rule.
+    """
+    problem = check_incident_id(value)
+    if problem:
+        raise BundleError(problem, [Problem(MANIFEST, None, problem)])
+    return value
 
 
 @dataclass(frozen=True)
@@ -286,6 +327,10 @@ def _validate_dir(root: Path) -> Iterator[Problem]:
     for key in ("id", "title"):
         if not isinstance(manifest.get(key), str) or not manifest.get(key, "").strip():
             problems.append(Problem(MANIFEST, None, f"'{key}' is required and must be a non-empty string"))
+    if isinstance(manifest.get("id"), str) and manifest["id"].strip():
+        id_problem = check_incident_id(manifest["id"])
+        if id_problem:
+            problems.append(Problem(MANIFEST, None, id_problem))
     for key in ("summary", "service"):
         if key in manifest and not isinstance(manifest[key], str):
             problems.append(Problem(MANIFEST, None, f"'{key}' must be a string"))
