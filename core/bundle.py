@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -308,7 +309,27 @@ def _validate_window(obj: Any, name: str, problems: list[Problem], required: boo
         problems.append(Problem(MANIFEST, None, f"{name}.end is not after {name}.start"))
 
 
+SYMLINK_REFUSED = "symbolic links are not allowed in a bundle; copy the file in"
+
+
+def _symlinks(root: Path) -> list[Problem]:
+    """A problem for every symbolic link under ``root``; links are never followed, so loops are harmless."""
+    found: list[Problem] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                found.append(Problem(os.path.relpath(full, root), None, SYMLINK_REFUSED))
+                if len(found) >= MAX_PROBLEMS_PER_FILE:
+                    return found
+    return found
+
+
 def _validate_dir(root: Path) -> Iterator[Problem]:
+    links = _symlinks(root)
+    if links:  # nothing else is read: a link may point outside the bundle or loop
+        yield from links
+        return
     problems: list[Problem] = []
     mpath = root / MANIFEST
     if not mpath.is_file():

@@ -120,3 +120,41 @@ def test_importing_a_path_id_deletes_nothing(tmp_path, bad):
     assert (tmp_path / "outside" / "precious.txt").read_text() == "precious"
     assert (home / "bundles" / "keep" / "f.txt").read_text() == "keep"
     assert (home / "workbench.db").is_file()
+
+
+# ---------------------------------------------------------------- symbolic links
+
+def test_symlink_to_a_file_outside_is_refused_and_not_copied(tmp_path, sqlite_store, monkeypatch):
+    from core.store.imports import import_bundle
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    secret = tmp_path / "secret.csv"
+    secret.write_text("timestamp,value\n2026-01-01T00:00:00Z,42\n")
+    b = _bundle(tmp_path / "b")
+    (b / "metrics" / "stolen.csv").symlink_to(secret)
+    problems = validate_bundle(b)
+    assert [str(p) for p in problems] == [
+        "metrics/stolen.csv: symbolic links are not allowed in a bundle; copy the file in"]
+    with pytest.raises(BundleError, match="symbolic links are not allowed"):
+        import_bundle(sqlite_store, b)
+    assert not list((tmp_path / "home").rglob("stolen.csv"))
+
+
+def test_symlink_loop_is_reported_not_crashed(tmp_path):
+    b = _bundle(tmp_path / "b")
+    (b / "logs" / "loop").symlink_to(b / "logs" / "loop")
+    (b / "datasets").mkdir()
+    (b / "datasets" / "up").symlink_to(b)
+    problems = validate_bundle(b)
+    assert {p.file for p in problems} == {"logs/loop", "datasets/up"}
+    assert all("symbolic links are not allowed" in p.message for p in problems)
+    with pytest.raises(BundleError, match="symbolic links"):
+        read_bundle(b)
+
+
+def test_cli_reports_symlinks_in_one_line(tmp_path):
+    b = _bundle(tmp_path / "b")
+    (b / "events2.jsonl").symlink_to("/etc/passwd")
+    proc = _cli("bundle", "validate", str(b))
+    _one_line_error(proc)
+    assert "events2.jsonl: symbolic links are not allowed in a bundle; copy the file in" in proc.stderr
