@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from drain3.drain import Drain
 from scipy.stats import binom
 
+from core.analysis.stattests import benjamini_hochberg
 from core.errors import InvalidInputError
 from core.models import TimeWindow
 
@@ -250,19 +251,6 @@ class PatternDiff:
         }
 
 
-def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values."""
-    n = len(p)
-    if n == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def _binom_two_sided(k: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
     """Two-sided binomial test p-values, vectorised (twice the smaller tail, capped at 1)."""
     k = k.astype(float)
@@ -326,7 +314,7 @@ def diff_patterns(
     keep = (bc + wc) > 0
     pvals = _binom_two_sided(wc, bc + wc, share)
     qvals = np.ones(len(tids))
-    qvals[keep] = _bh(pvals[keep])
+    qvals[keep] = benjamini_hochberg(pvals[keep])
     changes = []
     for i in np.nonzero(keep)[0]:
         b, w = int(bc[i]), int(wc[i])
