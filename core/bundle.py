@@ -20,8 +20,11 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
+import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -211,8 +214,153 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 # ---------------------------------------------------------------- opening
 
+MAX_MB_ENV = "WORKBENCH_BUNDLE_MAX_MB"
+MAX_RATIO_ENV = "WORKBENCH_ZIP_MAX_RATIO"
+DEFAULT_MAX_MB = 2048
+DEFAULT_MAX_RATIO = 100
+MAX_ZIP_ENTRIES = 100_000
+RATIO_MIN_BYTES = 1 << 20  # entries (and archives) smaller than this are never refused for their ratio
+CACHE_KEEP = 8  # extracted zips kept in the cache, most recently used first
+_STALE_EXTRACT_SECONDS = 3600
+_CHUNK = 1 << 20
+
+
+def _positive_setting(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise InvalidInputError(f"{name}={raw!r} is not a positive number; set it like {name}={default} or unset it")
+    return value
+
+
+def zip_limits() -> tuple[int, float]:
+    """(largest total uncompressed size in bytes, largest compression ratio) of a bundle zip."""
+    max_mb = _positive_setting(MAX_MB_ENV, DEFAULT_MAX_MB)
+    return int(max_mb * (1 << 20)), _positive_setting(MAX_RATIO_ENV, DEFAULT_MAX_RATIO)
+
+
+def bundle_cache_dir() -> Path:
+    """Where zip bundles are extracted once, keyed by their content hash."""
+    return Path(tempfile.gettempdir()) / "workbench-bundle-cache"
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MB"
+
+
+def _refuse(path: Path, problems: list[Problem]) -> BundleError:
+    head = "; ".join(str(p) for p in problems[:2])
+    return BundleError(f"{path}: zip refused: {head}", problems)
+
+
+def _zip_entry_problem(info: zipfile.ZipInfo) -> Problem | None:
+    name = info.filename
+    parts = name.replace("\\", "/").split("/")
+    if (name.startswith(("/", "\\")) or "\\" in name or ".." in parts or ":" in parts[0]
+            or "\x00" in name):
+        return Problem(name, None, "unsafe path in zip; entries must be relative paths inside the bundle")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return Problem(name, None, SYMLINK_REFUSED)
+    if info.flag_bits & 0x1:
+        return Problem(name, None, "encrypted zip entries are not supported; zip the bundle without a password")
+    return None
+
+
+def _check_zip_directory(path: Path, infos: list[zipfile.ZipInfo], max_bytes: int, max_ratio: float) -> None:
+    """Refuse unsafe names, links and bombs from the zip's directory, before anything is extracted."""
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise _refuse(path, [Problem(path.name, None, f"{len(infos):,} entries; a bundle zip holds at most "
+                                                      f"{MAX_ZIP_ENTRIES:,}")])
+    problems: list[Problem] = []
+    total = 0
+    for info in infos:
+        problem = _zip_entry_problem(info)
+        if problem is None and info.file_size > RATIO_MIN_BYTES and \
+                info.file_size > max_ratio * max(info.compress_size, 1):
+            problem = Problem(info.filename, None, (
+                f"compressed {info.file_size / max(info.compress_size, 1):,.0f}:1, over the limit of "
+                f"{max_ratio:g}:1 ({MAX_RATIO_ENV}); a zip bomb is refused"))
+        if problem is not None:
+            problems.append(problem)
+            if len(problems) >= MAX_PROBLEMS_PER_FILE:
+                break
+        total += info.file_size
+    size = path.stat().st_size
+    if total > max_bytes:
+        problems.append(Problem(path.name, None, (
+            f"expands to {_mb(total)}, over the limit of {_mb(max_bytes)} ({MAX_MB_ENV})")))
+    elif not problems and total > RATIO_MIN_BYTES and total > max_ratio * max(size, 1):
+        problems.append(Problem(path.name, None, (
+            f"compressed {total / max(size, 1):,.0f}:1 overall, over the limit of {max_ratio:g}:1 "
+            f"({MAX_RATIO_ENV}); a zip bomb is refused")))
+    if problems:
+        raise _refuse(path, problems)
+
+
+def _extract(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], dest: Path, max_bytes: int) -> None:
+    """Extract with a running count of the bytes really written (headers are not trusted)."""
+    from core.paths import inside
+
+    total = 0
+    for info in infos:
+        out_path = inside(dest, info.filename.rstrip("/"))
+        if info.is_dir():
+            out_path.mkdir(parents=True, exist_ok=True)
+            continue
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with zf.open(info) as src, out_path.open("wb") as out:
+            while chunk := src.read(_CHUNK):
+                written += len(chunk)
+                total += len(chunk)
+                if written > info.file_size or total > max_bytes:
+                    raise _refuse(path, [Problem(info.filename, None, (
+                        f"expands beyond {_mb(min(max_bytes, total))} while the zip directory declares "
+                        f"{_mb(info.file_size)}; the limit is {_mb(max_bytes)} ({MAX_MB_ENV})"))])
+                out.write(chunk)
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()[:24]
+
+
+def _prune_cache(cache: Path, keep: Path) -> None:
+    """Keep the ``CACHE_KEEP`` most recently used extractions; drop abandoned temp folders."""
+    now = time.time()
+    entries = []
+    for p in cache.iterdir():
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:
+            continue
+        if p.name.startswith(".extract-"):
+            if now - mtime > _STALE_EXTRACT_SECONDS:
+                shutil.rmtree(p, ignore_errors=True)
+        elif p.is_dir() and p != keep:
+            entries.append((mtime, p))
+    for _, p in sorted(entries, reverse=True)[CACHE_KEEP - 1:]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 def _unpack(path: Path) -> Path:
-    """A bundle directory for ``path``; a zip is extracted once into a cache keyed by its content hash."""
+    """A bundle directory for ``path``; a zip is extracted once into a cache keyed by its content hash.
+
+    The zip's directory is checked first (unsafe names, symbolic links, total size and
+    compression ratio, see :func:`zip_limits`), then entries are streamed with a running
+    count into a temp folder beside the cache entry, which is renamed into place only when
+    complete: readers never see a half-written folder, and every refused, broken or
+    interrupted extraction leaves nothing behind. A zip that extracts to an invalid
+    bundle is cached as it is, so it is not extracted again on the next run.
+    """
     if path.is_dir():
         return path
     if not path.exists():
@@ -222,26 +370,48 @@ def _unpack(path: Path) -> Path:
             f"{path}: not a bundle; give a directory containing bundle.json or a .zip of one",
             [Problem(str(path), None, "neither a directory nor a zip file")],
         )
-    h = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / "workbench-bundles" / h
-    if (target / MANIFEST).is_file():
+    max_bytes, max_ratio = zip_limits()
+    cache = bundle_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / _digest(path)
+    if target.is_dir():
+        try:
+            os.utime(target)
+        except OSError:
+            pass
         return target
-    tmp = Path(tempfile.mkdtemp(prefix="bundle-"))
-    with zipfile.ZipFile(path) as zf:
-        for member in zf.namelist():
-            if member.startswith("/") or ".." in Path(member).parts:
-                raise BundleError(f"{path}: unsafe path '{member}' in zip", [Problem(member, None, "unsafe path")])
-        zf.extractall(tmp)
-    root = tmp
-    if not (root / MANIFEST).is_file():
-        subdirs = [p for p in root.iterdir() if p.is_dir()]
-        if len(subdirs) == 1 and (subdirs[0] / MANIFEST).is_file():
-            root = subdirs[0]
-    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp: Path | None = None
     try:
-        shutil.move(str(root), str(target))
-    except OSError:
-        return root
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            _check_zip_directory(path, infos, max_bytes, max_ratio)
+            tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=cache))
+            _extract(path, zf, infos, tmp, max_bytes)
+        root = tmp
+        if not (root / MANIFEST).is_file():
+            subdirs = [p for p in root.iterdir() if p.is_dir()]
+            if len(subdirs) == 1 and (subdirs[0] / MANIFEST).is_file():
+                root = subdirs[0]
+        try:
+            os.rename(root, target)
+        except OSError:
+            if not target.is_dir():  # not a concurrent extraction of the same zip: a real failure
+                raise
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _refuse(path, [Problem(path.name, None, f"corrupt zip ({exc}); re-create the archive")]) from None
+    except NotImplementedError as exc:
+        raise _refuse(path, [Problem(path.name, None, f"unsupported zip ({exc}); use deflate or store")]) from None
+    except RuntimeError as exc:  # zipfile raises it for encrypted entries
+        raise _refuse(path, [Problem(path.name, None, f"unreadable zip ({exc})")]) from None
+    except OSError as exc:
+        raise BundleError(
+            f"{path}: cannot extract into {cache} ({exc.strerror or exc}); free disk space or check permissions",
+            [Problem(path.name, None, f"cannot extract ({exc.strerror or exc})")],
+        ) from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    _prune_cache(cache, keep=target)
     return target
 
 

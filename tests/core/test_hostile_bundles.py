@@ -158,3 +158,184 @@ def test_cli_reports_symlinks_in_one_line(tmp_path):
     proc = _cli("bundle", "validate", str(b))
     _one_line_error(proc)
     assert "events2.jsonl: symbolic links are not allowed in a bundle; copy the file in" in proc.stderr
+
+
+# ---------------------------------------------------------------- zips: bombs, links, cache
+
+@pytest.fixture
+def tmpdir_only(tmp_path, monkeypatch) -> Path:
+    """A private temp folder for the zip cache, so leftovers can be counted exactly."""
+    import tempfile
+
+    t = tmp_path / "tmp"
+    t.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(t))
+    return t
+
+
+def _zip_dir(src: Path, out: Path, extra: dict[str, bytes] | None = None) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(src.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(src))
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return out
+
+
+def _leftovers(t: Path) -> list[str]:
+    """Everything in the temp folder except finished cache entries."""
+    out = []
+    for p in t.rglob("*"):
+        rel = p.relative_to(t)
+        if rel.parts[0] == "workbench-bundle-cache" and len(rel.parts) > 1 and not rel.parts[1].startswith("."):
+            continue
+        if rel.parts == ("workbench-bundle-cache",):
+            continue
+        out.append(str(rel))
+    return out
+
+
+def _cache_entries(t: Path) -> list[Path]:
+    cache = t / "workbench-bundle-cache"
+    return sorted(p for p in cache.iterdir() if not p.name.startswith(".")) if cache.is_dir() else []
+
+
+def test_zip_bomb_is_refused_by_ratio_before_extracting(tmp_path, tmpdir_only):
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "bomb.zip", {"logs/zeros.jsonl": b"\0" * (4 << 20)})
+    assert z.stat().st_size < 100_000
+    problems = validate_bundle(z)
+    assert len(problems) == 1 and problems[0].file == "logs/zeros.jsonl", problems
+    assert "over the limit of 100:1 (WORKBENCH_ZIP_MAX_RATIO)" in problems[0].message
+    with pytest.raises(BundleError, match="zip refused: logs/zeros.jsonl: compressed"):
+        read_bundle(z)
+    assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
+
+
+def test_zip_ratio_limit_is_configurable(tmp_path, tmpdir_only, monkeypatch):
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "z.zip", {"logs/zeros.jsonl": b"\0" * (4 << 20)})
+    monkeypatch.setenv("WORKBENCH_ZIP_MAX_RATIO", "100000")
+    assert not any("ratio" in p.message or "compressed" in p.message for p in validate_bundle(z))
+    monkeypatch.setenv("WORKBENCH_ZIP_MAX_RATIO", "lots")
+    with pytest.raises(InvalidInputError, match="WORKBENCH_ZIP_MAX_RATIO='lots' is not a positive number"):
+        validate_bundle(z)
+
+
+def test_total_size_cap_from_environment(tmp_path, tmpdir_only, monkeypatch):
+    rng = __import__("numpy").random.default_rng(7)
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "big.zip", {"datasets/noise.bin": rng.bytes(3 << 20)})
+    assert validate_bundle(z) == []  # 3 MB of noise is fine by default
+    cached = _cache_entries(tmpdir_only)
+    for p in cached:
+        __import__("shutil").rmtree(p)
+    monkeypatch.setenv("WORKBENCH_BUNDLE_MAX_MB", "2")
+    problems = validate_bundle(z)
+    assert [p.message for p in problems] == [
+        "expands to 3.0 MB, over the limit of 2.0 MB (WORKBENCH_BUNDLE_MAX_MB)"]
+    assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
+    proc = _cli("bundle", "validate", str(z), env={"WORKBENCH_BUNDLE_MAX_MB": "2", "TMPDIR": str(tmpdir_only)})
+    _one_line_error(proc)
+    assert "over the limit of 2.0 MB" in proc.stderr
+
+
+def test_declared_sizes_are_not_trusted(tmp_path, tmpdir_only):
+    """A zip whose directory claims a tiny size for a large entry is refused and leaves nothing."""
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "liar.zip", {"logs/zeros.jsonl": b"\0" * (4 << 20)})
+    data = bytearray(z.read_bytes())
+    name = b"logs/zeros.jsonl"
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 24:central + 28] = (1000).to_bytes(4, "little")  # uncompressed size: 1000 bytes
+    z.write_bytes(bytes(data))
+    problems = validate_bundle(z)
+    assert problems and problems[0].file in ("liar.zip", "logs/zeros.jsonl"), problems
+    with pytest.raises(BundleError, match="zip refused"):
+        read_bundle(z)
+    assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
+
+
+def test_symlink_entry_in_zip_is_refused(tmp_path, tmpdir_only):
+    import stat
+    import zipfile
+
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "link.zip")
+    with zipfile.ZipFile(z, "a") as zf:
+        info = zipfile.ZipInfo("metrics/passwd.csv")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    assert [str(p) for p in validate_bundle(z)] == [
+        "metrics/passwd.csv: symbolic links are not allowed in a bundle; copy the file in"]
+    assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
+
+
+def test_unsafe_zip_path_is_refused_and_leaves_no_temp_folder(tmp_path, tmpdir_only):
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "evil.zip", {"../evil.txt": b"x"})
+    assert any(p.file == "../evil.txt" and "unsafe path" in p.message for p in validate_bundle(z))
+    assert not (tmp_path / "evil.txt").exists()
+    assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
+
+
+def test_invalid_zip_is_extracted_once_and_never_nested(tmp_path, tmpdir_only):
+    src = tmp_path / "notabundle"
+    src.mkdir()
+    (src / "readme.txt").write_text("hello")
+    (src / "a").mkdir()
+    (src / "b").mkdir()
+    (src / "a" / "x.txt").write_text("x")
+    z = _zip_dir(src, tmp_path / "invalid.zip")
+    first = validate_bundle(z)
+    (entry,) = _cache_entries(tmpdir_only)
+    inode = (entry / "readme.txt").stat().st_ino
+    listing = sorted(str(p.relative_to(entry)) for p in entry.rglob("*"))
+    assert validate_bundle(z) == first and "bundle.json" in first[0].file
+    assert _cache_entries(tmpdir_only) == [entry]
+    assert sorted(str(p.relative_to(entry)) for p in entry.rglob("*")) == listing
+    assert (entry / "readme.txt").stat().st_ino == inode  # not extracted again
+    assert _leftovers(tmpdir_only) == []
+
+
+def test_cache_is_bounded(tmp_path, tmpdir_only):
+    from core.bundle import CACHE_KEEP
+
+    src = _bundle(tmp_path / "b")
+    for i in range(CACHE_KEEP + 3):
+        z = _zip_dir(src, tmp_path / f"z{i}.zip", {"extra.txt": str(i).encode()})
+        assert validate_bundle(z) == []
+    assert len(_cache_entries(tmpdir_only)) == CACHE_KEEP
+    assert _leftovers(tmpdir_only) == []
+
+
+def test_concurrent_readers_share_one_complete_extraction(tmp_path, tmpdir_only):
+    from concurrent.futures import ThreadPoolExecutor
+
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "z.zip")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: read_bundle(z), range(4)))
+    assert {r.path for r in results} == {_cache_entries(tmpdir_only)[0]}
+    assert all(r.id == "hostile-1" and r.events() for r in results)
+    assert _leftovers(tmpdir_only) == []
+
+
+def test_interrupted_extraction_leaves_nothing(tmp_path, tmpdir_only, monkeypatch):
+    """Ctrl-C in the middle of extracting (raised from the real reader) leaves no folder behind."""
+    import zipfile
+
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "z.zip")
+    real_read = zipfile.ZipExtFile.read
+    calls = {"n": 0}
+
+    def read_then_interrupt(self, n=-1):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt
+        return real_read(self, n)
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", read_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        read_bundle(z)
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", real_read)
+    assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
+    assert read_bundle(z).id == "hostile-1"  # and the next run works
