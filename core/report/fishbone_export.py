@@ -16,6 +16,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from core.errors import InvalidInputError
+from core.markdown_text import md_escape
 from core.models import CauseStatus
 from core.store.fishbone import Fishbone, why_paths
 from core.viz.fishbone import fishbone_figure
@@ -102,12 +103,6 @@ def write_bundle_fishbone(fishbone: Fishbone, bundle_dir: Path | str) -> Path:
 # ---------------------------------------------------------------- Markdown and Mermaid
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~])")
-
-
-def md_escape(text: str) -> str:
-    """Markdown-escape user text so pasted Markdown or HTML shows literally."""
-    return _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text or "").strip())
 
 
 def _mermaid_label(text: str) -> str:

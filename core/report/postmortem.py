@@ -29,6 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.errors import InvalidInputError
+from core.markdown_text import md_escape
 from core.masking import mask_obj, mask_text
 from core.models import (
     ROLE_LABELS,
@@ -233,14 +234,13 @@ def gather_inputs(store: Any, incident_id: str, *, with_kpi: bool = True) -> Pos
 
 
 def md_text(text: Any) -> str:
-    """User text made safe for Markdown prose: no raw HTML, one line."""
-    s = re.sub(r"\s+", " ", str(text or "")).strip()
-    return s.replace("<", "&lt;").replace(">", "&gt;")
+    """User text made safe for Markdown prose: one line, no raw HTML, links, images or emphasis."""
+    return md_escape(text or "")
 
 
 def md_cell(text: Any) -> str:
-    """User text made safe for a Markdown table cell."""
-    return md_text(text).replace("|", "\\|")
+    """User text made safe for a Markdown table cell (``|`` is escaped too)."""
+    return md_text(text)
 
 
 def _when(t: datetime | None) -> str:
@@ -755,8 +755,8 @@ def evidence_blocks(evidence: Iterable[Evidence]) -> list[str]:
 def star_summary(inputs: PostmortemInputs, impact: ImpactNumbers) -> Star:
     """Situation, task, action, result in one sentence each."""
     inc = inputs.incident
-    svc = f" on {inc.service}" if inc.service else ""
-    kpi = (f"; {impact.kpi_name} moved {_pct(impact.kpi_change)} against its baseline"
+    svc = f" on {md_text(inc.service)}" if inc.service else ""
+    kpi = (f"; {md_text(impact.kpi_name)} moved {_pct(impact.kpi_change)} against its baseline"
            if impact.kpi_change is not None else "")
     situation = f"{inc.severity.value} incident{svc} starting {_when(impact.start)}: {md_text(inc.title)}{kpi}."
     task = ("Restore normal service, find the root cause without blaming anyone, and prevent a recurrence.")

@@ -1,15 +1,19 @@
 """Rendering a :class:`~core.report.postmortem.Postmortem`: Markdown, self-contained HTML and PDF.
 
 * **Markdown** (``postmortem.md.j2``) pastes into a wiki or an issue; section
-  texts are Markdown already (user text in drafts has ``<``/``>`` escaped).
+  texts are Markdown already (user text in drafts is escaped by :func:`core.markdown_text.md_escape`).
+  The title line is escaped and ``javascript:``/``vbscript:``/``data:``/``file:``
+  link destinations are replaced (:func:`core.markdown_text.strip_unsafe_links`).
 * **HTML** (``postmortem.html.j2``) is one file with no outside requests: the
   section Markdown is rendered by markdown-it with raw HTML *disabled* (user text
-  can never inject markup or ``javascript:`` links), and the charts are live
-  Plotly figures with plotly.js embedded once (``include_plotlyjs=True`` on the first).
+  can never inject markup or ``javascript:`` links), Markdown images become plain
+  links (a viewer's browser never loads a picture named in user text), and the
+  charts are live Plotly figures with plotly.js embedded once.
 * **PDF** renders an HTML variant with static PNG charts (kaleido 1.x driving a
   Chrome-family browser, :func:`core.viz.images.browser_path`) through
-  weasyprint. When no browser works, the PDF is still produced and each chart
-  is replaced by a note saying why.
+  weasyprint, whose URL fetcher refuses everything but ``data:`` URIs and files
+  of the packaged templates folder (no request ever leaves the machine). When no
+  browser works, the PDF is still produced and each chart is replaced by a note saying why.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from typing import Any
 import plotly.graph_objects as go
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 from core.errors import InvalidInputError, SourceUnavailableError
+from core.markdown_text import md_escape, strip_unsafe_links
 from core.report.postmortem import Postmortem, evidence_blocks
 from core.viz.images import render_images
 
@@ -38,17 +44,27 @@ def _env(autoescape: bool) -> Environment:
                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
+def _image_as_link(self: Any, tokens: list, idx: int, options: Any, env: Any) -> str:
+    """A Markdown image drawn as a plain link to it: nothing is fetched when the page is opened."""
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    href = escapeHtml(token.attrGet("src") or "")
+    return f'<a class="image-link" href="{href}" rel="noopener noreferrer nofollow">[image: {escapeHtml(alt)}]</a>'
+
+
 def markdown_to_html(text: str) -> str:
-    """CommonMark plus tables, raw HTML disabled (shown as text), unsafe link schemes refused."""
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(text or "")
+    """CommonMark plus tables, raw HTML disabled (shown as text), unsafe link schemes refused, images as links."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.add_render_rule("image", _image_as_link)
+    return md.render(text or "")
 
 
 def render_markdown(pm: Postmortem) -> str:
     """The post-mortem as Markdown."""
     text = _env(False).get_template("postmortem.md.j2").render(
-        title=pm.incident.title, incident=pm.incident, sections=pm.sections,
+        title=md_escape(pm.incident.title), incident=pm.incident, sections=pm.sections,
         generated=pm.generated_at.strftime("%Y-%m-%d %H:%M UTC"), masked=pm.masked)
-    return text.rstrip() + "\n"
+    return strip_unsafe_links(text.rstrip()) + "\n"
 
 
 @dataclass(frozen=True)
@@ -126,12 +142,32 @@ def render_html(pm: Postmortem, *, static: bool = False) -> str:
         generated=pm.generated_at.strftime("%Y-%m-%d %H:%M UTC"), masked=pm.masked)
 
 
+def _embedded_only_fetcher() -> Any:
+    """A weasyprint URL fetcher that serves ``data:`` URIs and packaged template files, and refuses the rest."""
+    from weasyprint.urls import URLFetcher
+
+    class EmbeddedOnlyFetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file":
+                from urllib.parse import unquote, urlsplit
+
+                path = Path(unquote(urlsplit(url).path)).resolve()
+                if path.is_relative_to(TEMPLATES.resolve()):
+                    return super().fetch(url, headers)
+            raise ValueError(f"the PDF export fetches no outside resource; refused {url[:200]}")
+
+    return EmbeddedOnlyFetcher(allowed_protocols={"data", "file"}, allow_redirects=False)
+
+
 def render_pdf(pm: Postmortem) -> bytes:
-    """The post-mortem as PDF (weasyprint over the static-image HTML variant)."""
+    """The post-mortem as PDF (weasyprint over the static-image HTML variant; nothing outside is fetched)."""
     from weasyprint import HTML
 
     html = render_html(pm, static=True)
-    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_embedded_only_fetcher()).write_pdf()
 
 
 def export_postmortem(pm: Postmortem, fmt: str) -> bytes:

@@ -281,7 +281,7 @@ def test_inputs_can_be_built_without_a_store():
     from core.models import Incident
 
     pm = build_postmortem(PostmortemInputs(incident=Incident(id="bare", title="Bare <b>title</b>")), charts=False)
-    assert "&lt;b&gt;" in pm.section("title_status").text
+    assert "\\<b\\>" in pm.section("title_status").text  # escaped, shows literally
 
 
 # ---------------------------------------------------------------- reports store
