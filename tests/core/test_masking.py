@@ -88,3 +88,40 @@ def test_every_pattern_is_documented_in_the_module_docstring():
 
     for p in PATTERNS:
         assert p.name in core.masking.__doc__
+
+
+def test_issue_14_families_are_masked_with_their_labels():
+    assert mask_text("postgresql://app:p@ssw0rd@db.internal:5432/x") == "postgresql://app:[secret]@db.internal:5432/x"
+    assert mask_text("redis://:r3disPa55@cache:6379/0") == "redis://:[secret]@cache:6379/0"
+    assert mask_text("Cookie: a=1; b=2") == "Cookie: a=[secret]; b=[secret]"
+    assert mask_text("SECRET_KEY='two words'") == "SECRET_KEY='[secret]'"
+    assert mask_text("Authorization: bearer abc123def456") == "Authorization: bearer [token]"
+    assert mask_text("IBAN DE89 3704 0044 0532 0130 00 OK") == "IBAN [iban] OK"
+    assert mask_text("call +1 415 555 0132 now") == "call [phone] now"
+    assert mask_text("to bob%40example.com") == "to [email]"
+    assert mask_text("card 4111.1111.1111.1111") == "card [card]"
+    assert mask_text("AccountKey=Zm9vYmFy==;EndpointSuffix=x") == "AccountKey=[secret];EndpointSuffix=x"
+    assert mask_text("https://hooks.slack.com/services/T0AB1CD2E/B0FG3HI4J/abcDEFghi") == "[webhook]"
+    # prose look-alikes stay
+    for text in ("bearer of bad news", "version 1.2.3 on 2024.05.01", "Cookie policy", "phone number missing"):
+        assert mask_text(text) == text
+
+
+def test_mask_obj_masks_dataclasses_and_keeps_enums_and_unchanged_objects():
+    from datetime import datetime, timezone
+
+    from core.models import EventKind, Incident, TimelineEvent
+
+    inc = Incident(id="inc-1", title="leak of sk-abcdefghijklmnopqrstu", service="db 10.0.0.5",
+                   roles={"commander": "a@b.example"})
+    ev = TimelineEvent(id=1, incident_id="inc-1", timestamp=datetime(2024, 5, 1, tzinfo=timezone.utc),
+                       kind=EventKind.DEPLOY, title="deploy", details={"url": "redis://:pw12345@h:1/0"},
+                       author="ops@corp.example")
+    out = mask_obj({"incident": inc, "events": (ev,), "kpi": pd.DataFrame({"label": ["10.1.1.1"], "v": [1.0]})})
+    assert out["incident"].title == "leak of [api key]" and out["incident"].service == "db [ip]"
+    assert out["incident"].roles == {"commander": "[email]"} and out["incident"].id == "inc-1"
+    assert out["events"][0].kind is EventKind.DEPLOY and out["events"][0].author == "[email]"
+    assert out["events"][0].details == {"url": "redis://:[secret]@h:1/0"}
+    assert out["kpi"]["label"].tolist() == ["[ip]"]
+    plain = Incident(id="x", title="nothing to hide")
+    assert mask_obj(plain) is plain
