@@ -204,6 +204,61 @@ def read_table(path: Path | str) -> pd.DataFrame:
     raise InvalidInputError(f"{path.name}: unsupported file type '{suffix}'; use .parquet, .csv or .jsonl")
 
 
+MAX_JSON_DEPTH = 64
+
+
+class _JsonRefused(ValueError):
+    """JSON that parses but that the workbench will not store (message says why and what to do)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _JsonRefused(f"{name} is not valid JSON; write null or a number")
+
+
+def _json_depth(obj: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion (a scalar is 0, ``{}`` is 1)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict):
+            children = o.values()
+        elif isinstance(o, list):
+            children = o
+        else:
+            continue
+        deepest = max(deepest, d)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def _load_json(text: str, *, stored: bool = False) -> Any:
+    """``json.loads`` that refuses nesting deeper than ``MAX_JSON_DEPTH`` levels.
+
+    With ``stored`` (values that go into the incident store) NaN, Infinity and lone
+    UTF-16 surrogates are refused as well.
+
+    Raises:
+        json.JSONDecodeError: not JSON.
+        _JsonRefused: parsed but refused; the message names the problem.
+    """
+    too_deep = f"nested deeper than {MAX_JSON_DEPTH} levels; flatten it"
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant) if stored else json.loads(text)
+    except RecursionError:
+        raise _JsonRefused(too_deep) from None
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH and _json_depth(obj) > MAX_JSON_DEPTH:
+        raise _JsonRefused(too_deep)
+    if stored and "\\u" in text.lower().replace("\\\\", ""):
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start:exc.end].encode("unicode_escape").decode("ascii")
+            raise _JsonRefused(f"contains a lone UTF-16 surrogate ({bad}); fix the text's encoding") from None
+    return obj
+
+
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open("r", encoding="utf-8") as fh:
         for line in fh:
@@ -506,7 +561,10 @@ def _validate_dir(root: Path) -> Iterator[Problem]:
         yield Problem(MANIFEST, None, f"missing; a bundle directory must contain {MANIFEST}")
         return
     try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        manifest = _load_json(mpath.read_text(encoding="utf-8"), stored=True)
+    except _JsonRefused as exc:
+        yield Problem(MANIFEST, None, str(exc))
+        return
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         yield Problem(MANIFEST, getattr(exc, "lineno", None), f"not valid JSON: {getattr(exc, 'msg', exc)}")
         return
@@ -614,7 +672,7 @@ def _validate_logs(p: Path, root: Path) -> Iterator[Problem]:
                 continue
             msg = None
             try:
-                obj = json.loads(raw.decode("utf-8"))
+                obj = _load_json(raw.decode("utf-8"))
                 if not isinstance(obj, dict):
                     msg = "not a JSON object"
                 else:
@@ -632,6 +690,8 @@ def _validate_logs(p: Path, root: Path) -> Iterator[Problem]:
                             msg = f"@timestamp: {exc}"
             except UnicodeDecodeError:
                 msg = "not UTF-8"
+            except _JsonRefused as exc:
+                msg = str(exc)
             except json.JSONDecodeError as exc:
                 msg = f"not valid JSON ({exc.msg})"
             if msg:
@@ -649,7 +709,10 @@ def _validate_events(p: Path, root: Path) -> Iterator[Problem]:
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw.decode("utf-8"))
+                obj = _load_json(raw.decode("utf-8"), stored=True)
+            except _JsonRefused as exc:
+                yield Problem(rel, lineno, str(exc))
+                continue
             except (UnicodeDecodeError, json.JSONDecodeError):
                 yield Problem(rel, lineno, "not valid UTF-8 JSON")
                 continue

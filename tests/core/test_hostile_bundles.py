@@ -339,3 +339,37 @@ def test_interrupted_extraction_leaves_nothing(tmp_path, tmpdir_only, monkeypatc
     monkeypatch.setattr(zipfile.ZipExtFile, "read", real_read)
     assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
     assert read_bundle(z).id == "hostile-1"  # and the next run works
+
+
+# ---------------------------------------------------------------- nesting depth
+
+def test_deep_bundle_json_is_a_bundle_error_naming_the_file(tmp_path):
+    b = _bundle(tmp_path / "b")
+    (b / "bundle.json").write_text("[" * 100_000 + "]" * 100_000)
+    problems = validate_bundle(b)
+    assert [str(p) for p in problems] == ["bundle.json: nested deeper than 64 levels; flatten it"]
+    with pytest.raises(BundleError, match="bundle.json: nested deeper than 64 levels"):
+        read_bundle(b)
+
+
+def test_deep_event_and_log_lines_are_reported_with_their_line(tmp_path):
+    b = _bundle(tmp_path / "b")
+    deep = '{"a": ' * 100_000 + "1" + "}" * 100_000
+    with (b / "events.jsonl").open("a") as fh:
+        fh.write('{"timestamp": "2026-01-01T02:00:00Z", "kind": "deploy", "title": "x", "attributes": '
+                 + deep + "}\n")
+    with (b / "logs" / "app.jsonl").open("a") as fh:
+        fh.write('{"@timestamp": "2026-01-01T00:00:00Z", "message": "m", "x": ' + "[" * 70 + "]" * 70 + "}\n")
+    assert sorted(str(p) for p in validate_bundle(b)) == [
+        "events.jsonl:2: nested deeper than 64 levels; flatten it",
+        "logs/app.jsonl:2: nested deeper than 64 levels; flatten it",
+    ]
+
+
+def test_cli_deep_manifest_is_one_line(tmp_path):
+    b = _bundle(tmp_path / "b")
+    (b / "bundle.json").write_text("{\"a\":" * 100_000 + "1" + "}" * 100_000)
+    for action in ("validate", "import"):
+        proc = _cli("bundle", action, str(b), env={"WORKBENCH_HOME": str(tmp_path / "home"), "DATABASE_URL": ""})
+        _one_line_error(proc)
+        assert "bundle.json: nested deeper than 64 levels" in proc.stderr
