@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import presentation, sidebar
+from ui import presentation, sidebar, state
 
 st.set_page_config(page_title="ML Incident Workbench", page_icon=":material/emergency:", layout="wide")
 
@@ -19,8 +19,12 @@ PAGES = [
 ]
 
 presentation.install_masking()
+asked = state.requested_page()
 page = st.navigation(PAGES)
+state.begin_run(state.get_store(), page.url_path)
 sidebar.render()
+if asked is not None and asked not in {p.url_path for p in PAGES}:
+    st.error(f"There is no page '/{asked}'; showing {page.title} instead. Pick a page in the sidebar.")
 presentation.apply_presentation_style()
 presentation.refresh_shared_state()
 page.run()

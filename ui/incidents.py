@@ -11,7 +11,7 @@ from core.analysis.incident_stats import summarize_incidents
 from core.errors import ConcurrentEditError, WorkbenchError
 from core.models import (
     DURATIONS, ROLE_LABELS, ROOT_CAUSE_LABELS, Incident, Milestone, Role, RootCause, Severity, Status,
-    format_duration, utc,
+    format_duration,
 )
 from core.store import Store
 from core.store.incidents import update_incident
@@ -22,18 +22,10 @@ def _fmt_time(value: datetime | None) -> str:
 
 
 def parse_time_field(text: str, label: str) -> datetime | None:
-    """'2026-01-21 09:00' (UTC) or full ISO 8601 -> aware UTC; '' -> None."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    if "T" not in text and " " in text:
-        text = text.replace(" ", "T", 1)
-    if len(text) <= 16 and "+" not in text and not text.endswith("Z"):
-        text += "Z"
-    try:
-        return utc(text)
-    except WorkbenchError as exc:
-        raise type(exc)(f"{label}: {exc}") from None
+    """'2026-01-21 09:00' (UTC) or full ISO 8601 -> aware UTC; '' -> None; errors echo the input as typed."""
+    from core.timerange import parse_input
+
+    return parse_input(text, label)
 
 
 def incidents_table(incidents: list[Incident]) -> pd.DataFrame:

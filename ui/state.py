@@ -4,6 +4,11 @@ The incident and time range live in ``st.session_state`` and in the URL
 (``?incident=ID&from=ISO&to=ISO``), so a copied link reopens the same view.
 Pages call :func:`current_incident` and :func:`time_range`; only ``app.py``
 draws the sidebar widgets that change them.
+
+A page's own focus is in the URL too: its widgets use ``bind="query-params"`` (the
+parameter is the widget key, e.g. ``logs_query``; Streamlit keeps it per page), and
+state that is not a widget (filter chips, a selected document, a column) goes through
+:func:`focus` / :func:`set_focus`, which :func:`begin_run` restores after a page switch.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ INCIDENT_KEY = "app_incident"
 RANGE_KEY = "app_range"
 PRESENT_KEY = "app_present"
 MESSAGES_KEY = "app_messages"
+MISSING_KEY = "app_missing_incident"
+RANGE_LABEL_KEY = "app_range_label"
+PAGE_KEY = "app_page"
+FOCUS_KEY = "app_focus"
 
 
 @st.cache_resource(show_spinner="Opening the incident store…")
@@ -47,6 +56,17 @@ def get_store() -> Store:
         raise  # unreachable; for type checkers
 
 
+def requested_page() -> str | None:
+    """The page name the address asks for (``/nosuchpage`` -> 'nosuchpage'), read before st.navigation resolves it."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    manager = getattr(ctx, "pages_manager", None)
+    if manager is None or getattr(manager, "intended_page_script_hash", None):
+        return None
+    return getattr(manager, "intended_page_name", None) or None
+
+
 def note(message: str) -> None:
     """Queue a message for the next render (shown once at the top of the page)."""
     st.session_state.setdefault(MESSAGES_KEY, []).append(message)
@@ -58,13 +78,23 @@ def show_notes() -> None:
 
 
 def incident_id() -> str | None:
+    """The selected incident's id; None when there is none or the link names an unknown one."""
+    if st.session_state.get(MISSING_KEY):
+        return None
     return st.session_state.get(INCIDENT_KEY)
+
+
+def missing_incident() -> str | None:
+    """The id the address names when no such incident exists (shown as an error on every page)."""
+    return st.session_state.get(MISSING_KEY)
 
 
 def select_incident(incident_id: str | None) -> None:
     """Select an incident, reset the time range to its natural range, and update the URL."""
     st.session_state[INCIDENT_KEY] = incident_id
+    st.session_state.pop(MISSING_KEY, None)
     st.session_state.pop(RANGE_KEY, None)
+    st.session_state.pop(RANGE_LABEL_KEY, None)
     if incident_id:
         st.query_params["incident"] = incident_id
     else:
@@ -73,33 +103,96 @@ def select_incident(incident_id: str | None) -> None:
     st.query_params.pop("to", None)
 
 
+def begin_run(store: Store, page: str) -> None:
+    """Called by app.py before every page: read the address, then write the whole shared state back.
+
+    Streamlit drops unbound query parameters when the sidebar switches page, so the incident,
+    the absolute range and the page's own focus (remembered per page) are put back here.
+    """
+    sync_from_url(store)
+    switched = st.session_state.get(PAGE_KEY) != page
+    st.session_state[PAGE_KEY] = page
+    if switched:
+        for name, value in st.session_state.get(FOCUS_KEY, {}).get(page, {}).items():
+            if name not in st.query_params:
+                st.query_params[name] = value
+    write_url()
+
+
+def write_url() -> None:
+    """Put incident and absolute range into the address (only what differs, to avoid needless messages)."""
+    wanted: dict[str, str] = {}
+    iid = st.session_state.get(MISSING_KEY) or st.session_state.get(INCIDENT_KEY)
+    if iid:
+        wanted["incident"] = iid
+    if iid and not st.session_state.get(MISSING_KEY):
+        window = time_range()
+        wanted["from"], wanted["to"] = iso(window.start), iso(window.end)
+    changed = {k: v for k, v in wanted.items() if st.query_params.get(k) != v}
+    if changed:
+        st.query_params.update(changed)
+
+
 def sync_from_url(store: Store) -> None:
-    """Read incident and time range from the URL once per change; bad values give a message, not a crash."""
+    """Read incident and time range from the URL; bad values give a message naming them, not a crash."""
     params = st.query_params
     wanted = params.get("incident")
-    if wanted and wanted != st.session_state.get(INCIDENT_KEY):
+    if wanted and wanted != (st.session_state.get(MISSING_KEY) or st.session_state.get(INCIDENT_KEY)):
         if find_incident(store, wanted) is None:
-            note(f"The link names incident '{wanted}', which does not exist; showing the incident list instead.")
-            st.query_params.pop("incident", None)
+            st.session_state[MISSING_KEY] = wanted
         else:
+            st.session_state.pop(MISSING_KEY, None)
             st.session_state[INCIDENT_KEY] = wanted
             st.session_state.pop(RANGE_KEY, None)
-    if INCIDENT_KEY not in st.session_state:
-        incidents = list_incidents(store)
-        st.session_state[INCIDENT_KEY] = incidents[0].id if incidents else None
-        if incidents:
-            st.query_params["incident"] = incidents[0].id
+            st.session_state.pop(RANGE_LABEL_KEY, None)
+    if INCIDENT_KEY not in st.session_state and not st.session_state.get(MISSING_KEY):
+        default = default_incident(list_incidents(store))
+        st.session_state[INCIDENT_KEY] = default.id if default else None
     f, t = params.get("from"), params.get("to")
     if f or t:
         try:
-            window = TimeWindow(utc(f), utc(t)) if (f and t) else None
-            if window is None:
-                raise InvalidInputError("the link gives only one end of the time range")
-            st.session_state[RANGE_KEY] = window
+            if not (f and t):
+                raise InvalidInputError("it gives only one end (from=…&to=… are both needed)")
+            window = TimeWindow(utc(f), utc(t))
+            if window != st.session_state.get(RANGE_KEY):
+                st.session_state[RANGE_KEY] = window
+                st.session_state.pop(RANGE_LABEL_KEY, None)
         except InvalidInputError as exc:
-            note(f"The link's time range was ignored: {exc}.")
+            typed = "&".join(f"{k}={v}" for k, v in (("from", f), ("to", t)) if v)
+            note(f"The link's time range was ignored ({typed}): {exc}.")
             st.query_params.pop("from", None)
             st.query_params.pop("to", None)
+
+
+def default_incident(incidents: list[Incident]) -> Incident | None:
+    """The incident shown when the address names none: the first of the list."""
+    return incidents[0] if incidents else None
+
+
+def focus(name: str) -> str | None:
+    """A page's own focus parameter from the address ('' counts as none), remembered for page switches."""
+    value = st.query_params.get(name) or None
+    _remember(name, value)
+    return value
+
+
+def set_focus(name: str, value: str | None) -> None:
+    """Write (or clear) a page's focus parameter in the address and remember it for this page."""
+    if value:
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+    elif name in st.query_params:
+        st.query_params.pop(name, None)
+    _remember(name, value or None)
+
+
+def _remember(name: str, value: str | None) -> None:
+    page = st.session_state.get(PAGE_KEY, "")
+    memory = st.session_state.setdefault(FOCUS_KEY, {}).setdefault(page, {})
+    if value:
+        memory[name] = value
+    else:
+        memory.pop(name, None)
 
 
 def current_incident() -> Incident | None:
@@ -125,10 +218,19 @@ def time_range() -> TimeWindow:
     return window
 
 
-def set_time_range(window: TimeWindow) -> None:
+def set_time_range(window: TimeWindow, label: str | None = None) -> None:
+    """Make ``window`` the shared range; the address gets the incident and the absolute range."""
     st.session_state[RANGE_KEY] = window
-    st.query_params["from"] = iso(window.start)
-    st.query_params["to"] = iso(window.end)
+    if label:
+        st.session_state[RANGE_LABEL_KEY] = label
+    else:
+        st.session_state.pop(RANGE_LABEL_KEY, None)
+    write_url()
+
+
+def range_label() -> str | None:
+    """How the current range was chosen ("±2 h around onset"), when a quick range chose it."""
+    return st.session_state.get(RANGE_LABEL_KEY)
 
 
 def presentation_mode() -> bool:
