@@ -52,7 +52,39 @@ PRESENTATION_CSS = """
 .stApp code { color: #ffe08a !important; background: #1d2533 !important; }
 .stApp table, .stApp th, .stApp td { border-color: #3a4457 !important; }
 .stApp [data-testid="stMetricValue"], .stApp [data-testid="stMetricValue"] div, .stApp [data-testid="stMetricValue"] p {
-  font-size: 3rem !important; line-height: 1.2 !important; color: var(--wb-accent) !important; }
+  font-size: clamp(1.6rem, 2.4vw, 3rem) !important; line-height: 1.2 !important; color: var(--wb-accent) !important;
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  overflow-wrap: anywhere !important; }
+.stApp [data-testid="stMetricDelta"] { background: #1d2533 !important; color: var(--wb-ink) !important;
+  white-space: normal !important; height: auto !important; }
+.stApp [data-testid="stMetricDelta"] p { white-space: normal !important; overflow: visible !important; }
+.stApp [data-testid="stMetricLabel"] p { white-space: normal !important; }
+.stApp [data-testid="stAlertContainer"] { background: #1d2533 !important; border-left: 6px solid #8fd3ff !important; }
+.stApp [data-testid="stAlertContainer"]:has([data-testid="stAlertContentError"]) { background: #3d1418 !important;
+  border-left-color: #ff6b6b !important; }
+.stApp [data-testid="stAlertContainer"]:has([data-testid="stAlertContentWarning"]) { background: #3a2a08 !important;
+  border-left-color: var(--wb-accent) !important; }
+.stApp [data-testid="stAlertContainer"]:has([data-testid="stAlertContentSuccess"]) { background: #0f3320 !important;
+  border-left-color: #5fd38d !important; }
+.stApp [data-testid="stProgressBarTrack"] { background: #2a3344 !important; outline: 1px solid #6b7a95; }
+.stApp input, .stApp textarea, .stApp [data-baseweb="input"], .stApp [data-baseweb="base-input"],
+.stApp [data-baseweb="textarea"], .stApp [data-baseweb="select"] > div, .stApp [data-testid="stNumberInputContainer"],
+.stApp [data-testid="stNumberInput"] button, .stApp [data-testid="stDateInput"] > div > div {
+  background: #1d2533 !important; color: var(--wb-ink) !important; -webkit-text-fill-color: var(--wb-ink) !important;
+  border-color: #6b7a95 !important; }
+.stApp input::placeholder, .stApp textarea::placeholder { color: var(--wb-muted) !important;
+  -webkit-text-fill-color: var(--wb-muted) !important; }
+.stApp [data-baseweb="select"] div, .stApp [data-baseweb="select"] svg { color: var(--wb-ink) !important; }
+.stApp [data-baseweb="select"] > div * { background-color: transparent !important; }
+.stApp [data-baseweb="select"] [data-baseweb="tag"], .stApp [data-baseweb="tag"] { background: #7c2d12 !important; }
+.stApp [data-testid="stTooltipIcon"] svg, .stApp [data-testid="stTooltipHoverTarget"] svg,
+.stApp [data-testid="stWidgetLabel"] svg { color: var(--wb-muted) !important; fill: var(--wb-muted) !important; }
+.stApp [data-testid="stJson"], .stApp [data-testid="stJson"] * { background: var(--wb-panel) !important; }
+.stApp [data-testid="stJson"] span, .stApp [data-testid="stJson"] div { color: var(--wb-ink) !important; }
+.stApp [data-testid="stDataFrame"] { filter: invert(0.92) hue-rotate(180deg); }
+.stApp [data-testid="stCode"] pre, .stApp [data-testid="stCode"] code { background: var(--wb-panel) !important; }
+[data-baseweb="popover"] ul, [data-baseweb="popover"] li { background: var(--wb-panel) !important;
+  color: var(--wb-ink) !important; }
 .stApp [data-testid="stButtonGroup"] button { background: #1d2533 !important; border-color: #6b7a95 !important; }
 .stApp [data-testid="stButtonGroup"] button[aria-checked="true"] { background: #7c2d12 !important;
   border-color: var(--wb-accent) !important; }
@@ -163,6 +195,10 @@ def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") 
     evidence = list_evidence(store, incident.id)
     windows = [moment_window(m, incident) for m in moments]
     index = min(st.session_state.get(key, 0), len(moments) - 1)
+    step = state.sync_focus(f"{key}_step", str(index + 1) if index else None)  # the link keeps the moment
+    if step and step != str(index + 1):
+        index = min(max(int(step) - 1, 0), len(moments) - 1) if step.isdigit() else index
+        st.session_state[key] = index
     c1, c2, c3 = st.columns([1, 1, 4])
     c1.button("◀ Previous", key=f"{key}_prev", disabled=index == 0, on_click=_go, args=(key, index - 1, windows),
               width="stretch")
@@ -194,9 +230,8 @@ def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") 
 
 
 def _masked(ev: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(ev, title=mask_text(ev.title), result=mask_obj(ev.result))
+    """The evidence with every string masked before its figure is laid out (titles, queries, results)."""
+    return mask_obj(ev)
 
 
 # ---------------------------------------------------------------- masking on every page
