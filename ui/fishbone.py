@@ -176,7 +176,8 @@ def fit_width_picker() -> int:
 def diagram(fishbone: fb.Fishbone, fit_width: int) -> None:
     """The Ishikawa chart; clicking a cause marker selects it for editing."""
     fig = fishbone_figure(fishbone.problem, fishbone.categories, fishbone.causes, fit_width=fit_width,
-                          presentation=state.presentation_mode(), selected=st.session_state.get(SELECTED))
+                          presentation=state.presentation_mode(), selected=st.session_state.get(SELECTED),
+                          mask=state.presentation_mode())
     event = st.plotly_chart(fig, key="fishbone_chart", on_select="rerun", selection_mode="points",
                             theme=None, width="content", config={"displaylogo": False, "scrollZoom": False})
     points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else []

@@ -787,19 +787,9 @@ def star_summary(inputs: PostmortemInputs, impact: ImpactNumbers) -> Star:
 
 
 def _masked_inputs(inputs: PostmortemInputs) -> PostmortemInputs:
-    inc = inputs.incident
-    inc = replace(inc, title=mask_text(inc.title), summary=mask_text(inc.summary))
-    return replace(
-        inputs, incident=inc,
-        events=tuple(replace(e, title=mask_text(e.title), details=mask_obj(e.details)) for e in inputs.events),
-        evidence=tuple(replace(e, title=mask_text(e.title), result=mask_obj(e.result), query=mask_obj(e.query))
-                       for e in inputs.evidence),
-        causes=tuple(replace(c, text=mask_text(c.text), notes=mask_text(c.notes), evidence=mask_obj(c.evidence))
-                     for c in inputs.causes),
-        whys=tuple(replace(w, question=mask_text(w.question), answer=mask_text(w.answer)) for w in inputs.whys),
-        actions=tuple(replace(a, text=mask_text(a.text)) for a in inputs.actions),
-        problem=mask_text(inputs.problem),
-    )
+    """Every string of the inputs masked (incident, service, roles, events, evidence, KPI labels,
+    causes, whys, actions, edits) before anything is drafted, charted or laid out."""
+    return mask_obj(inputs)
 
 
 def build_postmortem(inputs: PostmortemInputs, *, mask: bool = False, dark: bool = False,

@@ -388,6 +388,7 @@ def fishbone_figure(
     selected: int | None = None,
     layout: FishboneLayout | None = None,
     fit_width: float | None = None,
+    mask: bool = False,
 ) -> go.Figure:
     """The Ishikawa diagram as a Plotly figure; cause markers carry ``customdata=[cause_id]`` for selection.
 
@@ -399,9 +400,17 @@ def fishbone_figure(
         selected: a cause id to highlight.
         layout: a precomputed :func:`layout_fishbone` result (computed when omitted).
         fit_width: passed to :func:`layout_fishbone` when the layout is computed here.
+        mask: mask sensitive values (:func:`core.masking.mask_obj`) in the problem, bone names,
+            causes, notes and evidence titles *before* they are wrapped into labels and hover text
+            (a wrapped secret would no longer be recognised); ``layout`` is then recomputed.
     """
     categories = list(categories)
     causes = list(causes)
+    if mask:
+        from core.masking import mask_obj
+
+        problem, categories, causes = mask_obj([problem, categories, causes])
+        layout = None
     lay = layout or layout_fishbone(problem, categories, causes, presentation=presentation, fit_width=fit_width)
     by_id = {c.id: c for c in causes}
     cat_names = {c.id: c.name for c in categories}
