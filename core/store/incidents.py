@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import ConcurrentEditError, InvalidInputError, NotFoundError
@@ -154,9 +155,21 @@ def new_incident_id(store: Store, when: datetime | None = None) -> str:
 def create_incident(store: Store, *, id: str | None = None, title: str, **fields: Any) -> Incident:
     """Create an incident and return it (version 1)."""
     incident_id = id or new_incident_id(store)
-    if not ID_PATTERN.match(incident_id):
+    with store.engine.begin() as conn:
+        insert_incident(conn, id=incident_id, title=title, **fields)
+    return get_incident(store, incident_id)
+
+
+def insert_incident(conn: Connection, *, id: str, title: str, **fields: Any) -> None:
+    """Insert a new incident row on ``conn``, inside the caller's transaction.
+
+    Raises:
+        InvalidInputError: a field is invalid, or the id exists (``IncidentExistsError``);
+            on PostgreSQL the caller's transaction is then unusable and must be rolled back.
+    """
+    if not ID_PATTERN.match(id):
         raise InvalidInputError(
-            f"'{incident_id}' is not a valid incident id; use letters, digits, '-', '_' or '.' (max 64)"
+            f"'{id}' is not a valid incident id; use letters, digits, '-', '_' or '.' (max 64)"
         )
     values = _clean({"title": title, **fields})
     values.setdefault("severity", Severity.SEV3.value)
@@ -166,14 +179,23 @@ def create_incident(store: Store, *, id: str | None = None, title: str, **fields
         values.setdefault(key, default)
     now = _now()
     try:
-        with store.engine.begin() as conn:
-            conn.execute(insert(incidents).values(id=incident_id, version=1, created_at=now,
-                                                  updated_at=now, **values))
+        conn.execute(insert(incidents).values(id=id, version=1, created_at=now, updated_at=now, **values))
     except IntegrityError:
-        raise InvalidInputError(
-            f"an incident with id '{incident_id}' already exists; choose another id"
-        ) from None
-    return get_incident(store, incident_id)
+        raise IncidentExistsError(id) from None
+
+
+class IncidentExistsError(InvalidInputError):
+    """An incident with this id is already in the store; ``incident_id`` names it."""
+
+    def __init__(self, incident_id: str):
+        super().__init__(f"an incident with id '{incident_id}' already exists; choose another id")
+        self.incident_id = incident_id
+
+
+def set_milestones(conn: Connection, incident_id: str, milestones: dict[str, Any]) -> None:
+    """Replace the milestones of a just-inserted incident on ``conn`` (checked and ordered like an edit)."""
+    values = _clean({"milestones": milestones})
+    conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
 
 
 def get_incident(store: Store, incident_id: str) -> Incident:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 
 from core.errors import ConcurrentEditError, InvalidInputError, NotFoundError
 from core.models import EventKind, TimelineEvent, iso, utc
@@ -84,6 +87,75 @@ def add_events(store: Store, incident_id: str, events: Iterable[dict[str, Any]])
         for row in rows:
             ids.append(conn.execute(insert(timeline_events).values(**row)).inserted_primary_key[0])
     return ids
+
+
+def insert_event_rows(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert prepared ``timeline_events`` rows on ``conn`` in bulk (no ids returned); returns the count.
+
+    The caller owns the transaction, so a bulk import commits or rolls back with its incident.
+    Rows hold column values: incident_id, ts, end_ts (aware UTC datetimes or None), kind, source,
+    title, details (a JSON-ready dict of finite numbers), author, created_at (the same for all rows
+    of a call). PostgreSQL gets one
+    COPY per call, SQLite one executemany; both store exactly what an ORM insert would.
+    """
+    if not rows:
+        return 0
+    driver = conn.dialect.driver
+    if conn.dialect.name == "sqlite" and driver == "pysqlite":
+        created = _sqlite_time(rows[0]["created_at"])
+        conn.exec_driver_sql(_SQLITE_INSERT, [_sqlite_row(r, created) for r in rows])
+    elif conn.dialect.name == "postgresql" and driver == "psycopg2":
+        buf = io.StringIO()
+        buf.writelines(_copy_line(r) for r in rows)
+        buf.seek(0)
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.copy_expert(_COPY, buf)
+        finally:
+            cursor.close()
+    else:
+        conn.execute(insert(timeline_events), [{**_BULK_DEFAULTS, **row} for row in rows])
+    return len(rows)
+
+
+_BULK_DEFAULTS = {"end_ts": None, "link": None, "pinned": False, "evidence_id": None, "deleted": False, "version": 1}
+_BULK_COLUMNS = "incident_id, ts, end_ts, kind, source, title, details, author, created_at, pinned, deleted, version"
+_SQLITE_INSERT = f"INSERT INTO timeline_events ({_BULK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 1)"
+_COPY = f"COPY timeline_events ({_BULK_COLUMNS}) FROM STDIN"
+
+
+def _sqlite_time(t: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DATETIME stores for an aware time (naive UTC, microseconds)."""
+    if t is None:
+        return None
+    if t.tzinfo is not timezone.utc:
+        t = t.astimezone(timezone.utc)
+    return t.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_row(r: dict[str, Any], created: str) -> tuple:
+    end = r.get("end_ts")
+    return (r["incident_id"], _sqlite_time(r["ts"]), _sqlite_time(end) if end is not None else None, r["kind"],
+            r["source"], r["title"], _json(r["details"]), r["author"], created)
+
+
+_json = json.JSONEncoder().encode
+
+
+def _copy_text(value: str | None) -> str:
+    """A field of PostgreSQL's COPY text format (backslash escapes, \\N for null)."""
+    if value is None:
+        return "\\N"
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_line(r: dict[str, Any]) -> str:
+    end = r.get("end_ts")
+    return "\t".join((
+        _copy_text(r["incident_id"]), r["ts"].isoformat(), end.isoformat() if end is not None else "\\N",
+        _copy_text(r["kind"]), _copy_text(r["source"]), _copy_text(r["title"]),
+        _copy_text(_json(r["details"])), _copy_text(r["author"]), r["created_at"].isoformat(), "f", "f", "1",
+    )) + "\n"
 
 
 def add_event(store: Store, incident_id: str, **event: Any) -> TimelineEvent:
