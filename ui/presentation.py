@@ -102,8 +102,28 @@ PRESENTATION_CSS = """
 """
 
 
+# A running indicator on every page: while the script runs (Streamlit marks the app element with its run
+# state), a "Working…" pill and a moving bar show at the top. It appears only after 0.4 s, so the
+# timed shared-state refresh (a quick fragment run) never makes it flicker.
+RUNNING_CSS = """
+<style>
+@keyframes wb-appear { to { opacity: 1; } }
+@keyframes wb-slide { from { background-position: 0 0; } to { background-position: 240px 0; } }
+[data-testid="stApp"][data-test-script-state="running"] [data-testid="stHeader"]::after {
+  content: "Working…"; position: fixed; top: 0.55rem; right: 5rem; z-index: 1000020; padding: 0.15rem 0.9rem;
+  border-radius: 1rem; background: #9a3412; color: #ffffff; font-weight: 600; font-size: 0.95rem;
+  opacity: 0; animation: wb-appear 0s linear 0.4s forwards; pointer-events: none; }
+[data-testid="stApp"][data-test-script-state="running"] [data-testid="stHeader"]::before {
+  content: ""; position: fixed; top: 0; left: 0; right: 0; height: 4px; z-index: 1000020; opacity: 0;
+  background: repeating-linear-gradient(90deg, #c2410c 0 120px, #fdba74 120px 240px);
+  animation: wb-appear 0s linear 0.4s forwards, wb-slide 0.8s linear infinite; pointer-events: none; }
+</style>
+"""
+
+
 def apply_presentation_style() -> None:
-    """Inject the presentation CSS when presentation mode is on (call once per run, from app.py)."""
+    """Inject the running indicator, and the presentation CSS when presentation mode is on (once per run)."""
+    st.html(RUNNING_CSS)
     if state.presentation_mode():
         st.html(PRESENTATION_CSS)
 
