@@ -26,14 +26,14 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
 from core.errors import BundleError, InvalidInputError
-from core.models import BUNDLE_EVENT_KINDS, TimeWindow, utc
+from core.models import BUNDLE_EVENT_KINDS, Milestone, RootCause, Severity, Status, TimeWindow, utc
 
 FORMAT = "incident-bundle/1"
 MANIFEST = "bundle.json"
@@ -509,12 +509,42 @@ def validate_bundle(path: Path | str) -> list[Problem]:
     return list(_validate_dir(root))
 
 
+# Times the analyses can hold (pandas' nanosecond range); a year 1 or 9999 would crash them later.
+TIME_MIN = datetime(1677, 9, 22, tzinfo=timezone.utc)
+TIME_MAX = datetime(2262, 4, 11, tzinfo=timezone.utc)
+TIME_RANGE = "1677-09-22 to 2262-04-11 (UTC)"
+# Same limit as the store (core/store/incidents.py refuses longer titles).
+TITLE_MAX = 300
+MILESTONE_ORDER = tuple(m.value for m in Milestone)  # started, detected, acknowledged, mitigated, resolved
+_ZONE_SUFFIX = r"[Tt ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$"
+
+
+def _utc_in_range(value: str) -> datetime:
+    """``utc(value)``, refusing times outside ``TIME_MIN``..``TIME_MAX``.
+
+    Raises:
+        InvalidInputError: not ISO 8601, no zone, or out of range.
+    """
+    try:
+        t = utc(value)
+    except OverflowError:
+        t = None
+    if t is None or not TIME_MIN <= t < TIME_MAX:
+        raise InvalidInputError(f"'{value}' is outside the supported range {TIME_RANGE}")
+    return t
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _time(value: Any, file: str, line: int | None, what: str, problems: list[Problem]) -> datetime | None:
     if not isinstance(value, str) or not value:
         problems.append(Problem(file, line, f"{what} is missing or not a string; use ISO 8601 with Z or an offset"))
         return None
     try:
-        return utc(value)
+        return _utc_in_range(value)
     except InvalidInputError as exc:
         problems.append(Problem(file, line, f"{what}: {exc}"))
         return None
@@ -580,12 +610,24 @@ def _validate_dir(root: Path) -> Iterator[Problem]:
         id_problem = check_incident_id(manifest["id"])
         if id_problem:
             problems.append(Problem(MANIFEST, None, id_problem))
+    title = manifest.get("title")
+    if isinstance(title, str) and len(title.strip()) > TITLE_MAX:
+        problems.append(Problem(MANIFEST, None, f"'title' is {len(title.strip())} characters long; keep it under "
+                                                f"{TITLE_MAX}"))
     for key in ("summary", "service"):
         if key in manifest and not isinstance(manifest[key], str):
             problems.append(Problem(MANIFEST, None, f"'{key}' must be a string"))
+    for key, cls in (("severity", Severity), ("status", Status), ("root_cause", RootCause)):
+        value = manifest.get(key)
+        if value is not None and (not isinstance(value, str) or value not in {v.value for v in cls}):
+            problems.append(Problem(MANIFEST, None, f"'{key}' is {_short(value)}; use one of "
+                                                    f"{', '.join(v.value for v in cls)} or leave it out"))
     kpi = manifest.get("kpi")
     if not isinstance(kpi, dict) or not isinstance(kpi.get("metric"), str):
         problems.append(Problem(MANIFEST, None, "'kpi' must be {\"metric\": NAME, \"direction\": ...}"))
+    elif not kpi["metric"].strip() or kpi["metric"] in (".", "..") or "/" in kpi["metric"] or "\\" in kpi["metric"]:
+        problems.append(Problem(MANIFEST, None, f"kpi.metric {_short(kpi['metric'])} must be a plain file name "
+                                                "under metrics/ (without .csv)"))
     elif kpi.get("direction") not in DIRECTIONS:
         problems.append(Problem(MANIFEST, None, f"kpi.direction must be one of {', '.join(DIRECTIONS)}"))
     elif not (root / "metrics" / f"{kpi['metric']}.csv").is_file():
@@ -657,6 +699,15 @@ def _validate_metric(p: Path, root: Path) -> Iterator[Problem]:
     bad = df.index[ts.isna()].tolist()
     for i in bad[:MAX_PROBLEMS_PER_FILE]:
         yield Problem(rel, i + 2, f"timestamp {df['timestamp'].iloc[i]!r} is not ISO 8601")
+    parsed = ts.notna()
+    naive = parsed & ~df["timestamp"].astype(str).str.contains(_ZONE_SUFFIX, regex=True)
+    for i in df.index[naive].tolist()[:MAX_PROBLEMS_PER_FILE]:
+        yield Problem(rel, i + 2, f"timestamp {df['timestamp'].iloc[i]!r} has no time zone; add Z or an offset "
+                                  "such as +00:00")
+    outside = parsed & ~naive & ((ts < TIME_MIN) | (ts >= TIME_MAX))
+    for i in df.index[outside].tolist()[:MAX_PROBLEMS_PER_FILE]:
+        yield Problem(rel, i + 2, f"timestamp {df['timestamp'].iloc[i]!r} is outside the supported range "
+                                  f"{TIME_RANGE}")
     vals = pd.to_numeric(df["value"], errors="coerce")
     bad_v = df.index[vals.isna() & df["value"].notna()].tolist()
     for i in bad_v[:MAX_PROBLEMS_PER_FILE]:
@@ -685,7 +736,7 @@ def _validate_logs(p: Path, root: Path) -> Iterator[Problem]:
                         msg = "missing 'message'"
                     else:
                         try:
-                            utc(ts)
+                            _utc_in_range(ts)
                         except InvalidInputError as exc:
                             msg = f"@timestamp: {exc}"
             except UnicodeDecodeError:
@@ -702,8 +753,42 @@ def _validate_logs(p: Path, root: Path) -> Iterator[Problem]:
         yield Problem(rel, None, f"{n - MAX_PROBLEMS_PER_FILE} more bad lines not listed")
 
 
+def _milestone_name(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(milestone name, problem) of a milestone event, the way import reads it."""
+    attrs = obj.get("attributes") if isinstance(obj.get("attributes"), dict) else {}
+    named = attrs.get("milestone")
+    if named is not None and not isinstance(named, str):
+        return None, f"attributes.milestone is {_short(named)}; use one of {', '.join(MILESTONE_ORDER)}"
+    name = named or (obj["title"].strip().lower() if isinstance(obj.get("title"), str) else "")
+    if name not in MILESTONE_ORDER:
+        return None, (f"milestone event names {_short(name)}; set attributes.milestone (or the title) to one of "
+                      f"{', '.join(MILESTONE_ORDER)}, or use kind 'annotation'")
+    return name, None
+
+
+def _milestone_order(milestones: dict[str, tuple[datetime, int]], rel: str) -> Iterator[Problem]:
+    seen: list[tuple[str, datetime]] = []
+    for name in MILESTONE_ORDER:
+        if name not in milestones:
+            continue
+        when, lineno = milestones[name]
+        later = [(n, t) for n, t in seen if t > when]
+        if later:
+            n, t = later[-1]
+            yield Problem(rel, lineno, (
+                f"milestone '{name}' ({when.isoformat()}) is before '{n}' ({t.isoformat()}); milestones must run "
+                f"{' <= '.join(MILESTONE_ORDER)}"))
+        seen.append((name, when))
+
+
 def _validate_events(p: Path, root: Path) -> Iterator[Problem]:
     rel = _rel(p, root)
+    milestones: dict[str, tuple[datetime, int]] = {}
+    yield from _validate_event_lines(p, rel, milestones)
+    yield from _milestone_order(milestones, rel)
+
+
+def _validate_event_lines(p: Path, rel: str, milestones: dict[str, tuple[datetime, int]]) -> Iterator[Problem]:
     with p.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
@@ -731,6 +816,14 @@ def _validate_events(p: Path, root: Path) -> Iterator[Problem]:
                 problems.append(Problem(rel, lineno, "title is required"))
             if "attributes" in obj and not isinstance(obj["attributes"], dict):
                 problems.append(Problem(rel, lineno, "attributes must be an object"))
+            if obj.get("source") is not None and not isinstance(obj["source"], str):
+                problems.append(Problem(rel, lineno, f"source is {_short(obj['source'])}; it must be a string"))
+            if obj.get("kind") == "milestone":
+                name, problem = _milestone_name(obj)
+                if problem:
+                    problems.append(Problem(rel, lineno, problem))
+                elif start is not None:
+                    milestones[name] = (start, lineno)
             yield from problems
 
 

@@ -373,3 +373,111 @@ def test_cli_deep_manifest_is_one_line(tmp_path):
         proc = _cli("bundle", action, str(b), env={"WORKBENCH_HOME": str(tmp_path / "home"), "DATABASE_URL": ""})
         _one_line_error(proc)
         assert "bundle.json: nested deeper than 64 levels" in proc.stderr
+
+
+# ---------------------------------------------------------------- validation agrees with import
+
+def _ev(ts: str, kind: str = "deploy", title: str = "v2", **extra) -> dict:
+    return {"timestamp": ts, "kind": kind, "title": title, **extra}
+
+
+def _metric_csv(*rows: str) -> dict:
+    return {"kpi": "timestamp,value\n" + "".join(r + "\n" for r in rows)}
+
+
+# (case id, manifest overrides, events, raw metric files, expected problem as printed by validate)
+AGREE_CASES = [
+    ("long-title", {"title": "t" * 301}, None, None,
+     "bundle.json: 'title' is 301 characters long; keep it under 300"),
+    ("root-cause-list", {"root_cause": ["data_drift"]}, None, None,
+     "bundle.json: 'root_cause' is ['data_drift']; use one of data_drift"),
+    ("severity-dict", {"severity": {"level": 1}}, None, None, "bundle.json: 'severity' is {'level': 1}; use one of SEV1"),
+    ("status-list", {"status": ["resolved"]}, None, None, "bundle.json: 'status' is ['resolved']; use one of"),
+    ("kpi-path", {"kpi": {"metric": "../../x", "direction": "higher_is_better"}}, None, None,
+     "bundle.json: kpi.metric '../../x' must be a plain file name"),
+    ("milestones-out-of-order", {}, [
+        _ev("2026-01-01T03:00:00Z", "milestone", "started"),
+        _ev("2026-01-01T02:00:00Z", "milestone", "detected"),
+    ], None, "events.jsonl:2: milestone 'detected' (2026-01-01T02:00:00+00:00) is before 'started'"),
+    ("mitigated-before-acknowledged", {}, [
+        _ev("2026-01-01T05:00:00Z", "milestone", "x", attributes={"milestone": "acknowledged"}),
+        _ev("2026-01-01T04:00:00Z", "milestone", "y", attributes={"milestone": "mitigated"}),
+    ], None, "events.jsonl:2: milestone 'mitigated' (2026-01-01T04:00:00+00:00) is before 'acknowledged'"),
+    ("milestone-attribute-list", {}, [
+        _ev("2026-01-01T05:00:00Z", "milestone", "started", attributes={"milestone": ["started"]}),
+    ], None, "events.jsonl:1: attributes.milestone is ['started']; use one of started"),
+    ("event-source-list", {}, [_ev("2026-01-01T05:00:00Z", source=["mlflow"])], None,
+     "events.jsonl:1: source is ['mlflow']; it must be a string"),
+    ("event-year-9999-overflow", {}, [_ev("9999-12-31T23:00:00-05:00")], None,
+     "events.jsonl:1: timestamp: '9999-12-31T23:00:00-05:00' is outside the supported range"),
+    ("event-nan-attribute", {}, ['{"timestamp": "2026-01-01T05:00:00Z", "kind": "deploy", "title": "v",'
+                                 ' "attributes": {"x": NaN}}'], None,
+     "events.jsonl:1: NaN is not valid JSON; write null or a number"),
+    ("event-lone-surrogate", {}, ['{"timestamp": "2026-01-01T05:00:00Z", "kind": "deploy", "title": "v\\ud800"}'],
+     None, "events.jsonl:1: contains a lone UTF-16 surrogate (\\ud800)"),
+    ("metric-year-1", {}, None, _metric_csv("0001-01-01T00:00:00Z,1.0", "2026-01-01T00:00:00Z,2.0"),
+     "metrics/kpi.csv:2: timestamp '0001-01-01T00:00:00Z' is outside the supported range"),
+    ("metric-year-9999", {}, None, _metric_csv("2026-01-01T00:00:00Z,1.0", "9999-12-31T00:00:00Z,2.0"),
+     "metrics/kpi.csv:3: timestamp '9999-12-31T00:00:00Z' is outside the supported range"),
+    ("metric-no-zone", {}, None, _metric_csv("2026-01-01T00:00:00Z,1.0", "2026-01-01T01:00:00,2.0"),
+     "metrics/kpi.csv:3: timestamp '2026-01-01T01:00:00' has no time zone; add Z or an offset"),
+]
+
+
+def _agree_bundle(tmp_path: Path, overrides, events, metric_files) -> Path:
+    raw_events = [e for e in (events or []) if isinstance(e, str)]
+    b = _bundle(tmp_path / "b", events=[e for e in (events or []) if isinstance(e, dict)] or None, **overrides)
+    if raw_events:
+        (b / "events.jsonl").write_text("".join(e + "\n" for e in raw_events))
+    for name, text in (metric_files or {}).items():
+        (b / "metrics" / f"{name}.csv").write_text(text)
+    return b
+
+
+@pytest.mark.parametrize("case", AGREE_CASES, ids=[c[0] for c in AGREE_CASES])
+def test_validate_and_import_agree(case, tmp_path, monkeypatch, capsys):
+    from core.__main__ import main
+
+    _, overrides, events, metric_files, expected = case
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    b = _agree_bundle(tmp_path, overrides, events, metric_files)
+    problems = [str(p) for p in validate_bundle(b)]
+    assert any(expected in p for p in problems), problems
+    with pytest.raises(BundleError) as refused:
+        read_bundle(b)
+    assert expected in str(refused.value)
+
+    assert main(["bundle", "validate", str(b)]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert main(["bundle", "import", str(b), "--database", db]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+    from core.store import open_store
+    from core.store.incidents import list_incidents
+
+    store = open_store(db)
+    try:
+        assert list_incidents(store) == []  # never imported, not even partly
+    finally:
+        store.dispose()
+    assert not (tmp_path / "home" / "bundles").exists() or not any((tmp_path / "home" / "bundles").iterdir())
+
+
+def test_title_limit_is_the_stores(sqlite_store):
+    """The validator's title limit is the one the store enforces."""
+    from core.bundle import TITLE_MAX
+    from core.store.incidents import create_incident
+
+    create_incident(sqlite_store, id="ok", title="t" * TITLE_MAX)
+    with pytest.raises(InvalidInputError, match="characters long"):
+        create_incident(sqlite_store, id="too-long", title="t" * (TITLE_MAX + 1))
+
+
+def test_cli_import_of_a_hostile_case_is_one_line(tmp_path):
+    b = _agree_bundle(tmp_path, {"root_cause": ["data_drift"]}, None, None)
+    proc = _cli("bundle", "import", str(b), env={"WORKBENCH_HOME": str(tmp_path / "home"), "DATABASE_URL": ""})
+    _one_line_error(proc)
+    assert proc.returncode == 2 and "'root_cause' is ['data_drift']" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
