@@ -13,7 +13,7 @@ if incident is None:
     st.info("Choose or create an incident to search its logs.")
     st.stop()
 store = state.get_store()
-st.caption(f"{incident.id} · {incident.title}")
+st.caption(lg.md(f"{incident.id} · {incident.title}"))
 
 choices = ([incident.bundle_path] if incident.bundle_path else []) + ([lg.ES_SOURCE] if lg.es_configured() else [])
 if not choices:
@@ -25,10 +25,10 @@ spec = st.radio("Source", choices, horizontal=True, key="logs_source",
 try:
     source = lg.get_source(spec)
 except WorkbenchError as exc:
-    state.show_error(exc, "The log source cannot be opened.")
+    lg.show_error(exc, "The log source cannot be opened.")
     st.stop()
 for warning in source.info.warnings:
-    st.warning(warning)
+    st.warning(lg.md(warning))
 
 window = state.time_range()
 if "logs_query" not in st.session_state:
@@ -50,7 +50,7 @@ if pills:
             lg.remove_filter(i)
             st.rerun()
 full_query = lg.effective_query(query)
-st.caption(f"{source.info.name} · {iso(window.start)} – {iso(window.end)} (UTC)")
+st.caption(f"{lg.md(source.info.name)} · {iso(window.start)} – {iso(window.end)} (UTC)")
 
 search_tab, patterns_tab = st.tabs(["Search", "Patterns"])
 with search_tab:
@@ -62,7 +62,7 @@ with search_tab:
         page = lg.search(spec, full_query, window, 50, cursors[-1])
         hist = lg.histogram(spec, full_query, window)
     except WorkbenchError as exc:
-        state.show_error(exc, "The query cannot run.")
+        lg.show_error(exc, "The query cannot run.")
         page = hist = None
     if page is not None:
         c1, c2, c3 = st.columns([3, 2, 1])
@@ -74,7 +74,7 @@ with search_tab:
                              page=page, hist=hist, author=author)
                 st.success("Pinned as evidence and added to the timeline.")
             except WorkbenchError as exc:
-                state.show_error(exc, "Could not pin.")
+                lg.show_error(exc, "Could not pin.")
         if hist.buckets:
             chart = st.plotly_chart(lg.histogram_figure(hist, window, state.presentation_mode()), key="logs_hist",
                                     on_select="rerun", selection_mode="box", theme=None, width="stretch",
@@ -92,18 +92,18 @@ with search_tab:
             st.subheader("Top values")
             try:
                 for facet in lg.facets(spec, full_query, window):
-                    with st.expander(facet.field, expanded=facet.field in ("log.level", "service.name")):
+                    with st.expander(lg.md(facet.field), expanded=facet.field in ("log.level", "service.name")):
                         for j, (value, n) in enumerate(facet.values):
                             a, b, c = st.columns([4, 1.3, 1.3], vertical_alignment="center")
-                            a.write(f"{value} · {n:,}")
-                            if b.button("+", key=f"logs_inc_{facet.field}_{j}", help=f"Only {facet.field}: {value}"):
+                            a.text(f"{value} · {n:,}")
+                            if b.button("+", key=f"logs_inc_{facet.field}_{j}", help=lg.md(f"Only {facet.field}: {value}")):
                                 lg.add_filter(facet.field, value, True)
                                 st.rerun()
-                            if c.button("−", key=f"logs_exc_{facet.field}_{j}", help=f"Exclude {facet.field}: {value}"):
+                            if c.button("−", key=f"logs_exc_{facet.field}_{j}", help=lg.md(f"Exclude {facet.field}: {value}")):
                                 lg.add_filter(facet.field, value, False)
                                 st.rerun()
             except WorkbenchError as exc:
-                state.show_error(exc, "Top values are unavailable.")
+                lg.show_error(exc, "Top values are unavailable.")
         with right:
             st.subheader(f"Hits {(len(cursors) - 1) * 50 + 1:,}–{(len(cursors) - 1) * 50 + len(page.hits):,}"
                          if page.hits else "No hits")
@@ -126,7 +126,7 @@ with search_tab:
                     st.dataframe(lg.context_frame(source.surrounding(hit, n=n), hit.id), hide_index=True,
                                  width="stretch", key="logs_context")
                 except WorkbenchError as exc:
-                    state.show_error(exc, "Surrounding lines are unavailable.")
+                    lg.show_error(exc, "Surrounding lines are unavailable.")
 
 with patterns_tab:
     default_base = incident.baseline or TimeWindow(window.start - window.duration, window.start)
@@ -137,7 +137,7 @@ with patterns_tab:
     try:
         diff = lg.patterns(spec, full_query, TimeWindow.parse(base_text), window)
     except WorkbenchError as exc:
-        state.show_error(exc, "Patterns cannot be mined.")
+        lg.show_error(exc, "Patterns cannot be mined.")
         diff = None
     if diff is not None:
         s = diff.to_dict()["summary"]
@@ -157,4 +157,4 @@ with patterns_tab:
                                 author=st.session_state.get("logs_author", ""))
                 st.success("Pinned as evidence and added to the timeline.")
             except WorkbenchError as exc:
-                state.show_error(exc, "Could not pin.")
+                lg.show_error(exc, "Could not pin.")

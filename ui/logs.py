@@ -12,8 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.analysis.logpatterns import PatternDiff, diff_patterns
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, WorkbenchError
 from core.logquery import add_filters
+from core.markdown_text import md_escape
 from core.models import EventKind, Incident, TimeWindow, iso
 from core.sources.logs import FieldFacet, Histogram, LogSource, SearchPage
 from core.store import Store
@@ -109,7 +110,18 @@ def effective_query(query: str) -> str:
 
 
 def pill_label(field: str, value: Any, include: bool) -> str:
-    return f"{'' if include else 'NOT '}{field}: {value}  ✕"
+    """A filter pill's button label (field and value escaped: button labels render Markdown)."""
+    return f"{'' if include else 'NOT '}{md(field)}: {md(value)}  ✕"
+
+
+def md(text: Any) -> str:
+    """Log or user text for a Streamlit Markdown element (caption, label, tooltip): shown literally."""
+    return md_escape(text)
+
+
+def show_error(exc: WorkbenchError, what: str = "") -> None:
+    """An expected error with its fix; its text (which may quote the query or a log value) shown literally."""
+    st.error((f"**{what}** " if what else "") + md_escape(str(exc)))
 
 
 # ------------------------------------------------------------------ histogram
