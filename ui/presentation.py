@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.analysis.routine import fold_routines
 from core.masking import mask_frame, mask_obj, mask_text
 from core.models import EventKind, Incident, TimelineEvent, TimeWindow
 from core.report.postmortem import evidence_figure, frozen_numbers, key_events
@@ -206,33 +207,127 @@ def _go(key: str, index: int, windows: list[TimeWindow]) -> None:
     state.set_time_range(windows[index])
 
 
+# Presenter remotes send arrow keys and PageUp/PageDown: a listener in the page clicks the walkthrough's
+# own Previous/Next buttons (found by their keys) while they are on screen, unless the user is typing.
+# It listens in the capture phase, so the arrows step moments even while the Walkthrough tab has focus.
+KEY_LISTENER = """
+<script>
+(() => {
+  const doc = window.parent.document;
+  if (window.parent.__wbWalkKeys) doc.removeEventListener('keydown', window.parent.__wbWalkKeys, true);
+  window.parent.__wbWalkKeys = (e) => {
+    const t = e.target;
+    if (e.altKey || e.ctrlKey || e.metaKey || (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)
+        || (t.closest && t.closest('[role="listbox"], [role="slider"], [role="menu"]'))))) return;
+    const which = {ArrowRight: 'next', PageDown: 'next', ArrowLeft: 'prev', PageUp: 'prev'}[e.key];
+    if (!which) return;
+    const button = doc.querySelector('.st-key-%(key)s_' + which + ' button');
+    if (!button || !button.offsetParent) return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (!button.disabled) button.click();
+  };
+  doc.addEventListener('keydown', window.parent.__wbWalkKeys, true);
+})();
+</script>
+"""
+
+
+def walk_moments(incident: Incident, events: list[TimelineEvent]) -> list[TimelineEvent]:
+    """The walkthrough's moments: key events, with routine repeated runs folded into one moment each."""
+    full = incident.time_range()
+    ends = [e.end or e.timestamp for e in events] + [t for t in incident.milestones.values() if t]
+    until = max(([full.end] if full else []) + ends, default=None)
+    return key_events(incident, fold_routines(events, until=until), limit=WALK_MOMENTS)
+
+
+def _change_line(moment: TimelineEvent) -> str | None:
+    """'candidate_pool_size: 800 → 850' or 'v41 → v42' when the moment's details say what changed."""
+    d = moment.details or {}
+    if "old" in d and "new" in d:
+        return f"{d.get('key') or 'value'}: {d['old']} → {d['new']}"
+    if "previous_version" in d and "version" in d:
+        return f"{d.get('model') or 'model'}: v{d['previous_version']} → v{d['version']}"
+    if moment.kind == EventKind.DEPLOY and d.get("version"):
+        return f"{d.get('service') or 'service'} now at {d['version']}" + (f" (commit {d['commit']})"
+                                                                          if d.get("commit") else "")
+    return None
+
+
+def _moment_kpi(incident: Incident, moment: TimelineEvent, window: TimeWindow, key: str) -> None:
+    from core.viz.walkthrough import moment_figure
+    from ui import timeline as tl
+
+    if not (incident.bundle_path and incident.kpi_metric):
+        return
+    kpi = tl.load_kpi(incident.bundle_path, incident.kpi_metric)
+    if kpi is None:
+        return
+    fig = moment_figure(kpi, window, moment.timestamp, metric=incident.kpi_metric,
+                        label=f"{moment.timestamp:%H:%M} UTC", dark=state.presentation_mode())
+    if fig is None:
+        st.caption(f"The KPI '{incident.kpi_metric}' has no points around this moment.")
+        return
+    st.plotly_chart(fig, key=f"{key}_kpi", theme=None, width="stretch", config={"displaylogo": False})
+
+
+def _moment_logs(incident: Incident, window: TimeWindow) -> None:
+    from core.errors import WorkbenchError
+    from ui import logs as lg
+
+    if not incident.bundle_path:
+        return
+    try:
+        page = lg.search(incident.bundle_path, "log.level:(error OR warn OR warning)", window, 5, None)
+        what = "warnings and errors"
+        if not page.total:
+            page = lg.search(incident.bundle_path, "*", window, 5, None)
+            what = "log lines"
+    except WorkbenchError:
+        return  # the logs cannot be read here; the Logs page says why
+    if not page.total:
+        return
+    st.markdown(f"**Logs around the moment** — {page.total:,} {what}, newest {len(page.hits)}:")
+    st.dataframe(present(lg.hits_frame(page)), hide_index=True, width="stretch")
+
+
 def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") -> None:
-    """Step through the timeline's key moments; each step moves the shared time range to the moment."""
-    moments = key_events(incident, list_events(store, incident.id), limit=WALK_MOMENTS)
+    """Step through the timeline's key moments; each shows its KPI, change, log lines and evidence.
+
+    Routine repeated runs are one moment ("… ran 63× (hourly), last at 02:05, then stopped"). Each
+    step moves the shared time range to the moment; arrow keys and PageUp/PageDown step too.
+    """
+    moments = walk_moments(incident, list_events(store, incident.id))
     if not moments:
         st.info("The timeline has no key moments yet: add milestones, alerts, changes or pin findings.")
         return
     evidence = list_evidence(store, incident.id)
     windows = [moment_window(m, incident) for m in moments]
     index = min(st.session_state.get(key, 0), len(moments) - 1)
-    step = state.sync_focus(f"{key}_step", str(index + 1) if index else None)  # the link keeps the moment
-    if step and step != str(index + 1):
-        index = min(max(int(step) - 1, 0), len(moments) - 1) if step.isdigit() else index
-        st.session_state[key] = index
     c1, c2, c3 = st.columns([1, 1, 4])
     c1.button("◀ Previous", key=f"{key}_prev", disabled=index == 0, on_click=_go, args=(key, index - 1, windows),
               width="stretch")
     c2.button("Next ▶", key=f"{key}_next", disabled=index >= len(moments) - 1, on_click=_go,
               args=(key, index + 1, windows), width="stretch")
-    c3.caption(f"Moment {index + 1} of {len(moments)}. Each step sets the shared time range (sidebar) to the "
-               "moment, so every page shows the same span.")
+    c3.caption(f"Moment {index + 1} of {len(moments)} · arrow keys or PageUp/PageDown step too. Each step sets "
+               "the shared time range to the moment, so every page shows the same span.")
+    st.html(KEY_LISTENER % {"key": key}, unsafe_allow_javascript=True)
     moment = moments[index]
     kind = moment.kind.value.replace("_", " ")
     st.subheader(present(moment.title))
     st.markdown(f"**{moment.timestamp.strftime('%Y-%m-%d %H:%M UTC')}** · {kind}" + (" · pinned" if moment.pinned else ""))
-    if moment.details and moment.kind != EventKind.MILESTONE:
+    change = _change_line(moment)
+    if change:
+        st.markdown(f"**What changed:** {present(change)}")
+    if moment.details and "runs" in moment.details:  # a folded routine
+        st.caption(f"{moment.details['runs']} runs from {moment.details['first']} to "
+                   f"{moment.timestamp:%Y-%m-%d %H:%M} UTC" + (" · no run after that" if moment.details.get("stopped")
+                                                               else ""))
+    elif moment.details and moment.kind != EventKind.MILESTONE:
         details = present({str(k): str(v)[:120] for k, v in list(moment.details.items())[:8]})
         st.caption(" · ".join(f"{k}: {v}" for k, v in details.items()))
+    _moment_kpi(incident, moment, windows[index], key)
+    _moment_logs(incident, windows[index])
     found = moment_evidence(moment, evidence)
     if not found:
         st.caption("No evidence pinned for this moment.")

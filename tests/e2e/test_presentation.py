@@ -101,7 +101,8 @@ PROBE = r"""
     for (let e = el; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
     const shown = over([fg[0], fg[1], fg[2], fg[3] * opacity], bg);
     const size = parseFloat(s.fontSize), bold = Number(s.fontWeight) >= 700;
-    const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    const icon = el.closest('[data-testid="stIconMaterial"]');  // a glyph: non-text contrast, 3:1
+    const need = (icon || size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
     const r = ratio(shown, bg);
     if (r + 0.01 < need) {
       const text = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent.trim()).join(' ').slice(0, 40);
