@@ -211,8 +211,34 @@ class _JsonRefused(ValueError):
     """JSON that parses but that the workbench will not store (message says why and what to do)."""
 
 
-def _reject_constant(name: str) -> Any:
-    raise _JsonRefused(f"{name} is not valid JSON; write null or a number")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")  # an escaped surrogate or NUL in raw JSON text
+
+
+def unstorable_text(value: Any, where: str = "") -> tuple[str, str] | None:
+    """(field, problem) of the first string in parsed JSON that no store can hold, or None.
+
+    Lone UTF-16 surrogates and NUL characters are refused by PostgreSQL (and are not UTF-8);
+    the import refuses them with the same words, so validation and import agree.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return where, "a NUL character (\\u0000)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return where, f"a lone UTF-16 surrogate ({value[exc.start]!r})"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable_text(key, where) or unstorable_text(item, f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = unstorable_text(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def _json_depth(obj: Any) -> int:
@@ -233,11 +259,12 @@ def _json_depth(obj: Any) -> int:
     return deepest
 
 
-def _load_json(text: str, *, stored: bool = False) -> Any:
+def _load_json(text: str, *, stored: bool = False, fix: str = "remove it") -> Any:
     """``json.loads`` that refuses nesting deeper than ``MAX_JSON_DEPTH`` levels.
 
-    With ``stored`` (values that go into the incident store) NaN, Infinity and lone
-    UTF-16 surrogates are refused as well.
+    With ``stored`` (values that go into the incident store) strings no store can hold
+    (lone UTF-16 surrogates, NUL) are refused as well. NaN and infinities are accepted:
+    the import stores them as null.
 
     Raises:
         json.JSONDecodeError: not JSON.
@@ -245,17 +272,15 @@ def _load_json(text: str, *, stored: bool = False) -> Any:
     """
     too_deep = f"nested deeper than {MAX_JSON_DEPTH} levels; flatten it"
     try:
-        obj = json.loads(text, parse_constant=_reject_constant) if stored else json.loads(text)
+        obj = json.loads(text)
     except RecursionError:
         raise _JsonRefused(too_deep) from None
     if text.count("{") + text.count("[") > MAX_JSON_DEPTH and _json_depth(obj) > MAX_JSON_DEPTH:
         raise _JsonRefused(too_deep)
-    if stored and "\\u" in text.lower().replace("\\\\", ""):
-        try:
-            json.dumps(obj, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            bad = exc.object[exc.start:exc.end].encode("unicode_escape").decode("ascii")
-            raise _JsonRefused(f"contains a lone UTF-16 surrogate ({bad}); fix the text's encoding") from None
+    if stored and _SUSPECT_ESCAPE.search(text):
+        found = unstorable_text(obj)
+        if found:
+            raise _JsonRefused(f"'{found[0]}' holds {found[1]}, which cannot be stored; {fix}")
     return obj
 
 
@@ -513,8 +538,10 @@ def validate_bundle(path: Path | str) -> list[Problem]:
 TIME_MIN = datetime(1677, 9, 22, tzinfo=timezone.utc)
 TIME_MAX = datetime(2262, 4, 11, tzinfo=timezone.utc)
 TIME_RANGE = "1677-09-22 to 2262-04-11 (UTC)"
-# Same limit as the store (core/store/incidents.py refuses longer titles).
+# Same limits as the store: core/store/incidents.py refuses longer titles, and
+# timeline_events.source is VARCHAR(100).
 TITLE_MAX = 300
+SOURCE_MAX = 100
 MILESTONE_ORDER = tuple(m.value for m in Milestone)  # started, detected, acknowledged, mitigated, resolved
 _ZONE_SUFFIX = r"[Tt ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$"
 
@@ -794,7 +821,7 @@ def _validate_event_lines(p: Path, rel: str, milestones: dict[str, tuple[datetim
             if not raw.strip():
                 continue
             try:
-                obj = _load_json(raw.decode("utf-8"), stored=True)
+                obj = _load_json(raw.decode("utf-8"), stored=True, fix="fix or remove that text")
             except _JsonRefused as exc:
                 yield Problem(rel, lineno, str(exc))
                 continue
@@ -816,8 +843,11 @@ def _validate_event_lines(p: Path, rel: str, milestones: dict[str, tuple[datetim
                 problems.append(Problem(rel, lineno, "title is required"))
             if "attributes" in obj and not isinstance(obj["attributes"], dict):
                 problems.append(Problem(rel, lineno, "attributes must be an object"))
-            if obj.get("source") is not None and not isinstance(obj["source"], str):
-                problems.append(Problem(rel, lineno, f"source is {_short(obj['source'])}; it must be a string"))
+            source = obj.get("source") or "bundle"  # as import stores it
+            source = source if isinstance(source, str) else json.dumps(source)
+            if len(source) > SOURCE_MAX and obj.get("kind") != "milestone":
+                problems.append(Problem(rel, lineno, f"'source' is {len(source)} characters long; keep it under "
+                                                     f"{SOURCE_MAX + 1}"))
             if obj.get("kind") == "milestone":
                 name, problem = _milestone_name(obj)
                 if problem:

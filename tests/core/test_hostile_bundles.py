@@ -406,15 +406,17 @@ AGREE_CASES = [
     ("milestone-attribute-list", {}, [
         _ev("2026-01-01T05:00:00Z", "milestone", "started", attributes={"milestone": ["started"]}),
     ], None, "events.jsonl:1: attributes.milestone is ['started']; use one of started"),
-    ("event-source-list", {}, [_ev("2026-01-01T05:00:00Z", source=["mlflow"])], None,
-     "events.jsonl:1: source is ['mlflow']; it must be a string"),
+    ("event-source-too-long", {}, [_ev("2026-01-01T05:00:00Z", source="s" * 101)], None,
+     "events.jsonl:1: 'source' is 101 characters long; keep it under 101"),
     ("event-year-9999-overflow", {}, [_ev("9999-12-31T23:00:00-05:00")], None,
      "events.jsonl:1: timestamp: '9999-12-31T23:00:00-05:00' is outside the supported range"),
-    ("event-nan-attribute", {}, ['{"timestamp": "2026-01-01T05:00:00Z", "kind": "deploy", "title": "v",'
-                                 ' "attributes": {"x": NaN}}'], None,
-     "events.jsonl:1: NaN is not valid JSON; write null or a number"),
     ("event-lone-surrogate", {}, ['{"timestamp": "2026-01-01T05:00:00Z", "kind": "deploy", "title": "v\\ud800"}'],
-     None, "events.jsonl:1: contains a lone UTF-16 surrogate (\\ud800)"),
+     None, "events.jsonl:1: 'title' holds a lone UTF-16 surrogate ('\\ud800'), which cannot be stored"),
+    ("attribute-nul", {}, ['{"timestamp": "2026-01-01T05:00:00Z", "kind": "deploy", "title": "v",'
+                           ' "attributes": {"host": "a\\u0000b"}}'],
+     None, "events.jsonl:1: 'attributes.host' holds a NUL character (\\u0000), which cannot be stored"),
+    ("manifest-surrogate", {"service": "svc\udc80"}, None, None,
+     "bundle.json: 'service' holds a lone UTF-16 surrogate ('\\udc80'), which cannot be stored"),
     ("metric-year-1", {}, None, _metric_csv("0001-01-01T00:00:00Z,1.0", "2026-01-01T00:00:00Z,2.0"),
      "metrics/kpi.csv:2: timestamp '0001-01-01T00:00:00Z' is outside the supported range"),
     ("metric-year-9999", {}, None, _metric_csv("2026-01-01T00:00:00Z,1.0", "9999-12-31T00:00:00Z,2.0"),
@@ -465,10 +467,13 @@ def test_validate_and_import_agree(case, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "home" / "bundles").exists() or not any((tmp_path / "home" / "bundles").iterdir())
 
 
-def test_title_limit_is_the_stores(sqlite_store):
-    """The validator's title limit is the one the store enforces."""
-    from core.bundle import TITLE_MAX
+def test_title_and_source_limits_are_the_stores(sqlite_store):
+    """The validator's limits are the ones the store enforces."""
+    from core.bundle import SOURCE_MAX, TITLE_MAX
     from core.store.incidents import create_incident
+    from core.store.tables import timeline_events
+
+    assert timeline_events.c.source.type.length == SOURCE_MAX
 
     create_incident(sqlite_store, id="ok", title="t" * TITLE_MAX)
     with pytest.raises(InvalidInputError, match="characters long"):
