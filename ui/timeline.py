@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo, available_timezones
 import pandas as pd
 import streamlit as st
 
-from core.analysis.correlate import ChangeRanking, Onset, choose_onset, detect_kpi_onset, rank_changes
+from core.analysis.correlate import ChangeRanking, rank_changes
 from core.bundle import read_bundle
 from core.errors import InvalidInputError, WorkbenchError
 from core.models import EventKind, Incident, TimelineEvent, TimeWindow, format_duration, iso
+from core.onset import DETECTED, IncidentOnset, incident_onset
+from core.onset import load_kpi as read_kpi
 from core.store import Store
 from core.store.evidence import pin_evidence
 from core.store.timeline import add_event, event_history, update_event
@@ -32,29 +34,38 @@ def zones() -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def load_kpi(bundle_path: str, metric: str) -> pd.DataFrame | None:
-    """The bundle's KPI series (label columns averaged away), or None when the incident has none."""
-    try:
-        bundle = read_bundle(bundle_path)
-        frame = bundle.read_metric(metric)
-    except WorkbenchError:
-        return None
-    return frame.groupby("timestamp", as_index=False)["value"].mean()
+    """The bundle's KPI series (the one loader, core.onset.load_kpi), or None when the incident has none."""
+    return read_kpi(bundle_path, metric)
 
 
 @st.cache_data(show_spinner="Finding the KPI onset…", max_entries=8)
+def _onset(bundle_path: str | None, metric: str, direction: str, window: TimeWindow | None,
+           baseline: TimeWindow | None, started: datetime | None) -> IncidentOnset:
+    kpi = load_kpi(bundle_path, metric) if bundle_path and metric and not started else None
+    found = incident_onset(started=started, kpi=kpi, metric=metric or "kpi", direction=direction,
+                           window=window, baseline=baseline)
+    return IncidentOnset(found.at, found.source)
+
+
+def onset_for(incident: Incident) -> IncidentOnset:
+    """The impact start by the one onset policy (core.onset): the ``started`` milestone, else the detected
+    KPI onset, else the baseline end, else the window start.
+
+    Raises:
+        InvalidInputError: none of them is known.
+    """
+    return _onset(incident.bundle_path, incident.kpi_metric, incident.kpi_direction, incident.window,
+                  incident.baseline, incident.milestone("started"))
+
+
 def detected_onset(bundle_path: str, metric: str, direction: str) -> datetime | None:
-    kpi = load_kpi(bundle_path, metric)
-    return detect_kpi_onset(kpi, direction=direction, metric=metric)
-
-
-def onset_for(incident: Incident) -> Onset:
-    """The impact start: the ``started`` milestone, else the detected KPI onset, else the baseline end."""
-    detected = None
-    if not incident.milestone("started") and incident.bundle_path and incident.kpi_metric:
-        detected = detected_onset(incident.bundle_path, incident.kpi_metric, incident.kpi_direction)
-    return choose_onset(milestones=incident.milestones, detected=detected,
-                        baseline_end=incident.baseline.end if incident.baseline else None,
-                        window_start=incident.window.start if incident.window else None)
+    """The KPI onset the one policy detects in the bundle's window (None when no change made the KPI worse)."""
+    try:
+        bundle = read_bundle(bundle_path)
+    except WorkbenchError:
+        return None
+    found = _onset(bundle_path, metric, direction, bundle.window, bundle.baseline, None)
+    return found.at if found.source == DETECTED else None
 
 
 def ranking_table(ranking: ChangeRanking, tz: str) -> pd.DataFrame:
@@ -230,7 +241,7 @@ def png_bytes(fig_json: str) -> bytes:
     return pio.from_json(fig_json).to_image(format="png", width=1600, height=900, scale=1)
 
 
-def rank(events: list[TimelineEvent], onset: Onset, lookback_hours: float) -> ChangeRanking:
+def rank(events: list[TimelineEvent], onset: IncidentOnset, lookback_hours: float) -> ChangeRanking:
     return rank_changes(events, onset.at, lookback=timedelta(hours=lookback_hours), onset_source=onset.source)
 
 

@@ -6,13 +6,12 @@ from typing import Any
 
 import streamlit as st
 
-from core.analysis.triage import STEPS, RankedHypothesis, TriageResult
 from core.fishbone_map import AcceptedHypothesis, accept_hypothesis
 from core.models import Incident, TimeWindow, iso
 from core.store import Store
 from core.sources.mlflow_runs import configured_tracking_uri
 from core.store.evidence import pin_evidence
-from core.triage_run import triage_bundle
+from core.triage import RankedHypothesis, TriageResult, step_titles, triage_bundle
 
 PAGES_DIR = "app_pages"  # the one place the pages folder is named
 VIEW_PAGES = {
@@ -24,7 +23,6 @@ VIEW_PAGES = {
 }
 STATUS_ICONS = {"ok": ":material/check_circle:", "skipped": ":material/block:", "failed": ":material/error:"}
 RESULT_KEY = "triage_result"
-STEP_TITLES = dict(STEPS)
 
 
 def tracking_uri() -> str | None:
@@ -61,16 +59,22 @@ def link_params(incident_id: str, window: TimeWindow | None, view: str = "",
 
 
 def run_triage(incident: Incident) -> TriageResult:
-    """Run triage over the incident's bundle, showing one status line per step."""
+    """Run triage over the incident's bundle, showing one status line per step.
+
+    The onset follows the one policy (core.onset) with the incident's stored milestones, so the
+    page cuts at the same instant as the Timeline, Metrics and post-mortem views.
+    """
+    titles = step_titles()
     with st.status("Running triage…", expanded=True) as box:
         def progress(name: str, status: str, message: str) -> None:
             if status == "running":
                 box.update(label=f"{message}…")
             else:
-                st.markdown(f"{STATUS_ICONS.get(status, '')} **{STEP_TITLES.get(name, name)}** ({status})")
+                st.markdown(f"{STATUS_ICONS.get(status, '')} **{titles.get(name, name)}** ({status})")
                 st.text(message)
 
-        result = triage_bundle(incident.bundle_path, tracking_uri=tracking_uri(), progress=progress)
+        result = triage_bundle(incident.bundle_path, tracking_uri=tracking_uri(), progress=progress,
+                               milestones=incident.milestones)
         box.update(label=f"Triage finished in {result.seconds:.1f} s", state="complete", expanded=False)
     return result
 

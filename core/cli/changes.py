@@ -1,8 +1,8 @@
 """``python -m core changes BUNDLE``: the change events before the onset, ranked.
 
-The onset is, in order: ``--onset``; the bundle's ``started`` milestone event;
-the KPI change point found by ``core.analysis.changepoint``; the end of the
-bundle's baseline window; the start of its window.
+The onset is ``--onset``, else the one onset policy of :mod:`core.onset` (the
+bundle's ``started`` milestone event; the KPI change point that triage and the pages
+use; the end of the bundle's baseline window; the start of its window).
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from core.analysis.correlate import (
     DEFAULT_HALF_LIFE,
     DEFAULT_LOOKBACK,
     ChangeRanking,
-    choose_onset,
-    detect_kpi_onset,
     parse_prior_args,
     rank_changes,
 )
 from core.bundle import Bundle, read_bundle
 from core.errors import InvalidInputError
-from core.models import EventKind, Milestone, format_duration, iso
+from core.models import format_duration, iso
+from core.onset import bundle_milestones, bundle_onset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,30 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def bundle_milestones(bundle: Bundle) -> dict[str, object]:
-    """Milestones named by the bundle's milestone events (``attributes.milestone`` or the title)."""
-    names = {m.value for m in Milestone}
-    out: dict[str, object] = {}
-    for ev in bundle.events():
-        if ev["kind"] == EventKind.MILESTONE.value:
-            name = (ev.get("attributes") or {}).get("milestone") or ev["title"].strip().lower()
-            if name in names:
-                out[name] = ev["timestamp"]
-    return out
+__all__ = ["bundle_milestones", "rank_bundle", "register", "run"]
 
 
 def rank_bundle(bundle: Bundle, *, onset: str | None = None, lookback: timedelta = DEFAULT_LOOKBACK,
                 half_life: timedelta = DEFAULT_HALF_LIFE, priors: dict[str, float] | None = None) -> ChangeRanking:
     """Rank a bundle's change events before its onset (resolved as described in the module docstring)."""
-    milestones = bundle_milestones(bundle)
-    detected = None
-    if not onset and not milestones.get(Milestone.STARTED.value):
-        detected = detect_kpi_onset(bundle.read_metric(bundle.kpi_metric), direction=bundle.kpi_direction,
-                                    metric=bundle.kpi_metric)
-    chosen = choose_onset(
-        explicit=onset, milestones=milestones, detected=detected,
-        baseline_end=bundle.baseline.end if bundle.baseline else None, window_start=bundle.window.start,
-    )
+    chosen = bundle_onset(bundle, explicit=onset)
     return rank_changes(bundle.events(), chosen.at, lookback=lookback, half_life=half_life, priors=priors,
                         onset_source=chosen.source)
 

@@ -2,8 +2,10 @@
 
 SERIES is a CSV or Parquet file with ``timestamp,value[,labels]`` columns, or an
 incident bundle (directory or .zip), whose KPI metric and direction are used
-unless ``--metric``/``--direction`` say otherwise. Exit codes: 0 when the
-analysis ran (with or without a change point), 2 for unusable input.
+unless ``--metric``/``--direction`` say otherwise; for a bundle's KPI the output also
+gives the incident onset every other view uses (:func:`core.onset.bundle_onset`: the
+``started`` milestone, else the detected KPI onset, else the windows). Exit codes: 0 when
+the analysis ran (with or without a change point), 2 for unusable input.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from core.analysis.changepoint import (
     DEFAULT_MAX_CHANGE_POINTS,
@@ -54,25 +57,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _load(args: argparse.Namespace) -> tuple[MetricSeries, str]:
+def _load(args: argparse.Namespace) -> tuple[MetricSeries, str, Any]:
+    """(series, direction, the bundle when SERIES is a bundle and the KPI is analysed, else None)."""
     path = Path(args.series)
     is_bundle = path.is_dir() or path.suffix.lower() == ".zip"
     if not is_bundle:
         if args.metric:
             raise InvalidInputError("--metric only applies to a bundle; give the series file itself")
         series = read_series_file(path, timestamp=args.time_column, value=args.value_column)
-        return replace(series, name=path.stem), args.direction or "higher_is_better"
+        return replace(series, name=path.stem), args.direction or "higher_is_better", None
     from core.bundle import read_bundle
 
     bundle = read_bundle(path)
     name = args.metric or bundle.kpi_metric
     series = clean_series(bundle.read_metric(name), name=name, source=f"bundle {bundle.id}")
     direction = args.direction or (bundle.kpi_direction if name == bundle.kpi_metric else "higher_is_better")
-    return series, direction
+    return series, direction, bundle if name == bundle.kpi_metric else None
 
 
 def run(args: argparse.Namespace) -> int:
-    series, direction = _load(args)
+    series, direction, bundle = _load(args)
     if args.label and args.label not in series.labels:
         raise InvalidInputError(
             f"--label {args.label}: no such column in {series.name}; label columns are "
@@ -88,9 +92,15 @@ def run(args: argparse.Namespace) -> int:
         breakdown = break_down_segments(series.frame, args.label, result.onset, direction=direction,
                                         seasonality=args.seasonality)
     notes = [*series.notes, *result.notes]
+    incident = None
+    if bundle is not None:
+        from core.onset import bundle_onset
+
+        incident = bundle_onset(bundle)
     if args.json:
         out = result.to_dict()
         out["source"] = series.source
+        out["incident_onset"] = incident.to_dict() if incident is not None else None
         out["notes"] = notes
         out["segments"] = breakdown.to_dict() if breakdown else None
         json.dump(out, sys.stdout, indent=2)
@@ -119,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
             rel = f"{s.relative_change:+.1%}" if s.relative_change is not None else "n/a"
             print(f"  {s.segment:20s} {s.level_before:.6g} -> {s.level_after:.6g}  {rel:>7s}  "
                   f"{'moved' if s.moved else 'steady'}")
+    if incident is not None:
+        print(f"incident onset: {incident.at:%Y-%m-%dT%H:%M:%SZ} ({incident.source}; the onset triage, "
+              "'changes', the pages and the post-mortem use)")
     for n in notes:
         print(f"note: {n}")
     return 0

@@ -18,9 +18,8 @@ import argparse
 import json
 import sys
 
-from core.analysis.triage import summarise
 from core.sources.mlflow_runs import configured_tracking_uri
-from core.triage_run import triage_bundle
+from core.triage import summarise, triage_bundle
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -189,17 +189,13 @@ class Postmortem:
 
 
 def kpi_series(incident: Incident) -> pd.DataFrame | None:
-    """The incident bundle's KPI as ``timestamp, value`` (labels averaged), or None without one."""
-    from core.bundle import read_bundle
-    from core.errors import WorkbenchError
+    """The incident bundle's KPI as ``timestamp, value`` (labels averaged; the one loader,
+    :func:`core.onset.load_kpi`), or None without one."""
+    from core.onset import load_kpi
 
     if not incident.bundle_path or not incident.kpi_metric:
         return None
-    try:
-        frame = read_bundle(incident.bundle_path).read_metric(incident.kpi_metric)
-    except WorkbenchError:
-        return None
-    return frame.groupby("timestamp", as_index=False)["value"].mean()
+    return load_kpi(incident.bundle_path, incident.kpi_metric)
 
 
 def gather_inputs(store: Any, incident_id: str, *, with_kpi: bool = True) -> PostmortemInputs:
@@ -812,9 +808,13 @@ def build_postmortem(inputs: PostmortemInputs, *, mask: bool = False, dark: bool
         inputs = _masked_inputs(inputs)
     inc = inputs.incident
     if onset is None and detect_onset and not inc.milestone(Milestone.STARTED) and inputs.kpi is not None:
-        from core.analysis.correlate import detect_kpi_onset
+        from core.onset import DETECTED, onset_of_incident  # the one onset policy, as every view uses
 
-        onset = detect_kpi_onset(inputs.kpi, direction=inc.kpi_direction, metric=inc.kpi_metric or "kpi")
+        try:
+            found = onset_of_incident(inc, kpi=inputs.kpi)
+        except InvalidInputError:
+            found = None
+        onset = found.at if found is not None and found.source == DETECTED else None
     impact = measure_impact(inc, inputs.kpi, onset)
     keys = key_events(inc, inputs.events, start=impact.start)
     star = star_summary(inputs, impact)

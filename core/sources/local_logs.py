@@ -17,7 +17,7 @@ import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import duckdb
 
@@ -28,6 +28,9 @@ from core.sources.logs import (
     LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
     LogHit, SearchPage, SourceInfo, decode_cursor, encode_cursor, pick_interval,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv",)
@@ -430,6 +433,23 @@ class LocalLogSource:
             timer.cancel()
             cur.close()
         return [m if m is not None else "" for m in tbl.column("m").to_pylist()]
+
+    def frame(self, fields: list[str], window: TimeWindow | None = None) -> "pd.DataFrame":
+        """The records (of ``window``, else all) as a pandas table with one column per field, in time order.
+
+        Raises:
+            InvalidInputError: a field is unknown.
+        """
+        unknown = [f for f in fields if f not in self._fields]
+        if unknown:
+            raise InvalidInputError(f"unknown field(s) {', '.join(unknown)}; fields: {', '.join(sorted(self._fields))}")
+        where, params = self._where("*", window) if window is not None else ("TRUE", [])
+        cur = self._con.cursor()
+        try:
+            return cur.sql(f"SELECT {', '.join(_ident(f) for f in fields)} FROM logs WHERE {where} ORDER BY __row",
+                           params=params).df()
+        finally:
+            cur.close()
 
     def close(self) -> None:
         self._con.close()

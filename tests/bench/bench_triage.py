@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core.demo import generate_demo_bundles  # noqa: E402
 from core.demo.scenarios import CLASSES, generate_scenario, scenario_specs  # noqa: E402
-from core.triage_run import triage_bundle  # noqa: E402
+from core.triage import triage_bundle  # noqa: E402
 
 DEMO_EXPECTED = {"demo-schema-change": "schema_change", "demo-ctr-drop": "code_regression",
                  "demo-fraud-stale": "stale_data"}

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analysis import triage as tr
+from core import triage as tr
 from core.bundle import read_bundle, validate_bundle, write_bundle
 from core.demo.common import t, z
 from core.demo.scenarios import CLASSES, ScenarioSpec, generate_scenario
 from core.errors import BundleError, InvalidInputError
 from core.models import RootCause
-from core.triage_run import triage_bundle
+from core.triage import triage_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {"demo-schema-change": "schema_change", "demo-ctr-drop": "code_regression",

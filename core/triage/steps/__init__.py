@@ -1,0 +1,18 @@
+"""The built-in triage steps, registered in run order (data first, then environment and code, then infrastructure).
+
+Each line is the same :func:`core.triage.registry.register` call an extension makes; a new
+step is one file in this folder plus one line here (see docs/architecture.md).
+"""
+
+from core.triage.registry import register
+from core.triage.steps.changes import ChangesStep
+from core.triage.steps.data import DataStep
+from core.triage.steps.logs import LogsStep
+from core.triage.steps.metrics import MetricsStep
+from core.triage.steps.model_registry import RegistryStep
+
+register(ChangesStep())
+register(DataStep())
+register(LogsStep())
+register(MetricsStep())
+register(RegistryStep())

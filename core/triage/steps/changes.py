@@ -1,0 +1,178 @@
+"""Triage step ``changes``: the change events before the onset, and routine jobs that stopped.
+
+Reads the bundle's ``events.jsonl``; ranks the events with :func:`core.analysis.correlate.rank_changes`
+and turns them into evidence for ``external_event``, ``schema_change``, ``data_drift``,
+``code_regression`` and ``infrastructure``; a routine job (an hourly refresh...) that stopped
+running before the onset is evidence for ``stale_data``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from core.analysis.correlate import ChangeRanking, rank_changes
+from core.models import RootCause, format_duration, iso, utc
+from core.triage.models import Signal, StepOutcome, StepResult, TriageContext
+from core.triage.registry import signal
+from core.triage.rules import CLOSE, INFRA_EVENT_WORDS, LOOKBACK, SCHEMA_EVENT_WORDS, around, closeness
+
+NAME = "changes"
+TITLE = "Change events before the onset"
+
+
+@dataclass(frozen=True)
+class StoppedJob:
+    """A routine job that stopped running before the onset."""
+
+    title: str
+    kind: str
+    last_run: datetime
+    period: timedelta
+    runs: int
+
+
+@dataclass(frozen=True)
+class ChangeFinding:
+    ranking: ChangeRanking | None
+    stopped: tuple[StoppedJob, ...]
+    step: StepResult
+
+
+def _job_key(title: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(title.casefold().split()))
+
+
+def find_stopped_jobs(events: Sequence[Mapping[str, Any]], onset: datetime, data_end: datetime) -> list[StoppedJob]:
+    """Routine events (three or more with the same title up to numbers) whose runs stopped
+    before the onset while the data goes on: the last run is at most a few periods before
+    the onset and no run follows for at least two periods."""
+    groups: dict[tuple[str, str], list[datetime]] = {}
+    for ev in events:
+        kind = str(ev.get("kind") or "")
+        if kind not in ("data_pipeline", "deploy", "config_change"):
+            continue
+        groups.setdefault((kind, _job_key(str(ev.get("title") or ""))), []).append(utc(ev["timestamp"]))
+    out = []
+    for (kind, title), times in groups.items():
+        if len(times) < 3:
+            continue
+        times.sort()
+        gaps = np.diff([t.timestamp() for t in times])
+        period = timedelta(seconds=float(np.median(gaps)))
+        if period <= timedelta(0):
+            continue
+        last = times[-1]
+        if last > onset:
+            continue
+        silent = data_end - last
+        if silent >= 2.5 * period and onset - last <= 3 * period + timedelta(hours=1):
+            out.append(StoppedJob(title, kind, last, period, len(times)))
+    return out
+
+
+def analyse_changes(events: Sequence[Mapping[str, Any]] | None, onset: datetime, *, data_end: datetime,
+                    lookback: timedelta = LOOKBACK, half_life: timedelta = CLOSE) -> ChangeFinding:
+    """Rank the change events before the onset and find routine jobs that stopped."""
+    title = TITLE
+    if events is None:
+        return ChangeFinding(None, (), StepResult(NAME, title, "skipped",
+                                                  "the bundle has no events.jsonl: changes could not be checked"))
+    ranking = rank_changes(events, onset, lookback=lookback, half_life=half_life)
+    stopped = tuple(find_stopped_jobs(events, onset, data_end))
+    top = ranking.top
+    parts = [f"{ranking.considered} change(s) in the {format_duration(lookback)} before the onset"]
+    if top is not None:
+        parts.append(f"closest suspect: {top.event.kind} '{top.event.title}' {format_duration(top.age)} before")
+    for job in stopped:
+        parts.append(f"routine job '{job.title}' stopped after {iso(job.last_run)}")
+    return ChangeFinding(ranking, stopped, StepResult(
+        NAME, title, "ok", "; ".join(parts),
+        {"top": [c.to_dict() for c in ranking.changes[:5]],
+         "stopped_jobs": [{"title": j.title, "last_run": iso(j.last_run), "period_s": j.period.total_seconds()}
+                          for j in stopped]}))
+
+
+
+def _service_factor(ev_details: Mapping[str, Any], title: str, service: str) -> float:
+    """1 when the change names our service (or names none), 0.25 when it names another one."""
+    if not service:
+        return 1.0
+    names = {str(v).casefold() for k, v in ev_details.items() if k in ("service", "model", "dataset", "job")}
+    text = title.casefold()
+    ours = service.casefold()
+    if ours in text or any(ours in n or n in ours for n in names if n):
+        return 1.0
+    return 0.25 if names else 0.8
+
+
+def changes_signals(ch: ChangeFinding, onset: datetime, service: str, data_end: datetime) -> list[Signal]:
+    """Evidence from the ranked changes (the strongest per rule) and from the stopped routine jobs."""
+    out: list[Signal] = []
+    if ch.ranking is None:
+        return out
+    best: dict[str, Signal] = {}
+
+    def keep(sig: Signal) -> None:
+        if sig.contribution > 0 and (sig.rule not in best or sig.contribution > best[sig.rule].contribution):
+            best[sig.rule] = sig
+
+    """Evidence from the ranked changes (the best signal per rule) and the stopped jobs."""
+    routine = {_job_key(j.title) for j in ch.stopped}
+    for rc in ch.ranking.changes:
+        ev = rc.event
+        close = closeness(rc.age)
+        if rc.score < rc.prior * rc.closeness * 0.99:  # a routine (recurring) change: hardly a change
+            close *= 0.15
+        if _job_key(ev.title) in routine:
+            continue
+        svc = _service_factor(ev.details, ev.title, service)
+        text = f"{ev.kind} '{ev.title}' {format_duration(rc.age)} before the onset"
+        window = around(ev.timestamp, timedelta(hours=12), timedelta(hours=12))
+        common = dict(step=NAME, view="timeline", title=ev.title, window=window,
+                      data={"kind": ev.kind, "timestamp": iso(ev.timestamp), "age_s": rc.age.total_seconds(),
+                            "closeness": round(close, 3), "service_factor": svc})
+        infra = bool(INFRA_EVENT_WORDS.search(ev.title + " " + " ".join(map(str, ev.details.values()))))
+        if ev.kind == "external":
+            keep(signal("external_change", close, text, **common))
+        elif ev.kind == "data_pipeline":
+            schema_like = bool(SCHEMA_EVENT_WORDS.search(ev.title + " " + " ".join(map(str, ev.details.values()))))
+            keep(signal("schema_pipeline_event", close * (1.0 if schema_like else 0.6), text, **common))
+            keep(signal("drift_pipeline_event", close, text, **common))
+        elif ev.kind in ("model_version", "deploy", "config_change"):
+            if infra and ev.kind != "model_version":
+                keep(signal("infra_event", close * svc, text, **common))
+            else:
+                kind_w = {"model_version": 1.0, "deploy": 0.9, "config_change": 0.7}[ev.kind]
+                keep(signal("code_event", close * svc * kind_w, text, **common))
+    for job in ch.stopped:
+        lead = onset - job.last_run
+        strength = 1.0 if lead <= 2 * job.period + timedelta(minutes=30) else 0.6
+        keep(signal("job_stopped", strength,
+                     f"'{job.title}' ran every {format_duration(job.period)} ({job.runs} runs) and last ran at "
+                     f"{iso(job.last_run)}, {format_duration(lead)} before the onset; no run since "
+                     f"(up to {iso(data_end)})",
+                     step=NAME, view="timeline", title=f"Routine job stopped: {job.title}",
+                     window=around(job.last_run, timedelta(hours=12), timedelta(hours=12)),
+                     data={"last_run": iso(job.last_run), "period_s": job.period.total_seconds()}))
+    out.extend(best.values())
+    return out
+
+
+
+class ChangesStep:
+    """Rank the change events before the onset; find routine jobs that stopped."""
+
+    name = NAME
+    title = TITLE
+    relevance = {RootCause.DATA_DRIFT: 0.3, RootCause.SCHEMA_CHANGE: 0.4, RootCause.STALE_DATA: 0.5,
+                 RootCause.CODE_REGRESSION: 0.8, RootCause.INFRASTRUCTURE: 0.2, RootCause.EXTERNAL_EVENT: 0.8}
+
+    def run(self, context: TriageContext) -> StepOutcome:
+        found = analyse_changes(context.events(), context.at, data_end=context.data_end)
+        return StepOutcome(found.step, tuple(changes_signals(found, context.at, context.service, context.data_end)),
+                           finding=found)
