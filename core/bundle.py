@@ -54,20 +54,22 @@ ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digi
 def check_incident_id(value: Any) -> str | None:
     """The problem with ``value`` as an incident id, or None when it is a valid id."""
     if not isinstance(value, str):
-        return f"incident id must be a string ({ID_RULE}), not {type(value).__name__}"
+        return f"{_short(value)} is not a valid incident id: it is of type {type(value).__name__}; use {ID_RULE}"
     shown = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     if not value:
-        return f"incident id is empty; use {ID_RULE}"
-    if len(value) > INCIDENT_ID_MAX:
-        return f"incident id '{shown}' is {len(value)} characters long; use at most {INCIDENT_ID_MAX}"
-    if "/" in value or "\\" in value or value in (".", ".."):
-        return f"incident id '{shown}' is a path; use a plain name of {ID_RULE}"
-    if not INCIDENT_ID_PATTERN.fullmatch(value):
-        return f"incident id '{shown}' is not valid; use {ID_RULE}"
-    if value.split(".", 1)[0].lower() in _RESERVED_NAMES:
-        return f"incident id '{shown}' is a reserved device name on Windows; choose another id"
-    return None
+        reason = "it is empty"
+    elif len(value) > INCIDENT_ID_MAX:
+        reason = f"it is {len(value)} characters long"
+    elif "/" in value or "\\" in value or value in (".", ".."):
+        reason = "it is a path"
+    elif not INCIDENT_ID_PATTERN.fullmatch(value):
+        reason = "it holds other characters"
+    elif value.split(".", 1)[0].lower() in _RESERVED_NAMES:
+        reason = "it is a reserved device name on Windows"
+    else:
+        return None
+    return f"'{shown}' is not a valid incident id: {reason}; use {ID_RULE}"
 
 
 def require_incident_id(value: Any) -> str:

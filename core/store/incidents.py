@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from core.bundle import check_incident_id
 from core.errors import ConcurrentEditError, InvalidInputError, NotFoundError
 from core.models import (
     Incident,
@@ -167,10 +168,9 @@ def insert_incident(conn: Connection, *, id: str, title: str, **fields: Any) -> 
         InvalidInputError: a field is invalid, or the id exists (``IncidentExistsError``);
             on PostgreSQL the caller's transaction is then unusable and must be rolled back.
     """
-    if not ID_PATTERN.match(id):
-        raise InvalidInputError(
-            f"'{id}' is not a valid incident id; use letters, digits, '-', '_' or '.' (max 64)"
-        )
+    problem = check_incident_id(id)  # the one id rule, shared with bundle validation and import
+    if problem:
+        raise InvalidInputError(problem)
     values = _clean({"title": title, **fields})
     values.setdefault("severity", Severity.SEV3.value)
     values.setdefault("status", Status.INVESTIGATING.value)

@@ -77,7 +77,7 @@ def test_validate_rejects_path_ids(tmp_path, bad):
 def test_cli_validate_rejects_a_path_id(tmp_path):
     proc = _cli("bundle", "validate", str(_bundle(tmp_path / "b", id="../../x")))
     _one_line_error(proc)
-    assert proc.returncode == 1 and "incident id '../../x' is a path" in proc.stderr
+    assert proc.returncode == 1 and "'../../x' is not a valid incident id: it is a path" in proc.stderr
 
 
 def test_inside_refuses_to_leave_its_base(tmp_path):
@@ -486,3 +486,11 @@ def test_cli_import_of_a_hostile_case_is_one_line(tmp_path):
     _one_line_error(proc)
     assert proc.returncode == 2 and "'root_cause' is ['data_drift']" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("bad", ["abc\n", "..", "CON", "x" * 65])
+def test_the_store_uses_the_same_id_rule(sqlite_store, bad):
+    from core.store.incidents import create_incident
+
+    with pytest.raises(InvalidInputError, match="incident id"):
+        create_incident(sqlite_store, id=bad, title="t")
