@@ -225,3 +225,41 @@ def test_presentation_mode_reads_on_every_page(server, browser):
                 page.screenshot(path=str(_shots() / f"present-{size}-walkthrough.png"))
     page.close()
     assert not problems, f"{len(problems)} problem(s) in presentation mode:\n" + "\n".join(problems)
+
+
+def _moment(page) -> str:
+    caption = page.locator('[data-testid="stCaptionContainer"]:visible').filter(has_text="Moment ").first
+    return caption.inner_text().split(" · ")[0]
+
+
+def _press(page, key: str, expect: str) -> None:
+    page.keyboard.press(key)
+    page.wait_for_function(
+        """t => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+                 .some(e => e.offsetParent && e.innerText.startsWith(t + ' ·'))""",
+        arg=expect, timeout=60000, polling=200)
+    settle(page)
+
+
+def test_walkthrough_steps_with_presenter_keys(server, browser):
+    """A presenter remote's keys step the walkthrough, even while its tab has focus; routine runs are one moment."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/postmortem?incident=demo-fraud-stale")
+    wait_idle(page, timeout_ms=240000)
+    page.get_by_role("tab", name="Walkthrough").click()  # the tab keeps the focus
+    settle(page)
+    first = _moment(page)
+    assert first.startswith("Moment 1 of ")
+    total = int(first.rsplit(" ", 1)[1])
+    _press(page, "PageDown", f"Moment 2 of {total}")
+    _press(page, "ArrowRight", f"Moment 3 of {total}")
+    _press(page, "ArrowLeft", f"Moment 2 of {total}")
+    _press(page, "PageUp", f"Moment 1 of {total}")
+    titles = []
+    for n in range(2, total + 1):
+        _press(page, "ArrowRight", f"Moment {n} of {total}")
+        titles.append(page.locator('[data-testid="stMain"] h3:visible').first.inner_text())
+    stopped = [t for t in titles if "account-features-refresh ran" in t]
+    assert stopped == ["account-features-refresh ran 63× (hourly), last at 02:05, then stopped"], titles
+    assert not any("run #" in t for t in titles), "routine runs were not folded"
+    page.close()
