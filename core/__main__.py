@@ -8,13 +8,20 @@ line on stderr and exit non-zero; no traceback reaches the user.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import pkgutil
 import sys
 
-import core.cli
-from core.errors import WorkbenchError
+try:  # Ctrl-C while the interpreter is still importing: one line, no traceback
+    import argparse
+    import importlib
+    import pkgutil
+
+    import core.cli
+    from core.errors import WorkbenchError
+except KeyboardInterrupt:
+    sys.stderr.write("error: interrupted\n")
+    raise SystemExit(130) from None
+
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; Ctrl-C at any point (importing the commands included) is one line and exit 130."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+def _run(argv: list[str] | None) -> int:
+    from core.redact import redact
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -45,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # messages are built from redacted text already; this is the last line of defence
+        print(f"error: {redact(exc)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # a second Ctrl-C while the first is being reported
+        code = INTERRUPTED
+    sys.exit(code)

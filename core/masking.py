@@ -18,7 +18,7 @@ url_credentials  the password in ``scheme://user:password@host`` (also    ``[sec
                  ``redis://:password@host`` and passwords holding ``@``)
 jwt              JSON Web Tokens (``eyJ….eyJ….sig``)                      ``[token]``
 bearer           ``Bearer <token>``, ``Basic …``, ``Token …`` (HTTP         ``Bearer [token]``
-                 Authorization values); ``bearer`` in any case when the
+                 Authorization values); ``bearer``/``basic`` in any case when the
                  value holds a digit or is 20+ characters long
 api_key          provider keys: OpenAI/Anthropic ``sk-…``, GitHub          ``[api key]``
                  ``ghp_/gho_/ghu_/ghs_/ghr_…`` and ``github_pat_…``, AWS
@@ -184,7 +184,7 @@ def _cookie(match: re.Match[str]) -> str | None:
     out = []
     for part in parts:
         name, eq, value = part.partition("=")
-        if name.strip().lower() in _COOKIE_ATTRIBUTES or value.strip().startswith("[") \
+        if name.strip().lower() in _COOKIE_ATTRIBUTES or value.strip().startswith(("[", "***")) \
                 or (not eq and (not name.strip() or name.strip().startswith("["))):
             out.append(part)
         elif eq:
@@ -262,7 +262,7 @@ PATTERNS: tuple[SensitivePattern, ...] = (
     ),
     SensitivePattern(
         "url_credentials",
-        re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?!\[secret\]@)[^\s/]+?"
+        re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?!\[secret\]@|\*\*\*@)[^\s/]+?"
                    r"(?=@[^\s@/?#]*(?:[/\s?#]|$))"),
         r"\g<pre>[secret]", "password part of user:password@ in URLs",
     ),
@@ -273,7 +273,7 @@ PATTERNS: tuple[SensitivePattern, ...] = (
     ),
     SensitivePattern(
         "bearer",
-        re.compile(r"\b(?P<pre>(?P<scheme>Bearer|Basic|Token|(?i:bearer))\s+)(?!\[)(?P<value>[A-Za-z0-9._~+/=-]{8,})"),
+        re.compile(r"\b(?P<pre>(?P<scheme>Bearer|Basic|Token|(?i:bearer|basic))\s+)(?!\[|\*\*\*)(?P<value>[A-Za-z0-9._~+/=-]{8,})"),
         _bearer, "HTTP Authorization values (Bearer, Basic, Token)",
     ),
     SensitivePattern(
@@ -313,8 +313,8 @@ PATTERNS: tuple[SensitivePattern, ...] = (
         "key_value",
         re.compile(
             r"(?i)(?P<pre>(?<![A-Za-z0-9_])(?<![A-Za-z0-9]-)[\"']?(?:[A-Za-z0-9]+[_-])*(?:" + _SECRET_KEYS + r")[\"']?\s*[:=]\s*)"
-            r"(?:(?P<q>[\"'])(?!\[)(?:(?<=\")[^\"\n]+(?=\")|(?<=')[^'\n]+(?='))(?P=q)"
-            r"|(?!\[)(?P<value>[^\s\"',;&}\]]+))"
+            r"(?:(?P<q>[\"'])(?!\[|\*\*\*)(?:(?<=\")[^\"\n]+(?=\")|(?<=')[^'\n]+(?='))(?P=q)"
+            r"|(?!\[|\*\*\*)(?P<value>[^\s\"',;&}\]]+))"
         ),
         _key_value, "values of secret-named keys (password=, api_key:, token=, SECRET_KEY='…', sig=, ...)",
     ),

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.logquery import FieldKind, compile_query
 from core.models import TimeWindow, utc
+from core.redact import auth_secrets, redact, redact_url, url_secrets
 from core.sources.logs import (
     LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
     LogHit, SearchPage, SourceInfo, decode_cursor, encode_cursor, pick_interval,
@@ -59,14 +60,14 @@ _KINDS = {
 
 
 def safe_url(url: str) -> str:
-    """``url`` without user name and password."""
+    """``url`` without user name and password; a URL that does not parse (a bad port) is redacted instead."""
     try:
         parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
     except ValueError:
-        return "(invalid URL)"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+        return redact_url(url)
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -89,6 +90,11 @@ class ElasticConfig:
                 f"auth={auth}, timeout_s={self.timeout_s})")
 
     __str__ = __repr__
+
+    def secrets(self) -> list[str]:
+        """Every form of the configured credentials, for :func:`core.redact.redact`."""
+        return auth_secrets(username=self.username, password=self.password, api_key=self.api_key) \
+            + url_secrets(self.url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None,
@@ -141,9 +147,12 @@ class ElasticConfig:
                 raise InvalidInputError(f"CA certificate {self.ca_certs} not found; fix ES_CA_CERT")
             kwargs["ca_certs"] = self.ca_certs
         try:
+            urlsplit(self.url).port  # noqa: B018 - raises ValueError for a port that is not a number
             return Elasticsearch(self.url, **kwargs)
         except ValueError as exc:
-            raise InvalidInputError(f"ES_URL {safe_url(self.url)!r} is not usable ({exc})") from None
+            raise InvalidInputError(redact(
+                f"ES_URL '{redact_url(self.url)}' is not usable ({exc}); write it as https://host:9200",
+                self.secrets())) from None
 
 
 def _flatten_mapping(props: Mapping[str, Any], prefix: str = "") -> dict[str, FieldKind]:
@@ -249,10 +258,12 @@ class ElasticsearchLogSource:
                 f"index pattern '{self._config.index}' not found on {url}; set ES_INDEX to an existing index or "
                 "pattern") from None
         except BadRequestError as exc:
-            raise InvalidInputError(f"Elasticsearch rejected the query: {_reason(exc)}") from None
+            reason = redact(_reason(exc), self._config.secrets())  # servers may echo the request headers
+            raise InvalidInputError(f"Elasticsearch rejected the query: {reason}") from None
         except (ApiError, TransportError) as exc:
+            reason = redact(_reason(exc), self._config.secrets())
             raise SourceUnavailableError(
-                f"Elasticsearch at {url} failed to {what} ({type(exc).__name__}: {_reason(exc)})") from None
+                f"Elasticsearch at {url} failed to {what} ({type(exc).__name__}: {reason})") from None
 
     # ------------------------------------------------------------ requests
     def _query(self, query: str, window: TimeWindow) -> dict[str, Any]:

@@ -29,11 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.models import EventKind, TimeWindow, iso, utc
+from core.redact import redact, redact_url, url_secrets
 
 DEFAULT_TIMEOUT_S = 10
 DEFAULT_MAX_RETRIES = 0
@@ -49,14 +51,8 @@ _BAD_INPUT_CODES = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"}
 
 
 def redact_uri(uri: str) -> str:
-    """The URI without a password or token in it (``https://user:***@host``)."""
-    text = str(uri)
-    if "://" in text and "@" in text.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = text.split("://", 1)
-        creds, host = rest.split("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return re.sub(r"(?i)(token|password|secret)=[^&]+", r"\1=***", text)
+    """The URI without a password or token in it (``https://user:***@host``): :func:`core.redact.redact_url`."""
+    return redact_url(uri)
 
 
 def default_tracking_uri() -> str:
@@ -300,6 +296,8 @@ class MlflowRunSource:
                  max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         embedded = not tracking_uri
         uri = (tracking_uri or default_tracking_uri()).strip()
+        self.display_uri = redact_uri(uri)
+        self._uri_secrets = url_secrets(uri) + (url_secrets(registry_uri) if registry_uri else [])
         self.uri = _normalise(uri, create=create or embedded)
         self.registry_uri = _normalise(registry_uri.strip(), create=create or embedded) if registry_uri else self.uri
         self.display_uri = redact_uri(self.uri)
@@ -318,6 +316,22 @@ class MlflowRunSource:
                     self._client._get_registry_client()  # open (and migrate) the registry store now
         except MlflowException as exc:
             raise self._translate(exc, "open the tracking store") from exc
+        except ImportError as exc:  # mysql://, mssql://: the database driver is not installed
+            raise SourceUnavailableError(redact(
+                f"MLflow store {self.display_uri}: its database driver is not installed ({exc}); install it "
+                "(e.g. pip install mysqlclient for mysql://) or use sqlite:///path/mlflow.db or http(s)://host",
+                self._secrets())) from None
+        except ValueError as exc:  # a URI MLflow cannot parse (a stray bracket, a bad port)
+            raise SourceUnavailableError(redact(
+                f"MLflow tracking URI '{self.display_uri}' does not parse ({exc}); write a folder, "
+                "sqlite:///path/mlflow.db or http(s)://host:port", self._secrets())) from None
+
+    def __repr__(self) -> str:
+        return f"MlflowRunSource(uri={self.display_uri!r})"
+
+    def _secrets(self) -> list[str]:
+        """The credentials that must never appear in a message: URI password, token and password settings."""
+        return self._uri_secrets + _secrets()
 
     @property
     def client(self) -> Any:
@@ -329,9 +343,7 @@ class MlflowRunSource:
     def _translate(self, exc: Exception, what: str) -> Exception:
         """Turn an MLflow exception into a WorkbenchError whose message names the redacted URI."""
         code = str(getattr(exc, "error_code", "") or "")
-        text = redact_uri(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        for secret in _secrets():
-            text = text.replace(secret, "***")
+        text = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self._secrets())
         where = f"MLflow at {self.display_uri}"
         if code in _NOT_FOUND_CODES or "not found" in text.lower() or "does not exist" in text.lower():
             return NotFoundError(f"{where}: cannot {what}: {text}")
@@ -684,6 +696,13 @@ def _normalise(uri: str, *, create: bool) -> str:
     """Validate a tracking URI; local stores must exist unless ``create``."""
     if not uri:
         raise InvalidInputError("the tracking URI is empty; use a folder, sqlite:///path or http(s)://host")
+    if "://" in uri:
+        try:
+            urlsplit(uri).port  # noqa: B018 - raises ValueError for a bad port or bracket
+        except ValueError as exc:
+            raise SourceUnavailableError(
+                f"MLflow tracking URI '{redact_uri(uri)}' does not parse ({redact(exc, url_secrets(uri))}); write "
+                "a folder, sqlite:///path/mlflow.db or http(s)://host:port") from None
     if uri.startswith(_REMOTE_SCHEMES):
         host = uri.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
         if not host or host.startswith(":"):

@@ -31,6 +31,7 @@ import pandas as pd
 import requests
 
 from core.errors import InvalidInputError, SourceUnavailableError
+from core.redact import auth_secrets, redact, redact_url, url_secrets
 from core.models import TimeWindow, iso
 from core.sources.metrics import MetricSeries, clean_series
 
@@ -50,11 +51,14 @@ def step_for(window: TimeWindow, max_points: int = DEFAULT_MAX_POINTS) -> int:
 
 
 def _safe_url(url: str) -> str:
-    """The URL without user info, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    """The URL without user info or query, for messages; a URL that does not parse is redacted instead."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return redact_url(url)
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -79,11 +83,30 @@ class PrometheusMetricSource:
     max_points: int = DEFAULT_MAX_POINTS
 
     def __post_init__(self) -> None:
-        if not self.url or urlsplit(self.url).scheme not in ("http", "https"):
+        try:
+            parts = urlsplit(self.url or "")
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise InvalidInputError(redact(
+                f"'{redact_url(self.url)}' is not a usable Prometheus URL ({exc}); set PROMETHEUS_URL to "
+                "http(s)://host:9090", self._secrets())) from None
+        if not self.url or parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInputError(
                 f"'{_safe_url(self.url or '')}' is not a Prometheus URL; set PROMETHEUS_URL to http(s)://host:9090"
             )
         object.__setattr__(self, "url", self.url.rstrip("/"))
+
+    def __repr__(self) -> str:
+        auth = "token" if self.token else ("basic" if self.username else "none")
+        return (f"PrometheusMetricSource(url={_safe_url(self.url)!r}, auth={auth}, timeout={self.timeout:g}, "
+                f"max_points={self.max_points})")
+
+    __str__ = __repr__
+
+    def _secrets(self) -> list[str]:
+        """Every form of the configured credentials, for :func:`core.redact.redact`."""
+        return auth_secrets(token=self.token, username=self.username, password=self.password) \
+            + url_secrets(self.url)
 
     @classmethod
     def from_env(cls, secrets: Mapping[str, Any] | None = None,
@@ -157,6 +180,8 @@ class PrometheusMetricSource:
         if body.get("status") != "success":
             error = body.get("error") or f"HTTP {resp.status_code}"
             etype = body.get("errorType") or "error"
+            error = redact(str(error)[:500], self._secrets())  # servers may echo the Authorization header
+            etype = redact(str(etype)[:100], self._secrets())
             if resp.status_code in (400, 422) or etype in ("bad_data", "execution"):
                 raise InvalidInputError(f"Prometheus rejected the query: {error} ({etype})")
             raise SourceUnavailableError(f"Prometheus at {self.display_url} failed: {error} ({etype})")

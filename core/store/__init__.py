@@ -17,6 +17,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import StoreError
+from core.redact import redact, redact_url, url_secrets
+
+__all__ = ["Store", "default_url", "normalize_url", "open_store", "redact_url", "upgrade", "workbench_home"]
+
+# The driver each SQLAlchemy dialect needs, and how to install it (for the "driver missing" message).
+_DRIVERS = {"mysql": "pip install mysqlclient, or pip install pymysql and write mysql+pymysql://",
+            "mariadb": "pip install mariadb", "mssql": "pip install pyodbc", "oracle": "pip install oracledb",
+            "postgresql": "pip install psycopg2-binary"}
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,16 +40,6 @@ def default_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{workbench_home() / 'workbench.db'}"
 
 
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
-
-
 def normalize_url(url: str) -> str:
     """postgres:// and postgresql:// use the psycopg2 driver this project installs."""
     if url.startswith("postgres://"):
@@ -55,6 +53,9 @@ def normalize_url(url: str) -> str:
 class Store:
     engine: Engine
     url: str
+
+    def __repr__(self) -> str:
+        return f"Store(url={redact_url(self.url)!r})"
 
     @property
     def dialect(self) -> str:
@@ -79,17 +80,22 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         StoreError: the database cannot be opened or migrated; the message names the
             redacted URL and the fix.
     """
-    url = normalize_url(url or default_url())
+    raw = url or default_url()
+    url = normalize_url(raw)
+    secrets = url_secrets(raw)
+    shown = redact_url(url)
+
+    def fail(reason: str, fix: str) -> StoreError:
+        return StoreError(redact(f"cannot open the store {shown}: {reason}. {fix}", secrets))
+
+    check = "Check DATABASE_URL (unset it to use the embedded SQLite store) and that the database is running."
     try:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 parent = Path(path).parent
                 if not parent.exists():
-                    raise StoreError(
-                        f"cannot open the store {redact_url(url)}: folder {parent} does not exist; "
-                        "create it or point DATABASE_URL elsewhere"
-                    )
+                    raise fail(f"folder {parent} does not exist", "Create it or point DATABASE_URL elsewhere")
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
@@ -104,12 +110,19 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         return store
     except StoreError:
         raise
-    except (SQLAlchemyError, OSError, ImportError) as exc:
+    except ImportError as exc:
+        dialect = url.split(":", 1)[0].split("+", 1)[0]
+        how = _DRIVERS.get(dialect, "install the Python driver of that database")
+        raise fail(f"the {dialect} database driver is not installed ({exc})",
+                   f"Install it ({how}), or unset DATABASE_URL to use the embedded SQLite store") from None
+    except (ValueError, TypeError) as exc:  # the URL does not parse (a bad port, a stray bracket)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail(f"DATABASE_URL is not a valid database URL ({reason})",
+                   "Check the host and port, percent-encode @ : / ? # in the user name and password, "
+                   "or unset DATABASE_URL to use the embedded SQLite store") from None
+    except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise StoreError(
-            f"cannot open the store {redact_url(url)}: {reason}. "
-            "Check DATABASE_URL (unset it to use the embedded SQLite store) and that the database is running."
-        ) from exc
+        raise fail(reason, check) from exc
 
 
 def upgrade(store: Store) -> None:
