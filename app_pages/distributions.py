@@ -56,7 +56,10 @@ try:
                                    utc(split_text) if cur_file is None else None)
         else:
             st.info("Upload a reference and a current file, or one file with a timestamp column and a split time.")
+    elif not (policy := dui.local_paths_policy()).enabled:
+        st.warning(dui.md(policy.notice))
     else:
+        st.caption(dui.md(policy.notice))
         p1, p2 = st.columns(2)
         ref_path = p1.text_input("Reference file path", key="distributions_path_ref")
         cur_path = p2.text_input("Current file path (empty: split the reference)", key="distributions_path_cur")

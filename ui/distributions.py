@@ -14,6 +14,7 @@ from core.analysis.correlate import choose_onset, detect_kpi_onset
 from core.analysis.drift import ColumnDrift, DriftReport, compare_distributions
 from core.analysis.schema import SchemaFinding
 from core.bundle import read_bundle
+from core.data_dirs import local_paths_policy
 from core.errors import WorkbenchError
 from core.models import Incident, TimeWindow, iso
 from core.sources.datasets import DatasetPair, bundle_roles, pair_from_bundle, read_dataset, read_upload, split_by_time
@@ -80,8 +81,17 @@ def upload_pair(ref_name: str, ref_bytes: bytes, cur_name: str | None, cur_bytes
     return DatasetPair(ref, cur, f"uploads {ref_name} vs {cur_name}", timestamp=timestamp)
 
 
-@st.cache_data(show_spinner="Reading the files…", max_entries=4)
 def path_pair(ref_path: str, cur_path: str | None, timestamp: str | None, split_at: datetime | None) -> DatasetPair:
+    """Two server files (or one split by time), if the Local paths policy lets app users read them."""
+    policy = local_paths_policy()
+    policy.check(ref_path)
+    if cur_path:
+        policy.check(cur_path)
+    return _path_pair(ref_path, cur_path, timestamp, split_at)
+
+
+@st.cache_data(show_spinner="Reading the files…", max_entries=4)
+def _path_pair(ref_path: str, cur_path: str | None, timestamp: str | None, split_at: datetime | None) -> DatasetPair:
     ref = read_dataset(ref_path)
     if not cur_path:
         split = split_by_time(ref, timestamp or "", split_at)

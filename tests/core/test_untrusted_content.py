@@ -167,3 +167,54 @@ def test_one_markdown_escaper():
     assert fishbone_export.md_escape is md_escape
     assert postmortem.md_text("a|b ![i](u)") == md_escape("a|b ![i](u)") == "a\\|b !\\[i\\](u)"
     assert strip_unsafe_links("[x](https://ok) [y](javascript:z)") == "[x](https://ok) [y](#unsafe-link-removed)"
+
+
+# ---------------------------------------------------------------- Distributions "Local paths" allow-list
+
+
+def test_local_paths_on_the_embedded_default_read_anything_and_say_so(tmp_path):
+    from core.data_dirs import local_paths_policy
+
+    policy = local_paths_policy({})
+    assert policy.enabled and policy.folders == ()
+    assert "server" in policy.notice and "WORKBENCH_DATA_DIRS" in policy.notice
+    f = tmp_path / "x.csv"
+    f.write_text("a\n1\n")
+    assert policy.check(str(f)) == f.resolve()
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@db/wb", "postgres://u@db/wb", "postgresql+psycopg2://u@db/wb"])
+def test_local_paths_are_off_in_team_mode_without_an_allow_list(url, tmp_path):
+    from core.data_dirs import local_paths_policy
+    from core.errors import InvalidInputError
+
+    policy = local_paths_policy({"DATABASE_URL": url})
+    assert not policy.enabled
+    with pytest.raises(InvalidInputError, match="off in team mode.*WORKBENCH_DATA_DIRS"):
+        policy.check(str(tmp_path / "x.csv"))
+    assert local_paths_policy({"DATABASE_URL": "sqlite:////tmp/wb.db"}).enabled
+
+
+def test_local_paths_allow_list_resolves_dots_and_links(tmp_path):
+    import os
+
+    from core.data_dirs import local_paths_policy
+    from core.errors import InvalidInputError
+
+    allowed, other, sibling = tmp_path / "allowed", tmp_path / "other", tmp_path / "allowed-evil"
+    for d in (allowed / "sub", other, sibling):
+        d.mkdir(parents=True)
+    for d in (allowed / "sub", other, sibling):
+        (d / "data.csv").write_text("a\n1\n")
+    (allowed / "link.csv").symlink_to(other / "data.csv")
+    (allowed / "linkdir").symlink_to(other)
+    env = {"DATABASE_URL": "postgresql://u@db/wb",
+           "WORKBENCH_DATA_DIRS": os.pathsep.join([str(allowed), "", str(tmp_path / "missing")])}
+    policy = local_paths_policy(env)
+    assert policy.enabled and policy.folders[0] == allowed.resolve()
+    assert policy.check(str(allowed / "sub" / "data.csv")) == (allowed / "sub" / "data.csv").resolve()
+    assert policy.check(str(allowed / "sub" / ".." / "sub" / "data.csv")).name == "data.csv"
+    for bad in (other / "data.csv", allowed / ".." / "other" / "data.csv", allowed / "link.csv",
+                allowed / "linkdir" / "data.csv", sibling / "data.csv", "/etc/passwd"):
+        with pytest.raises(InvalidInputError, match="outside the folders app users may read"):
+            policy.check(str(bad))

@@ -66,3 +66,35 @@ def test_query_errors_quote_the_query_as_text(app_test):
     assert not at.exception
     assert any("unknown field" in e.value and "q.png" in e.value for e in at.error)
     assert _links_to_host(_rendered_markdown(at)) == []
+
+
+# ---------------------------------------------------------------- Distributions "Local paths"
+
+DISTRIBUTIONS = "app_pages/distributions.py"
+
+
+def test_local_paths_are_off_in_team_mode_without_an_allow_list(app_test, pg_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.delenv("WORKBENCH_DATA_DIRS", raising=False)
+    at = app_test(DISTRIBUTIONS, timeout=300)  # the first start seeds the demo incidents into PostgreSQL
+    at.radio(key="distributions_source").set_value("Local paths").run()
+    assert not at.exception
+    assert any("off in team mode" in w.value and "WORKBENCH\\_DATA\\_DIRS" in w.value for w in at.warning)
+    assert not [t for t in at.text_input if t.key == "distributions_path_ref"]
+
+
+def test_local_paths_allow_list_refuses_files_outside(app_test, tmp_path, monkeypatch):
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    allowed.mkdir()
+    outside.mkdir()
+    (outside / "secret.csv").write_text("a\n1\n2\n")
+    (allowed / "link.csv").symlink_to(outside / "secret.csv")
+    monkeypatch.setenv("WORKBENCH_DATA_DIRS", str(allowed))
+    at = app_test(DISTRIBUTIONS, incident="demo-ctr-drop")
+    at.radio(key="distributions_source").set_value("Local paths").run()
+    assert any("only inside" in c.value for c in at.caption)
+    for path in (outside / "secret.csv", allowed / "link.csv"):
+        at.text_input(key="distributions_path_ref").input(str(path))
+        at.text_input(key="distributions_path_cur").input(str(path)).run()
+        assert not at.exception
+        assert any("outside the folders app users may read" in e.value for e in at.error)
