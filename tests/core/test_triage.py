@@ -310,3 +310,123 @@ def test_each_planted_class_ranks_first(cls, tmp_path):
     result = triage_bundle(generate_scenario(spec, tmp_path / spec.id))
     assert result.top.root_cause.value == cls
     assert result.top.signals and result.top.status == "likely"
+
+
+# ---------------------------------------------------------------- the step registry
+
+def test_built_in_steps_come_from_the_registry():
+    names = [s.name for s in tr.registered_steps()]
+    assert names[:5] == ["changes", "data", "logs", "metrics", "registry"]
+    assert [n for n, _t in tr.STEPS] == ["onset", *names]
+    for step in tr.registered_steps():
+        assert isinstance(step, tr.Step) and step.title and step.relevance
+    for cls in RootCause:  # every class is covered by some step, and the weights are the steps' own
+        assert tr.RELEVANCE[cls] == {s.name: s.relevance[cls] for s in tr.registered_steps() if cls in s.relevance}
+
+
+def test_register_refuses_bad_steps_with_a_clear_message():
+    class Half:
+        name = "half"
+        title = "A step without run"
+        relevance = {RootCause.DATA_DRIFT: 0.5}
+
+    with pytest.raises(InvalidInputError, match="not a triage step"):
+        tr.register(Half())
+    changes = tr.registered_steps()[0]
+    with pytest.raises(InvalidInputError, match="already registered"):
+        tr.register(changes)
+
+    class BadWeight(Half):
+        def run(self, context):
+            raise AssertionError("never run")
+
+    BadWeight.name, BadWeight.relevance = "bad-weight", {RootCause.DATA_DRIFT: 1.5}
+    with pytest.raises(InvalidInputError, match=r"weights in \(0, 1\]"):
+        tr.register(BadWeight())
+
+
+class _AlwaysSkipped:
+    """A real extension step, registered for one test: it bears on infrastructure and never has its source."""
+
+    name = "pager"
+    title = "Pager alerts"
+    relevance = {RootCause.INFRASTRUCTURE: 0.5}
+    rules = {"pager_alert": (RootCause.INFRASTRUCTURE, 0.7, "the pager fired for a dependency")}
+
+    def run(self, context):
+        return tr.StepOutcome(tr.StepResult(self.name, self.title, "skipped", "no pager export in the bundle"))
+
+
+def test_an_extension_step_is_scored_and_lowers_confidence_when_skipped(stale_scenario, stale_full):
+    tr.register(_AlwaysSkipped())
+    try:
+        result = triage_bundle(stale_scenario)
+    finally:
+        tr.unregister("pager")
+    assert "pager" not in [s.name for s in tr.registered_steps()]
+    assert [s.name for s in result.skipped] == ["registry", "pager"]
+    for h in result.hypotheses:
+        before = next(x for x in stale_full.hypotheses if x.root_cause == h.root_cause)
+        assert h.score == pytest.approx(before.score)
+        if h.root_cause == RootCause.INFRASTRUCTURE:
+            assert h.confidence < before.confidence and any("Pager alerts" in u for u in h.unchecked)
+        else:
+            assert h.confidence == pytest.approx(before.confidence)
+
+
+# ---------------------------------------------------------------- logs through the Logs page's source
+
+def test_logs_step_reads_the_same_source_as_the_logs_page(demo_bundles):
+    from core.sources.local_logs import LocalLogSource
+
+    bundle = read_bundle(demo_bundles["demo-fraud-stale"])
+    frame = tr.read_bundle_logs(bundle)
+    source = LocalLogSource.from_path(demo_bundles["demo-fraud-stale"])
+    try:
+        span = source.info.span
+        assert len(frame) == source.count("*", span)
+        errors = int((frame["level"] == "ERROR").sum())
+        assert errors > 0 and errors == source.count("log.level:ERROR", span)
+    finally:
+        source.close()
+    assert frame["timestamp"].is_monotonic_increasing and str(frame["timestamp"].dt.tz) == "UTC"
+
+
+# ---------------------------------------------------------------- the non_finite step (an extension)
+
+def _with_infinities(src: Path, dst: Path, column: str = "price", share: float = 0.1) -> Path:
+    """A copy of a bundle whose dataset gets ±inf in ``column`` for ``share`` of the rows after the onset."""
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "bundle.json").read_text())
+    [spec] = manifest["datasets"].values()
+    path = dst / spec["file"]
+    df = pd.read_parquet(path)
+    onset = pd.Timestamp(json.loads((dst / "ground_truth.json").read_text())["onset"])
+    after = np.flatnonzero((df[spec["timestamp"]] >= onset).to_numpy())
+    rows = after[:: int(1 / share)]
+    df.loc[df.index[rows], column] = np.where(np.arange(len(rows)) % 2, np.inf, -np.inf)
+    df.to_parquet(path)
+    return dst
+
+
+def test_non_finite_values_are_schema_evidence(stale_scenario, stale_full, tmp_path):
+    assert stale_full.step("non_finite").status == "ok"
+    assert "no column gained" in stale_full.step("non_finite").summary
+    result = triage_bundle(_with_infinities(stale_scenario, tmp_path / "inf"))
+    step = result.step("non_finite")
+    assert step.status == "ok" and step.details["columns"] == ["price"]
+    schema = next(h for h in result.hypotheses if h.root_cause == RootCause.SCHEMA_CHANGE)
+    [sig] = [s for s in schema.signals if s.rule == "non_finite_values"]
+    assert sig.evidence.view == "distributions" and "price" in sig.evidence.title
+    assert sig.weight == tr.RULES["non_finite_values"][1] and sig.strength >= 0.6
+    assert "infinite values" in sig.evidence.detail
+    before = next(h for h in stale_full.hypotheses if h.root_cause == RootCause.SCHEMA_CHANGE)
+    assert schema.score > before.score
+    assert result.top.root_cause == RootCause.STALE_DATA  # the planted cause still ranks first
+
+
+def test_non_finite_step_is_unchecked_without_data(stale_scenario, tmp_path):
+    result = triage_bundle(_strip(stale_scenario, tmp_path / "b", datasets=True))
+    assert result.step("non_finite") is None and result.step("data").status == "skipped"
+    schema = next(h for h in result.hypotheses if h.root_cause == RootCause.SCHEMA_CHANGE)
+    assert any("Infinite values in the data" in u for u in schema.unchecked)

@@ -10,9 +10,11 @@ from core.triage.steps.data import DataStep
 from core.triage.steps.logs import LogsStep
 from core.triage.steps.metrics import MetricsStep
 from core.triage.steps.model_registry import RegistryStep
+from core.triage.steps.non_finite import NonFiniteStep
 
 register(ChangesStep())
 register(DataStep())
 register(LogsStep())
 register(MetricsStep())
 register(RegistryStep())
+register(NonFiniteStep())

@@ -252,6 +252,7 @@ def read_bundle_logs(bundle: Any) -> pd.DataFrame | None:
         source.close()
     frame = frame.rename(columns=LOG_COLUMNS)
     frame = frame[frame["timestamp"].notna()].reset_index(drop=True)
+    frame["timestamp"] = frame["timestamp"].dt.tz_convert("UTC")  # DuckDB says Etc/UTC
     return frame if len(frame) else None
 
 
