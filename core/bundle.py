@@ -141,6 +141,8 @@ class Bundle:
         return sorted(p.stem for p in d.glob("*.csv")) if d.is_dir() else []
 
     def metric_path(self, name: str) -> Path:
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise InvalidInputError(f"'{name}' is not a metric name; pick one of {', '.join(self.metric_names())}")
         p = self.path / "metrics" / f"{name}.csv"
         if not p.is_file():
             raise InvalidInputError(f"bundle {self.id} has no metric '{name}' (metrics/{name}.csv)")

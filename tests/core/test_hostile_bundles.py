@@ -494,3 +494,10 @@ def test_the_store_uses_the_same_id_rule(sqlite_store, bad):
 
     with pytest.raises(InvalidInputError, match="incident id"):
         create_incident(sqlite_store, id=bad, title="t")
+
+
+def test_metric_names_cannot_leave_the_bundle(tmp_path):
+    (tmp_path / "outside.csv").write_text("timestamp,value\n2026-01-01T00:00:00Z,1\n")
+    b = read_bundle(_bundle(tmp_path / "b"))
+    with pytest.raises(InvalidInputError, match="is not a metric name"):
+        b.read_metric("../../outside")
