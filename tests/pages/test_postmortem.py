@@ -111,6 +111,28 @@ def test_walkthrough_moves_the_shared_time_range(app_test, seeded):
     assert at.session_state["postmortem_walk"] == 1
 
 
+def test_walkthrough_folds_routine_runs_and_shows_each_moment_with_its_kpi_and_change(app_test, workbench_home):
+    at = app_test(PAGE, incident="demo-fraud-stale")
+    titles = []
+    for _ in range(12):
+        walk = at.tabs[1]
+        assert walk.label == "Walkthrough"
+        titles.append(walk.subheader[0].value)
+        text = "\n".join(m.value for m in walk.markdown)
+        if "block threshold" in titles[-1]:
+            assert "**What changed:** block_threshold: 0.8 → 0.82" in text
+        if "then stopped" in titles[-1]:
+            assert any("63 runs from" in c.value and "no run after that" in c.value for c in walk.caption)
+            assert walk.get("plotly_chart"), "the moment has no KPI chart"
+            assert "Logs around the moment" in text
+        if at.button(key="postmortem_walk_next").disabled:
+            break
+        at.button(key="postmortem_walk_next").click().run()
+        assert not at.exception
+    assert "account-features-refresh ran 63× (hourly), last at 02:05, then stopped" in titles
+    assert not [t for t in titles if "run #" in t], titles
+
+
 def test_analytics_tab_renders(app_test, seeded):
     at = app_test(PAGE, incident=INCIDENT)
     assert any(m.value == "3" for m in at.metric)
