@@ -32,7 +32,7 @@ def generate_demo_bundles(target_dir: Path | str, ids: tuple[str, ...] = DEMO_ID
     place complete, and folders left by a killed generation are removed.
     """
     from core.paths import inside
-    from core.store.imports import file_lock
+    from core.store.locks import file_lock
 
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,8 @@ def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, regi
     """
     from core.fishbone_demo import demo_fishbone_spec, seed_fishbone
     from core.store import workbench_home
-    from core.store.imports import file_lock, import_bundle
+    from core.store.imports import import_bundle
+    from core.store.locks import file_lock
     from core.store.incidents import find_incident
 
     with file_lock(workbench_home() / ".demo.lock"):

@@ -26,7 +26,6 @@ import re
 import shutil
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -39,12 +38,9 @@ from core.models import EventKind, Milestone, RootCause, Severity, Status, utc
 from core.paths import home_path, inside
 from core.store import Store
 from core.store.incidents import IncidentExistsError, find_incident, insert_incident, set_milestones
+from core.store.locks import lock, try_lock  # a lock tells a live staging folder from a killed import's
 from core.store.timeline import insert_event_rows
 
-try:  # advisory locks tell a live staging folder from one left by a killed import
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: stale folders are left for a person to delete
-    fcntl = None  # type: ignore[assignment]
 
 EVENTS_FILE = "events.jsonl"
 CHUNK_ROWS = 5_000
@@ -54,7 +50,7 @@ IF_EXISTS = ("error", "skip", "rename")
 Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``: step is "copy", "events" or "done"; done/total count events."""
 
-__all__ = ["IncidentExistsError", "import_bundle", "file_lock", "Progress"]
+__all__ = ["IncidentExistsError", "import_bundle", "remove_stale_staging", "Progress"]
 
 
 # ---------------------------------------------------------------- sanitising
@@ -201,34 +197,6 @@ def _incident_fields(bundle: Bundle, bundle_path: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- staging files
 
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (created if missing) for the block.
-
-    Serialises work of several processes on one machine (two replicas starting at once);
-    the lock is released when the block ends or the process dies, even by kill -9.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as fh:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _try_lock(fh) -> bool:
-    if fcntl is None:
-        return False
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-
-
 def _staging_root() -> Path:
     root = home_path("bundles", ".staging")
     root.mkdir(parents=True, exist_ok=True)
@@ -242,16 +210,16 @@ def remove_stale_staging() -> int:
     for pending in root.glob("*.locking"):  # killed between creating and publishing its lock
         if time.time() - pending.stat().st_mtime > 3600:
             pending.unlink(missing_ok=True)
-    for lock in root.glob("*.lock"):
+    for lockfile in root.glob("*.lock"):
         try:
-            fh = lock.open("a+")
+            fh = lockfile.open("a+")
         except OSError:
             continue
         with fh:
-            if not _try_lock(fh):
+            if not try_lock(fh):
                 continue  # a running import owns it
-            shutil.rmtree(inside(root, lock.stem), ignore_errors=True)
-            lock.unlink(missing_ok=True)
+            shutil.rmtree(inside(root, lockfile.stem), ignore_errors=True)
+            lockfile.unlink(missing_ok=True)
             removed += 1
     return removed
 
@@ -264,8 +232,7 @@ class _Staging:
         token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         pending = inside(root, f"{token}.locking")
         self._fh = pending.open("a+")
-        if fcntl is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
+        lock(self._fh)
         # renamed only once locked, so a cleaner never sees an unlocked live folder
         self.lock = inside(root, f"{token}.lock")
         os.replace(pending, self.lock)
