@@ -132,6 +132,17 @@ def upgrade(store: Store) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    database = store.engine.url.database if store.dialect == "sqlite" else None
+    if database and database != ":memory:":
+        from core.store.locks import file_lock
+
+        # serialise concurrent first starts on one SQLite file (its DDL is not transactional here)
+        with file_lock(f"{database}.migrate.lock"):
+            return _upgrade(store, cfg, command)
+    _upgrade(store, cfg, command)
+
+
+def _upgrade(store: Store, cfg, command) -> None:
     with store.engine.begin() as conn:
         if store.dialect == "postgresql":
             # serialise concurrent first starts of several replicas
