@@ -213,14 +213,26 @@ class SensitivePattern:
         replace: replacement template (``re.sub`` syntax) or a function returning the
             replacement, or None to keep a candidate that fails validation.
         description: what it matches, for docs and UI help.
+        needles: lower-case substrings one of which every match contains, so that texts without
+            any of them skip the regex (an optimisation; empty means always run it).
     """
 
     name: str
     regex: re.Pattern[str]
     replace: str | Callable[[re.Match[str]], str | None]
     description: str
+    needles: tuple[str, ...] = ()
+
+    def may_match(self, text: str) -> bool:
+        """False when none of the ``needles`` (lower case) occurs in ``text``: no match is possible."""
+        if not self.needles:
+            return True
+        low = text.lower()
+        return any(n in low for n in self.needles)
 
     def sub(self, text: str) -> str:
+        if not self.may_match(text):
+            return text
         if isinstance(self.replace, str):
             return self.regex.sub(self.replace, text)
         fn = self.replace
@@ -228,6 +240,8 @@ class SensitivePattern:
 
     def finds(self, text: str) -> list[str]:
         out = []
+        if not self.may_match(text):
+            return out
         for m in self.regex.finditer(text):
             if isinstance(self.replace, str) or self.replace(m) is not None:
                 out.append(m.group(0))
@@ -247,7 +261,7 @@ PATTERNS: tuple[SensitivePattern, ...] = (
         "private_key",
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?"
                    r"(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|$)", re.S),
-        "[private key]", "PEM and PGP private-key blocks",
+        "[private key]", "PEM and PGP private-key blocks", ("private key",),
     ),
     SensitivePattern(
         "pem_body",
@@ -258,23 +272,23 @@ PATTERNS: tuple[SensitivePattern, ...] = (
         "webhook",
         re.compile(r"https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{8,}"
                    r"|(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{10,})"),
-        "[webhook]", "Slack and Discord webhook URLs",
+        "[webhook]", "Slack and Discord webhook URLs", ("hooks.slack.com", "discord"),
     ),
     SensitivePattern(
         "url_credentials",
         re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?!\[secret\]@|\*\*\*@)[^\s/]+?"
                    r"(?=@[^\s@/?#]*(?:[/\s?#]|$))"),
-        r"\g<pre>[secret]", "password part of user:password@ in URLs",
+        r"\g<pre>[secret]", "password part of user:password@ in URLs", ("://",),
     ),
     SensitivePattern(
         "jwt",
         re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-        "[token]", "JSON Web Tokens",
+        "[token]", "JSON Web Tokens", ("eyj",),
     ),
     SensitivePattern(
         "bearer",
         re.compile(r"\b(?P<pre>(?P<scheme>Bearer|Basic|Token|(?i:bearer|basic))\s+)(?!\[|\*\*\*)(?P<value>[A-Za-z0-9._~+/=-]{8,})"),
-        _bearer, "HTTP Authorization values (Bearer, Basic, Token)",
+        _bearer, "HTTP Authorization values (Bearer, Basic, Token)", ("bearer", "basic", "token"),
     ),
     SensitivePattern(
         "api_key",
@@ -307,7 +321,7 @@ PATTERNS: tuple[SensitivePattern, ...] = (
         "cookie",
         re.compile(r"(?i)(?P<pre>(?<![A-Za-z0-9_-])[\"']?(?:[A-Za-z0-9]+[_-])*(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?)"
                    r"(?P<body>[^\"'\n]+)"),
-        _cookie, "every value of a Cookie or Set-Cookie header",
+        _cookie, "every value of a Cookie or Set-Cookie header", ("cookie",),
     ),
     SensitivePattern(
         "key_value",
@@ -317,11 +331,12 @@ PATTERNS: tuple[SensitivePattern, ...] = (
             r"|(?!\[|\*\*\*)(?P<value>[^\s\"',;&}\]]+))"
         ),
         _key_value, "values of secret-named keys (password=, api_key:, token=, SECRET_KEY='…', sig=, ...)",
+        ("pass", "pwd", "secret", "key", "token", "session", "credential", "sig"),
     ),
     SensitivePattern(
         "email",
         re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
-        "[email]", "e-mail addresses (also URL-encoded)",
+        "[email]", "e-mail addresses (also URL-encoded)", ("@", "%40"),
     ),
     SensitivePattern(
         "iban",
@@ -350,13 +365,13 @@ PATTERNS: tuple[SensitivePattern, ...] = (
             r"(?<![\w.-])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
             r"(?!\.?\d|[\w-])"
         ),
-        "[ip]", "IPv4 addresses",
+        "[ip]", "IPv4 addresses", (".",),
     ),
     SensitivePattern(
         "ipv6",
         re.compile(r"(?<![\w:.-])(?:[0-9A-Fa-f]{1,4}:|::?)(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}"
                    r"(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])"),
-        _ipv6, "IPv6 addresses",
+        _ipv6, "IPv6 addresses", (":",),
     ),
 )
 
