@@ -38,15 +38,22 @@ NO_PARENT = 0
 
 
 def _flash(kind: str, message: str) -> None:
-    st.session_state[FLASH] = (kind, message)
+    """Keep a message until the user acts (the next change or Dismiss), across the timed live refreshes."""
+    st.session_state[FLASH] = (kind, message, True)
+
+
+def _dismiss() -> None:
+    st.session_state.pop(FLASH, None)
 
 
 def _show_flash() -> None:
-    kind, message = st.session_state.pop(FLASH, (None, None))
-    if kind == "error":
-        st.error(message)
-    elif kind == "success":
-        st.success(message)
+    kind, message, _fresh = st.session_state.get(FLASH, (None, None, False))
+    if kind is None:
+        return
+    st.session_state[FLASH] = (kind, message, False)
+    c1, c2 = st.columns([9, 1], vertical_alignment="center")
+    (c1.error if kind == "error" else c1.success)(message)
+    c2.button("Dismiss", key="fishbone_flash_dismiss", on_click=_dismiss)
 
 
 def _rerun() -> None:
@@ -91,6 +98,7 @@ def apply(action: Callable[[], Any], done: str, reset: tuple[str, Any] | None = 
         done: the success message.
         reset: ``(kind, id)`` of the editor to re-create from the store afterwards.
     """
+    _dismiss()  # the user acted: the previous message has done its job
     try:
         action()
     except ConcurrentEditError as exc:
@@ -101,8 +109,8 @@ def apply(action: Callable[[], Any], done: str, reset: tuple[str, Any] | None = 
             _reset(*reset)
         _rerun()
     except WorkbenchError as exc:
-        state.show_error(exc, "Not saved.")
-        return
+        _flash("error", f"**Not saved.** {exc}")
+        _rerun()
     _flash("success", done)
     if reset:
         _reset(*reset)
@@ -457,7 +465,8 @@ def live(store: Store, incident: Incident, fit_width: int = 1100) -> None:
         state.show_error(exc, "The fishbone cannot be loaded.")
         return
     seen = st.session_state.get(SEEN)
-    if seen and seen[0] == incident.id and seen[1] != fishbone.revision and FLASH not in st.session_state:
+    if seen and seen[0] == incident.id and seen[1] != fishbone.revision \
+            and not st.session_state.get(FLASH, (None, None, False))[2]:  # no fresh message of our own change
         st.toast("The fishbone was updated.")
     st.session_state[SEEN] = (incident.id, fishbone.revision)
     _show_flash()

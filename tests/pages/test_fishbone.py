@@ -75,6 +75,20 @@ def test_add_cause_duplicate_and_html_shown_as_text(app_test, store):
     assert not any("<b>Cache</b>" in m.value for m in at.markdown)
 
 
+def test_a_refused_save_keeps_its_message_until_the_user_acts(app_test, store):
+    at = app_test(PAGE, incident=ID)
+    at.text_input(key="fishbone_add_text").input("   ")
+    _button(at, "Add cause").click().run()
+    assert not at.exception
+    refused = [m for m in _messages(at) if "is empty" in m]
+    assert refused and refused[0].startswith("**Not saved.**")
+    at.run()  # the live refresh reruns the page; the message stays
+    at.run()
+    assert [m for m in _messages(at) if "is empty" in m] == refused
+    _button(at, "Dismiss").click().run()
+    assert not [m for m in _messages(at) if "is empty" in m]
+
+
 def test_edit_cause_and_stale_edit_is_refused_with_fresh_state(app_test, store):
     at = app_test(PAGE, incident=ID)
     cause = next(c for c in fb.get_fishbone(store, ID).causes if "v42" in c.text)
