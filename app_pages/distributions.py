@@ -15,7 +15,7 @@ if incident is not None:
 
 sources = (["Incident data"] if incident is not None and incident.bundle_path else []) + ["Upload files", "Local paths"]
 c1, c2 = st.columns([3, 2])
-source = c1.radio("Compare", sources, horizontal=True, key="distributions_source")
+source = c1.radio("Compare", sources, horizontal=True, key="distributions_source", bind="query-params")
 c2.text_input("Your name", key="distributions_author", placeholder="for pinned evidence")
 
 pair = None
@@ -23,13 +23,13 @@ try:
     if source == "Incident data":
         roles = dui.roles(incident.bundle_path)
         r1, r2 = st.columns([2, 3])
-        role = r1.selectbox("Dataset", roles, key="distributions_role")
+        role = r1.selectbox("Dataset", roles, key="distributions_role", bind="query-params")
         split_at, window = None, None
         if role != "reference/current":
             at, origin = dui.onset(incident)
             rng = state.time_range()
             modes = ["Incident onset", "Shared time range", "Custom time"]
-            mode = r2.radio("Split", modes, horizontal=True, key="distributions_split_mode",
+            mode = r2.radio("Split", modes, horizontal=True, key="distributions_split_mode", bind="query-params",
                             help="Reference: rows before the split. Current: rows after it (or inside the shared time range).")
             if mode == "Incident onset":
                 split_at = at
@@ -38,7 +38,8 @@ try:
                 split_at, window = rng.start, rng
                 st.caption(f"Reference: rows before {iso(rng.start)}; current: rows in {iso(rng.start)} – {iso(rng.end)}.")
             else:
-                text = r2.text_input("Split time (UTC, ISO 8601)", value=iso(at) or "", key="distributions_split_text")
+                text = r2.text_input("Split time (UTC, ISO 8601)", value=iso(at) or "", key="distributions_split_text",
+                                     bind="query-params")
                 split_at = utc(text)
         pair = dui.bundle_pair(incident.bundle_path, role, split_at, window)
     elif source == "Upload files":
@@ -106,11 +107,29 @@ st.caption(dui.md(pair.description) + (f" · sampled {report.sample_rows:,} rows
 dui.pin_button(incident, pair, report, kind="drift", title=f"Drift report: {pair.description}",
                result=dui.summary_result(report), key="summary")
 
+ranked = report.ranked_columns()
+focused = state.focus("distributions_column")
+if focused:
+    hit = next((i for i, c in enumerate(ranked) if focused in (c.column, c.current_column, c.label)), None)
+    if hit is None:
+        st.warning(f"The link names column '{focused}', which is not in this data; the columns are listed below.")
+    else:
+        col = ranked[hit]
+        st.subheader(f"Column from the link: {dui.md(col.label)}")
+        st.markdown(f"{':red-badge[DRIFTED]' if col.drifted else ':green-badge[stable]'} · "
+                    f"{dui.md(dui.column_summary(col))}")
+        dui.comparison(pair, report, col.column, col.current_column, key="focus", dark=dark)
+        st.dataframe(dui.tests_table(col), width="stretch", hide_index=True)
+        if st.button("Show all columns", key="distributions_unfocus", icon=":material/close:"):
+            state.set_focus("distributions_column", None)
+            st.rerun()
+
 st.subheader("Schema findings")
 if not report.schema:
     st.success("No schema problems: same columns, types, scales, null rates and categories.")
 for i, f in enumerate(report.schema):
-    with st.expander(dui.finding_title(f), expanded=i < 2, icon=dui.SEVERITY_ICONS.get(f.severity)):
+    with st.expander(dui.finding_title(f), expanded=i < 2 or focused in f.columns,
+                     icon=dui.SEVERITY_ICONS.get(f.severity)):
         if f.kind in ("column_order",):
             st.json(f.details)
         else:
@@ -121,7 +140,6 @@ for i, f in enumerate(report.schema):
                        result=f.to_dict(), key=f"schema_{i}")
 
 st.subheader("Columns, most drifted first")
-ranked = report.ranked_columns()
 show_all = st.toggle(f"Show all {len(ranked)} columns", key="distributions_all") if len(ranked) > 12 else True
 for i, col in enumerate(ranked if show_all else ranked[:12]):
     verdict = ":red-badge[DRIFTED]" if col.drifted else ":green-badge[stable]"

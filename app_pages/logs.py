@@ -31,16 +31,13 @@ for warning in source.info.warnings:
     st.warning(lg.md(warning))
 
 window = state.time_range()
-if "logs_query" not in st.session_state:
-    st.session_state["logs_query"] = st.query_params.get("q", "")
-query = st.text_input("Query (Lucene syntax)", key="logs_query",
+if "q" in st.query_params and "logs_query" not in st.query_params:  # links made before the query was bound
+    st.session_state["logs_query"] = st.query_params.pop("q")
+query = st.text_input("Query (Lucene syntax)", key="logs_query", bind="query-params",
                       placeholder='e.g. log.level:ERROR AND service.name:txn-* AND NOT "health check"',
                       help="Terms, \"phrases\", field:value, wildcards * ?, ranges [a TO b], AND/OR/NOT, "
                            "( ), _exists_:field. See docs/query-syntax.md.")
-if query:
-    st.query_params["q"] = query
-else:
-    st.query_params.pop("q", None)
+lg.sync_filters_with_url()
 pills = lg.filters()
 if pills:
     cols = st.columns(min(len(pills), 6))
@@ -117,8 +114,8 @@ with search_tab:
                 cursors.append(page.cursor)
                 st.rerun()
             rows = table.selection.rows if table is not None else []
-            if rows and rows[0] < len(page.hits):
-                hit = page.hits[rows[0]]
+            hit = lg.focused_hit(page, rows)
+            if hit is not None:
                 st.markdown("**Document**")
                 st.json(hit.to_dict(), expanded=True)
                 n = st.slider("Surrounding lines (same service)", 1, 50, 5, key="logs_context_n")

@@ -72,6 +72,12 @@ else:
               "to the point-to-point noise")
 st.plotly_chart(kpi_figure(result, milestones=incident.milestones, dark=state.presentation_mode()),
                 key="metrics_chart", width="stretch", theme=None, config={"displaylogo": False})
+if start < window.start:
+    st.caption(f"Shown from {iso(start)}, the start of the baseline, not from the shared range's start "
+               f"({iso(window.start)}): normal days give the change-point detector its reference. Untick "
+               "'Include baseline' under Detector settings to analyse the shared range only.")
+else:
+    st.caption(f"Over the shared range {iso(window.start)} – {iso(window.end)} (UTC).")
 for note in (*series.notes, *result.notes):
     st.caption(f"Note: {note}")
 

@@ -41,7 +41,7 @@ if not candidates:
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 1])
-model = c1.selectbox("Model", candidates, key="models_model")
+model = c1.selectbox("Model", candidates, key="models_model", bind="query-params")
 onset_default, onset_basis = mx.default_onset(incident, window)
 typed = c2.text_input("Onset (UTC)", key="models_onset", placeholder=onset_default.strftime("%Y-%m-%d %H:%M"),
                       help=f"Default from {onset_basis}.")
@@ -91,9 +91,9 @@ if st.session_state.get("models_choice_for") != (model, iso(onset)):
     st.session_state.pop("models_version_a", None)
     st.session_state.pop("models_version_b", None)
 d1, d2, d3 = st.columns([2, 2, 1])
-va = d1.selectbox("Last good", with_runs, index=with_runs.index(default_a), key="models_version_a",
+va = d1.selectbox("Last good", with_runs, index=with_runs.index(default_a), key="models_version_a", bind="query-params",
                   format_func=lambda n: mx.version_label(hist, n))
-vb = d2.selectbox("Incident", with_runs, index=with_runs.index(default_b), key="models_version_b",
+vb = d2.selectbox("Incident", with_runs, index=with_runs.index(default_b), key="models_version_b", bind="query-params",
                   format_func=lambda n: mx.version_label(hist, n))
 show_all = d3.toggle("Show all rows", key="models_show_all", help="Off: only what differs.")
 a, b = hist.version(va), hist.version(vb)
@@ -129,7 +129,10 @@ frames = mx.diff_frames(diff, show_all)
 counts = diff.counts()
 count_of = {"Params": "params", "Metrics": "metrics", "Tags": "tags", "Input datasets": "datasets",
             "Artifacts": "artifacts"}
-tabs = st.tabs([f"{name} ({counts[count_of[name]]})" for name in frames])
+labels = [f"{name} ({counts[count_of[name]]})" for name in frames]
+# the link keeps the open tab; by default the first one with a change (where the evidence is)
+changed_tab = next((lab for lab, name in zip(labels, frames) if counts[count_of[name]]), labels[0])
+tabs = st.tabs(labels, default=changed_tab, key="models_tab", bind="query-params")
 for tab, (name, frame) in zip(tabs, frames.items()):
     with tab:
         if frame.empty:

@@ -23,7 +23,8 @@ except WorkbenchError as exc:
     state.show_error(exc, "The post-mortem could not be drafted.")
     st.stop()
 
-report, walk, analytics, export = st.tabs(["Report", "Walkthrough", "Analytics", "Export"])
+report, walk, analytics, export = st.tabs(["Report", "Walkthrough", "Analytics", "Export"], key="postmortem_tab",
+                                          bind="query-params")
 with report:
     if pm.warnings:
         with st.container(border=True):

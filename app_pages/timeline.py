@@ -22,8 +22,8 @@ window = state.time_range()
 all_events = list_events(store, incident.id)
 c1, c2, c3, c4 = st.columns([4, 2, 2, 2])
 kinds = c1.multiselect("Kinds", [k.value for k in EventKind], default=[k.value for k in EventKind], key="timeline_kinds",
-                       format_func=lambda k: KIND_LABELS.get(k, k))
-lanes = c2.radio("Lanes by", ["kind", "source"], horizontal=True, key="timeline_lanes")
+                       format_func=lambda k: KIND_LABELS.get(k, k), bind="query-params")
+lanes = c2.radio("Lanes by", ["kind", "source"], horizontal=True, key="timeline_lanes", bind="query-params")
 tz = c3.selectbox("Time zone", tl.zones(), key="timeline_tz")
 author = c4.text_input("Your name", key="timeline_author", placeholder="for edits and entries")
 
@@ -45,6 +45,9 @@ fig = build_timeline_figure(
     visible, kpi=kpi, kpi_name=incident.kpi_metric or "KPI", milestones=lines,
     window=(window.start, window.end), lane_by=lanes, tz=tz, dark=state.presentation_mode(), highlight=top_ids,
 )
+# a crosshair: the hovered time as a line across the KPI and the lanes (events keep their own hover)
+fig.update_layout(spikedistance=-1)
+fig.update_xaxes(showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1, spikedash="dot")
 chart = st.plotly_chart(fig, key="timeline_chart", on_select="rerun", selection_mode="box", theme=None,
                         width="stretch", config={"displaylogo": False})
 chosen = tl.selected_window(chart, tz)

@@ -12,7 +12,7 @@ incident = state.current_incident()
 if incident is None:
     st.info("Choose or create an incident to triage it.")
     st.stop()
-st.caption(f"{incident.id} · {incident.title}")
+st.caption(f"{incident.id} · {tg.md_escape(incident.title)}")
 if not incident.bundle_path:
     st.info("Triage reads an incident bundle (metrics, logs, events, datasets). Import one on the Incidents page, "
             "or run `python -m core triage BUNDLE` on a bundle.")
@@ -35,7 +35,8 @@ c1, c2, c3 = st.columns([2, 3, 1])
 if result.onset is not None:
     rel = result.onset.relative_change
     red_when_down = (result.onset.effect == "bad") == ((rel or 0) < 0)
-    c1.metric("Onset", iso(result.onset_at or result.onset.time), f"{rel:+.1%} {result.kpi}" if rel is not None else None,
+    c1.metric("Onset", f"{(result.onset_at or result.onset.time):%Y-%m-%d %H:%M} UTC",
+              f"{rel:+.1%} {result.kpi}" if rel is not None else None,
               delta_color="normal" if red_when_down else "inverse")
 else:
     c1.metric("Onset", "no change detected")
@@ -57,17 +58,19 @@ st.subheader("Hypotheses, most likely first")
 for h in result.hypotheses:
     with st.container(border=True):
         head, actions = st.columns([5, 1])
-        head.markdown(f"**{h.rank}. {h.label}** · score **{h.score:.2f}** · confidence {h.confidence:.0%} · "
-                      f"`{h.status}`")
+        head.markdown(tg.hypothesis_line(h))
         head.progress(min(max(h.score, 0.0), 1.0))
         head.text(h.explanation)
         if h.signals and actions.button("Accept", key=f"triage_accept_{h.root_cause.value}",
                                         help="Add a suspected cause on the fishbone and a first Five Whys chain"):
             try:
-                got = tg.accept(store, incident.id, h, author)
-                actions.success("Added to the fishbone" if got.created else "Already on the fishbone")
-                actions.page_link(tg.page_path_fishbone(), label="Open the fishbone",
-                                  query_params={"incident": incident.id})
+                if not author.strip():
+                    actions.warning("Type your name above first: the cause records who accepted it.")
+                else:
+                    got = tg.accept(store, incident.id, h, author)
+                    actions.success("Added to the fishbone" if got.created else "Already on the fishbone")
+                    actions.page_link(tg.page_path_fishbone(), label="Open the fishbone",
+                                      query_params=tg.link_params(incident.id, state.time_range()))
             except WorkbenchError as exc:
                 state.show_error(exc, "The hypothesis could not be accepted.")
         if not h.signals:
@@ -83,7 +86,8 @@ for h in result.hypotheses:
                     a.text(s.evidence.detail)
                     a.caption(f"{s.reason} · weight {s.weight:g} × strength {s.strength:.2f} = {s.contribution:.2f}")
                     if s.evidence.view in tg.VIEW_PAGES:
-                        b.page_link(tg.page_path(s.evidence.view), label=f"Open in {tg.VIEW_PAGES[s.evidence.view][1]}",
+                        label, hint = tg.link_label(s.evidence.view, s.evidence.window, state.time_range())
+                        b.page_link(tg.page_path(s.evidence.view), label=label, help=hint,
                                     icon=":material/open_in_new:",
                                     query_params=tg.link_params(incident.id, s.evidence.window, s.evidence.view,
                                                                 dict(s.evidence.data)))

@@ -105,6 +105,44 @@ def remove_filter(index: int) -> None:
     st.session_state.pop(CURSORS_KEY, None)
 
 
+def sync_filters_with_url() -> None:
+    """Keep the filter chips in the address (``logs_filters``, JSON); a changed address (a link) wins."""
+    import json
+
+    from ui import state
+
+    mine = json.dumps(filters(), separators=(",", ":"), default=str) if filters() else None
+    raw = state.sync_focus("logs_filters", mine)
+    if raw == mine:
+        return
+    try:
+        chips = [(str(f), v, bool(inc)) for f, v, inc in (json.loads(raw) if raw else [])]
+    except (ValueError, TypeError):
+        st.warning(f"The link's filter chips were ignored: '{raw}' is not a list like "
+                   '[["log.level","ERROR",true]]. Add filters from Top values instead.')
+        state.set_focus("logs_filters", mine)
+        return
+    st.session_state[FILTERS_KEY] = chips
+    st.session_state.pop(CURSORS_KEY, None)
+
+
+def focused_hit(page: SearchPage, rows: list[int]):
+    """The document in focus: the selected row, else the one the address names (``logs_doc``)."""
+    from ui import state
+
+    selected = page.hits[rows[0]].id if rows and rows[0] < len(page.hits) else None
+    if selected != st.session_state.get("logs_doc_selected"):
+        st.session_state["logs_doc_selected"] = selected
+        current = selected
+    else:
+        current = st.query_params.get("logs_doc") or None
+    doc = state.sync_focus("logs_doc", current)
+    found = next((h for h in page.hits if h.id == doc), None)
+    if doc and found is None:
+        st.caption(f"The linked document '{doc}' is not among these hits (change the query, range or page).")
+    return found
+
+
 def effective_query(query: str) -> str:
     return add_filters(query, filters())
 
@@ -137,6 +175,7 @@ def histogram_figure(hist: Histogram, window: TimeWindow, dark: bool) -> go.Figu
                     width=hist.interval_seconds * 1000, hovertemplate="%{x}<br>%{y} " + level + "<extra></extra>")
     fig.update_layout(
         barmode="stack", height=230, margin=dict(l=10, r=10, t=10, b=10), dragmode="select", selectdirection="h",
+        hovermode="x unified",  # one hover time for every level of a bucket, as on Metrics
         legend=dict(orientation="h", y=1.12, x=0), template="plotly_dark" if dark else "plotly_white",
         font=dict(size=16 if dark else 12), xaxis=dict(range=[window.start.replace(tzinfo=None),
                                                              window.end.replace(tzinfo=None)], title=None),

@@ -304,6 +304,10 @@ def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") 
     evidence = list_evidence(store, incident.id)
     windows = [moment_window(m, incident) for m in moments]
     index = min(st.session_state.get(key, 0), len(moments) - 1)
+    step = state.sync_focus(f"{key}_step", str(index + 1) if index else None)  # the link keeps the moment
+    if step and step != str(index + 1) and step.isdigit():
+        index = min(max(int(step) - 1, 0), len(moments) - 1)
+        st.session_state[key] = index
     c1, c2, c3 = st.columns([1, 1, 4])
     c1.button("◀ Previous", key=f"{key}_prev", disabled=index == 0, on_click=_go, args=(key, index - 1, windows),
               width="stretch")

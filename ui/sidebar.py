@@ -102,8 +102,9 @@ def _time_picker(window: TimeWindow) -> None:
 
 
 def picker_label(incident) -> str:
-    """What the incident picker shows: severity, title and the id that tells same-titled incidents apart."""
-    return f"{incident.severity.value} · {incident.title} · {incident.id}"
+    """What the incident picker shows: the id first (it tells same-titled incidents apart and survives
+    truncation in the narrow sidebar), then severity and title."""
+    return f"{incident.id} · {incident.severity.value} · {incident.title}"
 
 
 def render() -> None:

@@ -30,6 +30,7 @@ MISSING_KEY = "app_missing_incident"
 RANGE_LABEL_KEY = "app_range_label"
 PAGE_KEY = "app_page"
 FOCUS_KEY = "app_focus"
+SYNCED_KEY = "app_focus_synced"
 
 
 @st.cache_resource(show_spinner="Opening the incident store…")
@@ -184,6 +185,20 @@ def set_focus(name: str, value: str | None) -> None:
     elif name in st.query_params:
         st.query_params.pop(name, None)
     _remember(name, value or None)
+
+
+def sync_focus(name: str, current: str | None) -> str | None:
+    """Two-way sync of a non-widget focus value: a changed address (a link, a restored page) wins,
+    otherwise ``current`` (the page's own state) is written to the address. An empty parameter
+    (``?logs_filters=``) clears the value explicitly.
+    """
+    page = st.session_state.get(PAGE_KEY, "")
+    synced = st.session_state.setdefault(SYNCED_KEY, {})
+    url = st.query_params.get(name)
+    value = (url or None) if url is not None and url != synced.get(f"{page}:{name}", "") else current
+    set_focus(name, value)
+    synced[f"{page}:{name}"] = value or ""
+    return value
 
 
 def _remember(name: str, value: str | None) -> None:

@@ -48,14 +48,31 @@ def md_escape(text: str) -> str:
 
 def link_params(incident_id: str, window: TimeWindow | None, view: str = "",
                 data: dict[str, Any] | None = None) -> dict[str, str]:
-    """The query parameters that open a page on the incident, the evidence's window and (Logs) its query."""
+    """The query parameters that open a page on the evidence itself: the incident, the evidence's window,
+    and the page's focus (Logs: the query that finds the lines, with no leftover chips or document;
+    Distributions: the column). The Models page opens on the first diff tab with a change by itself.
+    """
     params = {"incident": incident_id}
     if window is not None:
         params["from"] = iso(window.start)
         params["to"] = iso(window.end)
-    if view == "logs" and data and data.get("query"):
-        params["q"] = str(data["query"])
+    data = data or {}
+    if view == "logs":
+        params.update(logs_query=str(data.get("query") or ""), logs_filters="", logs_doc="")
+    elif view == "distributions":
+        column = data.get("column") or next(iter(data.get("columns") or []), None)
+        params["distributions_column"] = str(column) if column else ""
     return params
+
+
+def link_label(view: str, window: TimeWindow | None, shared: TimeWindow) -> tuple[str, str]:
+    """The label and help of an evidence link; both say when following it changes the shared range."""
+    from core.timerange import describe
+
+    label = f"Open in {VIEW_PAGES[view][1]}"
+    if window is None or window == shared:
+        return label, "Keeps the shared time range."
+    return f"{label} · sets the range", f"Sets the shared time range to {describe(window)}."
 
 
 def run_triage(incident: Incident) -> TriageResult:
@@ -90,8 +107,17 @@ def store_result(incident_id: str, result: TriageResult) -> None:
     st.session_state[RESULT_KEY] = (incident_id, result)
 
 
+def hypothesis_line(h: RankedHypothesis) -> str:
+    """'**1. Data drift** · score **0.82** · confidence 90% · `likely`'; a zero score says nothing points there."""
+    head = f"**{h.rank}. {md_escape(h.label)}** · score **{h.score:.2f}**"
+    if h.score <= 0:
+        return f"{head} · no signal points here"
+    return f"{head} · confidence {h.confidence:.0%} · `{h.status}`"
+
+
 def accept(store: Store, incident_id: str, hypothesis: RankedHypothesis, author: str) -> AcceptedHypothesis:
-    return accept_hypothesis(store, incident_id, hypothesis.to_hypothesis(), author)
+    """Accept a hypothesis as a suspected fishbone cause: a short label; the explanation and name go to its notes."""
+    return accept_hypothesis(store, incident_id, hypothesis.to_hypothesis(), author.strip())
 
 
 def compact(result: TriageResult, top: int = 6) -> dict[str, Any]:
