@@ -7,6 +7,8 @@ chain whose last step links to that cause.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from core.errors import InvalidInputError
@@ -51,14 +53,25 @@ def _category_id(store: Store, incident_id: str, name: str) -> int:
                     if fb.normalise(c.name) == fb.normalise(name))
 
 
+MAX_LABEL = 80  # a cause label fits on a fishbone bone; the whole explanation goes to the cause's notes
+
+
 def cause_text(hypothesis: Hypothesis) -> str:
-    """The cause label a hypothesis becomes: its class and the first sentence of its explanation."""
+    """The short cause label a hypothesis becomes: its class and the gist of its first finding.
+
+    The explanation's own "<class> (score …):" lead is dropped, and the label is cut at a word
+    boundary to ``MAX_LABEL`` characters.
+    """
     label = ROOT_CAUSE_LABELS[RootCause(hypothesis.root_cause)]
     first = (hypothesis.explanation or "").strip().split("\n")[0]
+    first = re.sub(rf"^{re.escape(label)}\s*(\(score [^)]*\))?\s*:\s*", "", first, flags=re.IGNORECASE)
     if ". " in first:
         first = first.split(". ")[0]
     text = f"{label}: {first.rstrip('.')}" if first else label
-    return text if len(text) <= 200 else text[:199].rstrip() + "…"
+    if len(text) <= MAX_LABEL:
+        return text
+    cut = text[: MAX_LABEL - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[len(label) + 2:] else cut).rstrip(" ,;:") + "…"
 
 
 def accept_hypothesis(store: Store, incident_id: str, hypothesis: Hypothesis, author: str) -> AcceptedHypothesis:

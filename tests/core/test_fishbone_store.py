@@ -206,3 +206,15 @@ def test_accept_hypothesis_creates_suspected_cause_and_whys(store, incident):
     ext = accept_hypothesis(store, incident, Hypothesis(RootCause.EXTERNAL_EVENT, 0.3, 0.2, "Marketing campaign"),
                             author="ana")
     assert fb.get_fishbone(store, incident).category(ext.cause.category_id).name == "Environment & external"
+
+
+def test_accepted_hypothesis_gets_a_short_label_and_keeps_the_explanation_and_name_in_notes(store, incident):
+    from core.fishbone_map import MAX_LABEL, accept_hypothesis
+
+    explanation = ("Code or model regression (score 0.94): model_version 'recs-ranker v42 promoted to champion' "
+                   "35m before the onset; the run diff shows a changed learning rate and a new feature set.")
+    got = accept_hypothesis(store, incident, Hypothesis(RootCause.CODE_REGRESSION, 0.94, 0.9, explanation),
+                            author="Ana Ruiz")
+    assert got.cause.text == "Code or model regression: model_version 'recs-ranker v42 promoted to champion'…"
+    assert len(got.cause.text) <= MAX_LABEL
+    assert "Accepted from triage by Ana Ruiz" in got.cause.notes and explanation in got.cause.notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,14 +68,24 @@ def test_progress_skipped_steps_and_evidence_links(app_test):
 
 def test_accept_creates_cause_and_five_whys_then_pin(app_test, workbench_home):
     at = _run(app_test, "demo-schema-change")
+    # the onset reads as a date and time; a zero score claims no confidence
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", at.metric[0].value)
+    zero = [m.value for m in at.markdown if "· score **0.00**" in m.value]
+    assert zero and all(z.endswith("· no signal points here") and "confidence" not in z for z in zero)
+    # accepting needs a name: the cause records who accepted it
+    at.button(key="triage_accept_schema_change").click().run()
+    assert any("Type your name above first" in w.value for w in at.warning)
+    store = _store(workbench_home)
+    assert not [c for c in fb.get_fishbone(store, "demo-schema-change").causes if c.text.startswith("Schema change")]
     at.text_input(key="triage_author").input("Dana").run()
     at.button(key="triage_accept_schema_change").click().run()
     assert not at.exception
     assert any("Added to the fishbone" in s.value for s in at.success)
-    store = _store(workbench_home)
     bone = fb.get_fishbone(store, "demo-schema-change")
     causes = [c for c in bone.causes if c.text.startswith("Schema change")]
     assert len(causes) == 1 and causes[0].status.value == "suspected" and causes[0].evidence
+    assert len(causes[0].text) <= 80 and "(score" not in causes[0].text
+    assert "Accepted from triage by Dana" in causes[0].notes
     assert any(w.cause_id == causes[0].id for w in bone.whys)
     at.button(key="triage_accept_schema_change").click().run()
     assert any("Already on the fishbone" in s.value for s in at.success)
