@@ -1,15 +1,11 @@
 """Incidents: browse, filter, create, edit and import incidents; analytics across them."""
 
-import tempfile
-from pathlib import Path
-
 import streamlit as st
 
-from core.errors import BundleError, WorkbenchError
+from core.errors import WorkbenchError
 from core.models import ROOT_CAUSE_LABELS, RootCause, Severity, Status
-from core.store.imports import import_bundle
 from core.store.incidents import create_incident, list_incidents
-from ui import actions, incidents as widgets, state
+from ui import actions, bundle_import, incidents as widgets, state
 
 store = state.get_store()
 st.title("Incidents")
@@ -69,18 +65,4 @@ with tab_new:
             st.error(f"Not created: {exc}")
 
 with tab_import:
-    st.write("Upload an incident bundle (`.zip` of a folder with `bundle.json`; see docs/bundle-format.md).")
-    upload = st.file_uploader("Bundle (.zip)", type=["zip"], key="incidents_upload")
-    if upload is not None and st.button("Import", key="incidents_import", type="primary"):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "bundle.zip"
-            path.write_bytes(upload.getvalue())
-            try:
-                new_id = import_bundle(store, path, if_exists="rename")
-                state.select_incident(new_id)
-                st.success(f"Imported as {new_id}.")
-            except BundleError as exc:
-                st.error("The bundle is invalid; nothing was imported. Fix these problems and upload again:")
-                st.code("\n".join(str(p) for p in exc.problems) or str(exc), language=None)
-            except WorkbenchError as exc:
-                st.error(f"Not imported: {exc}")
+    bundle_import.panel(store)

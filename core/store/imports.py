@@ -50,7 +50,7 @@ IF_EXISTS = ("error", "skip", "rename")
 Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``: step is "copy", "events" or "done"; done/total count events."""
 
-__all__ = ["IncidentExistsError", "import_bundle", "remove_stale_staging", "Progress"]
+__all__ = ["IncidentExistsError", "import_bundle", "next_free_id", "remove_stale_staging", "Progress"]
 
 
 # ---------------------------------------------------------------- sanitising
@@ -276,6 +276,14 @@ def _renamed(base: str, n: int) -> str:
     return require_incident_id(base[: 64 - len(suffix)] + suffix)
 
 
+def next_free_id(store: Store, base: str) -> str:
+    """The id a "rename" import of ``base`` would take now: ``base-2``, ``base-3``, …"""
+    n = 2
+    while find_incident(store, _renamed(base, n)) is not None:
+        n += 1
+    return _renamed(base, n)
+
+
 def import_bundle(store: Store, path: Path | str, *, copy: bool = True, if_exists: str = "error",
                   author: str = "bundle import", progress: Progress | None = None) -> str:
     """Load a bundle as an incident, all or nothing, and return its id.
@@ -302,7 +310,7 @@ def import_bundle(store: Store, path: Path | str, *, copy: bool = True, if_exist
     total = _count_lines(events_path) if events_path.is_file() else 0
     report = progress or (lambda _step, _done, _total: None)
 
-    incident_id, n = bundle.id, 1
+    incident_id = bundle.id
     if find_incident(store, incident_id) is not None:
         if if_exists == "skip":
             return incident_id
@@ -316,10 +324,8 @@ def import_bundle(store: Store, path: Path | str, *, copy: bool = True, if_exist
             report("copy", 0, total)
             staging.copy(bundle.path)
         while True:
-            if if_exists == "rename":
-                while find_incident(store, incident_id) is not None:
-                    n += 1
-                    incident_id = _renamed(bundle.id, n)
+            if if_exists == "rename" and find_incident(store, incident_id) is not None:
+                incident_id = next_free_id(store, bundle.id)
             try:
                 _write(store, bundle, incident_id, events_path, total, author, staging, report)
                 break
