@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from core.errors import WorkbenchError
 from core.models import ROOT_CAUSE_LABELS, RootCause, Severity, Status
-from core.store.incidents import create_incident, list_incidents
+from core.store.incidents import list_incidents
 from ui import actions, bundle_import, incidents as widgets, state
 
 store = state.get_store()
@@ -36,33 +35,33 @@ with tab_list:
             state.select_incident(found[rows[0]].id)
             st.rerun()
         st.caption("Select a row to open the incident on every page.")
+        chosen = next((i for i in found if i.id == state.incident_id()), None)
+        if chosen is not None and chosen.bundle_path:
+            st.page_link("app_pages/triage.py", label=f"Run triage on {chosen.id}", icon=":material/troubleshoot:",
+                         query_params={"incident": chosen.id})
 
 with tab_edit:
     incident = state.current_incident()
     if incident is None:
         st.info("No incident selected: pick one in the sidebar or create one.")
     else:
-        st.subheader(f"{incident.id} · {incident.title}")
+        st.subheader(f"{incident.id} · {widgets.md_text(incident.title)}")
+        if incident.bundle_path:
+            st.page_link("app_pages/triage.py", label="Run triage on this incident", icon=":material/troubleshoot:",
+                         query_params={"incident": incident.id})
         widgets.editor(store, incident)
         st.divider()
         actions.section(store, incident)
 
 with tab_new:
+    widgets.show_created()
     with st.form("incidents_new", clear_on_submit=False):
-        title = st.text_input("Title", placeholder="e.g. CTR down 15% on the home feed")
+        st.text_input("Title", placeholder="e.g. CTR down 15% on the home feed", key="incidents_new_title")
         c1, c2 = st.columns(2)
-        service = c1.text_input("Service")
-        severity = c2.selectbox("Severity", [s.value for s in Severity], index=2)
-        summary = st.text_area("Summary")
-        created = st.form_submit_button("Create incident", type="primary")
-    if created:
-        try:
-            new = create_incident(store, title=title, service=service, severity=severity, summary=summary)
-            state.select_incident(new.id)
-            st.success(f"Created {new.id}.")
-            st.rerun()
-        except WorkbenchError as exc:
-            st.error(f"Not created: {exc}")
+        c1.text_input("Service", key="incidents_new_service")
+        c2.selectbox("Severity", [s.value for s in Severity], index=2, key="incidents_new_severity")
+        st.text_area("Summary", key="incidents_new_summary")
+        st.form_submit_button("Create incident", type="primary", on_click=widgets.create_from_form, args=(store,))
 
 with tab_import:
     bundle_import.panel(store)

@@ -28,6 +28,60 @@ def parse_time_field(text: str, label: str) -> datetime | None:
     return parse_input(text, label)
 
 
+NEW_FIELDS = ("incidents_new_title", "incidents_new_service", "incidents_new_summary")
+CREATED_KEY = "incidents_created"
+DUPLICATE_SECONDS = 30
+
+
+def md_text(text: str) -> str:
+    """User text shown literally inside Markdown (no emphasis, links or headings from a title)."""
+    out = str(text)
+    for ch in "\\`*_{}[]()<>#+-.!|~$":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def create_from_form(store: Store) -> None:
+    """Create the incident of the "New incident" form (a button callback, so one click creates once).
+
+    On success the form is cleared and the new incident selected; the same title, service and
+    summary submitted again within ``DUPLICATE_SECONDS`` (a double click) creates nothing.
+    """
+    from core.store.incidents import create_incident
+    from ui import state
+
+    ss = st.session_state
+    values = {k: (ss.get(k) or "").strip() for k in NEW_FIELDS}
+    fingerprint = (values["incidents_new_title"].casefold(), values["incidents_new_service"].casefold(),
+                   values["incidents_new_summary"])
+    last = ss.get(CREATED_KEY)
+    now = datetime.now(timezone.utc)
+    if last and last["fingerprint"] == fingerprint and (now - last["at"]).total_seconds() < DUPLICATE_SECONDS:
+        last["message"] = ("info", f"{last['id']} was just created from the same form; no duplicate was made.")
+        return
+    try:
+        new = create_incident(store, title=values["incidents_new_title"], service=values["incidents_new_service"],
+                              severity=ss.get("incidents_new_severity"), summary=values["incidents_new_summary"])
+    except WorkbenchError as exc:
+        ss[CREATED_KEY] = {"fingerprint": None, "at": now, "id": None,
+                           "message": ("error", f"Not created: {exc}. Your input is still in the form.")}
+        return
+    for k in NEW_FIELDS:
+        ss[k] = ""
+    state.select_incident(new.id)
+    ss[CREATED_KEY] = {"fingerprint": fingerprint, "at": now, "id": new.id,
+                       "message": ("success", f"Created {new.id} — “{md_text(new.title)}”. It is now the selected incident "
+                                              "on every page; the form is ready for another.")}
+
+
+def show_created() -> None:
+    """The last create attempt's message; it stays until the next attempt."""
+    last = st.session_state.get(CREATED_KEY)
+    if last:
+        kind, message = last["message"]
+        {"success": st.success, "error": st.error}.get(kind, st.info)(message)
+
+
 def incidents_table(incidents: list[Incident]) -> pd.DataFrame:
     rows = []
     for i in incidents:

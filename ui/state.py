@@ -165,9 +165,14 @@ def sync_from_url(store: Store) -> None:
             st.query_params.pop("to", None)
 
 
+OPEN_STATUSES = ("investigating", "identified", "mitigated")
+
+
 def default_incident(incidents: list[Incident]) -> Incident | None:
-    """The incident shown when the address names none: the first of the list."""
-    return incidents[0] if incidents else None
+    """The incident shown when the address names none: the most recent open one, else the most recent."""
+    if not incidents:
+        return None
+    return next((i for i in incidents if i.status.value in OPEN_STATUSES), incidents[0])
 
 
 def focus(name: str) -> str | None:

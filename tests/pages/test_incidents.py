@@ -52,6 +52,37 @@ def test_create_incident_through_the_form(app_test, workbench_home):
     assert at.query_params["incident"].startswith("INC-")
 
 
+def test_create_confirms_clears_the_form_and_a_second_click_makes_no_duplicate(app_test, workbench_home):
+    from core.store.incidents import list_incidents
+
+    at = app_test()
+    at.text_input(key="incidents_new_title").input("Scorer p99 latency doubled")
+    at.text_input(key="incidents_new_service").input("scorer")
+    at.button(key="FormSubmitter:incidents_new-Create incident").click().run()
+    assert not at.exception
+    created = at.query_params["incident"]
+    assert any(f"Created {created}" in s.value for s in at.success)
+    assert at.text_input(key="incidents_new_title").value == ""
+    assert at.text_input(key="incidents_new_service").value == ""
+    at.run()  # the confirmation stays until the next attempt
+    assert any(f"Created {created}" in s.value for s in at.success)
+    # a double click sends the same values again: nothing new is created
+    at.text_input(key="incidents_new_title").input("Scorer p99 latency doubled")
+    at.text_input(key="incidents_new_service").input("scorer")
+    at.button(key="FormSubmitter:incidents_new-Create incident").click().run()
+    assert any("no duplicate was made" in i.value for i in at.info)
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    assert [i.title for i in list_incidents(store)].count("Scorer p99 latency doubled") == 1
+    store.dispose()
+
+
+def test_default_incident_is_the_open_one_and_triage_is_one_click_away(app_test):
+    at = app_test()
+    assert at.session_state["app_incident"] == "demo-ctr-drop"  # the only open demo incident
+    links = [link for link in at.get("page_link") if "triage" in link.proto.page]
+    assert links and "Run triage" in links[0].proto.label
+
+
 def test_create_without_title_is_refused(app_test):
     at = app_test()
     at.button(key="FormSubmitter:incidents_new-Create incident").click().run()
