@@ -18,6 +18,11 @@ Field kinds decide how a value matches (see docs/query-syntax.md):
 * ``number``/``date``: equality and ranges (``[a TO b]``, ``{a TO b}``, ``>5``);
 * ``_exists_:field``: the field is present.
 
+Queries are bounded before they are parsed or run (:class:`QueryLimits`: characters,
+terms, nesting depth; ``WORKBENCH_QUERY_MAX_CHARS``, ``WORKBENCH_QUERY_MAX_TERMS``,
+``WORKBENCH_QUERY_MAX_DEPTH``): a query over a limit is refused with
+:class:`QueryTooLargeError`, which names the limit and how to narrow the query.
+
 Bare terms search the default field (``message``). Juxtaposed terms use the
 default operator OR, as Kibana and Elasticsearch do; ``+term`` is required,
 ``-term`` excluded.
@@ -26,6 +31,7 @@ default operator OR, as Kibana and Elasticsearch do; ``+term`` is required,
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -76,18 +82,135 @@ class UnknownFieldError(InvalidInputError):
     """The query names a field that the source does not have."""
 
 
+class QueryTooLargeError(InvalidInputError):
+    """The query is longer, has more terms, or nests deeper than :class:`QueryLimits` allows."""
+
+
+DEFAULT_MAX_CHARS = 10_000
+DEFAULT_MAX_TERMS = 1_000
+DEFAULT_MAX_DEPTH = 30
+_LIMIT_VARS = {"max_chars": "WORKBENCH_QUERY_MAX_CHARS", "max_terms": "WORKBENCH_QUERY_MAX_TERMS",
+               "max_depth": "WORKBENCH_QUERY_MAX_DEPTH"}
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """The largest query accepted: characters, terms (field tests), and nesting depth (parentheses, NOT, field:).
+
+    The defaults keep parsing under about a second and the SQL small; Elasticsearch has similar
+    limits of its own (``indices.query.bool.max_clause_count``, ``max_nested_depth``).
+    """
+
+    max_chars: int = DEFAULT_MAX_CHARS
+    max_terms: int = DEFAULT_MAX_TERMS
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "QueryLimits":
+        """The defaults, overridden by ``WORKBENCH_QUERY_MAX_CHARS``/``_TERMS``/``_DEPTH``.
+
+        Raises:
+            InvalidInputError: a variable is not a positive whole number.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, int] = {}
+        for attr, var in _LIMIT_VARS.items():
+            raw = env.get(var, "").strip()
+            if not raw:
+                continue
+            try:
+                values[attr] = int(raw.replace("_", ""))
+            except ValueError:
+                values[attr] = 0
+            if values[attr] < 1:
+                raise InvalidInputError(f"{var}={raw!r} is not a positive whole number; set it to e.g. "
+                                        f"{getattr(cls, attr)} or unset it")
+        return cls(**values)
+
+
+_NARROW = ("narrow the query: use a wildcard (checkout-*) or a range ([a TO b]) instead of listing values, "
+           "or split it into several queries")
+
+
+def check_query_size(text: str, limits: QueryLimits) -> None:
+    """Refuse a query longer or more deeply parenthesised than ``limits``, before it is parsed.
+
+    Raises:
+        QueryTooLargeError: naming the limit, its setting and how to narrow the query.
+    """
+    if len(text) > limits.max_chars:
+        raise QueryTooLargeError(
+            f"the query has {len(text):,} characters, more than the {limits.max_chars:,} allowed "
+            f"({_LIMIT_VARS['max_chars']}); {_NARROW}")
+    depth = deepest = 0
+    quoted = escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif not quoted and ch == ")":
+            depth = max(0, depth - 1)
+    if deepest > limits.max_depth:
+        raise _too_deep(deepest, limits)
+
+
+def _too_deep(depth: int | None, limits: QueryLimits) -> QueryTooLargeError:
+    how = f"{depth:,} levels deep" if depth is not None else "deeper"
+    return QueryTooLargeError(
+        f"the query nests {how} (parentheses, NOT, field:), more than the {limits.max_depth} levels "
+        f"allowed ({_LIMIT_VARS['max_depth']}); remove redundant parentheses or split the query")
+
+
+_LEAVES = (lt.Word, lt.Phrase, lt.Range, lt.From, lt.To, lt.Regex, lt.Fuzzy, lt.Proximity)
+_FLAT = (lt.AndOperation, lt.OrOperation, lt.UnknownOperation)
+
+
+def _check_tree_size(tree: lt.Item, limits: QueryLimits) -> None:
+    """Count the terms and the nesting of a parsed query without recursion."""
+    terms = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, _LEAVES):
+            terms += 1
+            continue
+        if not isinstance(node, _FLAT):
+            depth += 1
+            if depth > limits.max_depth:
+                raise _too_deep(None, limits)
+        stack.extend((child, depth) for child in node.children)
+    if terms > limits.max_terms:
+        raise QueryTooLargeError(
+            f"the query has {terms:,} terms, more than the {limits.max_terms:,} allowed "
+            f"({_LIMIT_VARS['max_terms']}); {_NARROW}")
+
+
 # ------------------------------------------------------------------ parsing
 
-def parse_query(text: str) -> lt.Item | None:
+def parse_query(text: str, limits: QueryLimits | None = None) -> lt.Item | None:
     """Parse ``text``; None for an empty query.
+
+    Args:
+        limits: the largest query accepted (default :meth:`QueryLimits.from_env`).
 
     Raises:
         QuerySyntaxError: with the position and a hint to fix it.
+        QueryTooLargeError: the query is over a limit.
     """
     if text is None or not text.strip():
         return None
+    limits = limits or QueryLimits.from_env()
+    check_query_size(text, limits)
     try:
         tree = _luqum_parser.parse(text)
+    except RecursionError:
+        raise _too_deep(None, limits) from None
     except IllegalCharacterError as exc:
         m = re.search(r"Illegal character '(.*)' at position (\d+)", str(exc))
         pos = int(m.group(2)) if m else None
@@ -113,6 +236,7 @@ def parse_query(text: str) -> lt.Item | None:
         raise QuerySyntaxError(text, None, "the query ends too early", hint) from None
     except ParseError as exc:  # other luqum parse errors
         raise QuerySyntaxError(text, None, str(exc), "Check the query syntax in docs/query-syntax.md.") from None
+    _check_tree_size(tree, limits)
     _check_words(text, tree)
     return tree
 
@@ -458,15 +582,16 @@ class CompiledQuery:
 
 
 def compile_query(text: str, fields: Mapping[str, FieldKind | str], *,
-                  default_field: str = DEFAULT_FIELD) -> CompiledQuery:
+                  default_field: str = DEFAULT_FIELD, limits: QueryLimits | None = None) -> CompiledQuery:
     """Parse and compile ``text`` against a source's ``fields`` (name -> kind).
 
     Raises:
         QuerySyntaxError: the query does not parse (position and hint).
+        QueryTooLargeError: the query is over a limit of ``limits`` (default :meth:`QueryLimits.from_env`).
         UnknownFieldError: a field is not one of ``fields``.
         InvalidInputError: a value does not fit its field (a word for a number, a range on text, ...).
     """
-    tree = parse_query(text)
+    tree = parse_query(text, limits)
     if tree is None:
         return CompiledQuery(text or "", {"match_all": {}}, "TRUE", ())
     leaf = _Compiler(text, fields, default_field).compile(tree, None)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.errors import InvalidInputError
 from core.models import TimeWindow, iso, utc
-from core.sources.logs import LogSource
+from core.sources.logs import MAX_PAGE_SIZE, LogSource
 
 
 def open_log_source(spec: str) -> tuple[LogSource, object | None]:
@@ -58,6 +58,9 @@ def _print_warnings(source: LogSource) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    if not 1 <= args.size <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"--size must be from 1 to {MAX_PAGE_SIZE:,} (the hits printed), not {args.size}; "
+                                "narrow the query or the time range to see fewer hits")
     source, bundle = open_log_source(args.source)
     _print_warnings(source)
     window = _window(args, bundle)
@@ -128,7 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("query", metavar="QUERY", nargs="?", default="", help="Lucene query; empty matches everything")
     s.add_argument("--from", dest="start", metavar="T", help="window start, ISO 8601 (default: the bundle window)")
     s.add_argument("--to", dest="end", metavar="T", help="window end, ISO 8601")
-    s.add_argument("--size", type=int, default=20, help="hits to print (default 20)")
+    s.add_argument("--size", type=int, default=20, help=f"hits to print, 1 to {MAX_PAGE_SIZE:,} (default 20)")
     s.add_argument("--json", action="store_true", help="print JSON: query, window, total, hits, cursor, warnings")
     s.set_defaults(func=cmd_search)
 

@@ -39,7 +39,7 @@ from core.models import TimeWindow, utc
 from core.redact import auth_secrets, redact, redact_url, url_secrets
 from core.sources.logs import (
     LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
-    LogHit, SearchPage, SourceInfo, decode_cursor, encode_cursor, pick_interval,
+    LogHit, SearchPage, SourceInfo, check_page_size, decode_cursor, encode_cursor, pick_interval,
 )
 
 DEFAULT_INDEX = "logs-*"
@@ -299,6 +299,7 @@ class ElasticsearchLogSource:
         return int(resp["count"])
 
     def search(self, query: str, window: TimeWindow, *, size: int = 50, cursor: str | None = None) -> SearchPage:
+        check_page_size(size)
         q = self._query(query, window)
         if cursor:
             pit_id, after = decode_cursor(cursor)

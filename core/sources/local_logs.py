@@ -15,9 +15,11 @@ import os
 import re
 import tempfile
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import duckdb
 
@@ -26,7 +28,7 @@ from core.logquery import FieldKind, compile_query
 from core.models import TimeWindow
 from core.sources.logs import (
     LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
-    LogHit, SearchPage, SourceInfo, decode_cursor, encode_cursor, pick_interval,
+    LogHit, SearchPage, SourceInfo, check_page_size, decode_cursor, encode_cursor, pick_interval,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +43,10 @@ DEFAULT_LINE_PATTERN = (
     r"(?:\[(?P<service__name>[^\]]*)\]\s*)?(?P<message>.*)$"
 )
 DEFAULT_MAX_BYTES = 1_500_000_000
+# The longest line (one log record) read, in bytes: longer lines are skipped and reported as FILE:LINE.
+# Bundle validation uses the same limit (core.bundle), so what validates is what the log search reads.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+_SCAN_CHUNK = 1 << 24
 DEFAULT_TIMEOUT_S = 30.0
 TIME_CANDIDATES = ("@timestamp", "timestamp", "time", "ts", "datetime", "date")
 _TEXT_FIELDS = ("message", "error.message")
@@ -49,6 +55,57 @@ _ZONE_RX = r"(Z|z|[+-]\d\d:?\d\d)$"
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than the limit: its 1-based number, byte offset and length (without the newline)."""
+
+    line: int
+    start: int
+    length: int
+
+
+def scan_lines(path: Path | str, limit: int = MAX_LINE_BYTES) -> tuple[list[LongLine], bool]:
+    """The lines of ``path`` longer than ``limit`` bytes, and whether the whole file is valid UTF-8.
+
+    Reads the file once in 16 MiB chunks (memory stays at one chunk, whatever the line lengths).
+    """
+    long: list[LongLine] = []
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    line_start, newlines, pos = 0, 0, 0  # offset where the current line starts; newlines seen before it
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(_SCAN_CHUNK):
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+            first = chunk.find(b"\n")
+            if first >= 0:
+                if pos + first - line_start > limit:
+                    long.append(LongLine(newlines + 1, line_start, pos + first - line_start))
+                count = chunk.count(b"\n")
+                last = chunk.rfind(b"\n")
+                if count > 1 and limit < _SCAN_CHUNK:  # inner lines can only be too long for a small limit
+                    at = first
+                    for inner in range(count - 1):  # the line after the (inner+1)-th newline of the chunk
+                        nxt = chunk.find(b"\n", at + 1)
+                        if nxt - at - 1 > limit:
+                            long.append(LongLine(newlines + inner + 2, pos + at + 1, nxt - at - 1))
+                        at = nxt
+                newlines += count
+                line_start = pos + last + 1
+            pos += len(chunk)
+        if pos - line_start > limit:
+            long.append(LongLine(newlines + 1, line_start, pos - line_start))
+        if utf8:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    return long, utf8
 
 
 def _kind_of(type_name: str) -> FieldKind:
@@ -61,6 +118,18 @@ def _kind_of(type_name: str) -> FieldKind:
     if t.startswith(("TIMESTAMP", "DATE")):
         return FieldKind.DATE
     return FieldKind.KEYWORD
+
+
+def _copy_range(src: Any, dst: Any, start: int, end: int | None) -> None:
+    src.seek(start)
+    left = None if end is None else end - start
+    while left is None or left > 0:
+        chunk = src.read(_SCAN_CHUNK if left is None else min(_SCAN_CHUNK, left))
+        if not chunk:
+            return
+        dst.write(chunk)
+        if left is not None:
+            left -= len(chunk)
 
 
 class LocalLogSource:
@@ -141,16 +210,13 @@ class LocalLogSource:
 
     # ------------------------------------------------------------ loading
     def _readable(self, path: Path) -> Path:
-        """``path``, or a copy with invalid UTF-8 bytes replaced by U+FFFD (counted in the warnings)."""
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 24):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
+        """``path``, or a copy without lines over :data:`MAX_LINE_BYTES` (reported as FILE:LINE) and with
+        invalid UTF-8 bytes replaced by U+FFFD (counted in the warnings)."""
+        long, utf8 = scan_lines(path)
+        if long:
+            path = self._without_long_lines(path, long)
+        if utf8:
             return path
-        except UnicodeDecodeError:
-            pass
         bad = 0
         target = Path(self._tmp.name) / f"{len(os.listdir(self._tmp.name))}-{path.name}"
         with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
@@ -163,16 +229,32 @@ class LocalLogSource:
         self._warnings.append(f"{path.name}: {bad} line(s) had invalid UTF-8 bytes; they are shown with �")
         return target
 
+    def _without_long_lines(self, path: Path, long: list[LongLine]) -> Path:
+        """A copy of ``path`` without the ``long`` lines; each is reported as FILE:LINE in the warnings."""
+        shown = "; ".join(f"{path.name}:{x.line} ({x.length / 2**20:,.1f} MiB)" for x in long[:5])
+        more = f" and {len(long) - 5} more" if len(long) > 5 else ""
+        self._warnings.append(
+            f"{shown}{more}: longer than the {MAX_LINE_BYTES // 2**20} MiB a log record may have; "
+            f"{'this line was' if len(long) == 1 else 'these lines were'} skipped (split or truncate such records)")
+        target = Path(self._tmp.name) / f"{len(os.listdir(self._tmp.name))}-{path.name}"
+        with path.open("rb") as src, target.open("wb") as dst:
+            at = 0
+            for x in long:
+                _copy_range(src, dst, at, x.start)
+                at = x.start + x.length + 1  # the newline goes too
+            _copy_range(src, dst, at, None)
+        return target
+
     def _raw_sql(self, path: Path, index: int) -> tuple[str, list[Any]]:
         suffix = path.suffix.lower()
         if suffix in JSON_SUFFIXES:
             sample = -1 if path.stat().st_size < 200_000_000 else 20480
             return (f"SELECT *, {index} AS __file, row_number() OVER () AS __line FROM read_json(?, "
                     f"format='newline_delimited', ignore_errors=true, sample_size={sample}, "
-                    "maximum_object_size=16777216, union_by_name=true)", [str(path)])
+                    f"maximum_object_size={2 * MAX_LINE_BYTES}, union_by_name=true)", [str(path)])
         if suffix in CSV_SUFFIXES:
             return (f"SELECT *, {index} AS __file, row_number() OVER () AS __line FROM read_csv(?, header=true, "
-                    "auto_detect=true, ignore_errors=true, sample_size=-1)", [str(path)])
+                    f"auto_detect=true, ignore_errors=true, sample_size=-1, max_line_size={2 * MAX_LINE_BYTES})", [str(path)])
         rx = re.compile(self._line_pattern)
         if "message" not in rx.groupindex:
             raise InvalidInputError("the line pattern needs a (?P<message>...) group")
@@ -190,7 +272,7 @@ class LocalLogSource:
                f"{index} AS __file, __line FROM (SELECT line, __line, regexp_extract(line, ?, {names!r}) AS m "
                "FROM (SELECT rtrim(column0, chr(13)) AS line, row_number() OVER () AS __line FROM read_csv(?, "
                "columns={'column0': 'VARCHAR'}, header=false, delim='\x1f', quote='', escape='', "
-               "auto_detect=false, strict_mode=false, null_padding=true)))")
+               f"auto_detect=false, strict_mode=false, null_padding=true, max_line_size={2 * MAX_LINE_BYTES})))")
         return sql, [self._line_pattern, self._line_pattern, str(path)]
 
     def _flat_columns(self, rel: duckdb.DuckDBPyRelation) -> dict[str, list[tuple[str, str]]]:
@@ -315,21 +397,51 @@ class LocalLogSource:
     def info(self) -> SourceInfo:
         return self._info
 
-    def _run(self, sql: str, params: list[Any]) -> list[tuple]:
+    def _deadline(self) -> float:
+        """When the operation starting now must have answered (``time.monotonic()``)."""
+        return time.monotonic() + self._timeout_s
+
+    def _execute(self, work: Callable[[duckdb.DuckDBPyConnection], Any], deadline: float | None = None) -> Any:
+        """``work(cursor)`` on a watchdog: past ``deadline`` the caller gets a clear error at once.
+
+        DuckDB is asked to stop (``interrupt()``), but it only notices between chunks of work and
+        not while it plans a large expression, so the query runs on a worker thread: the caller
+        never waits past the deadline, and the worker closes its cursor when DuckDB has stopped.
+        """
+        remaining = (deadline if deadline is not None else self._deadline()) - time.monotonic()
         cur = self._con.cursor()
-        timer = threading.Timer(self._timeout_s, cur.interrupt)
-        timer.start()
-        try:
-            return cur.execute(sql, params).fetchall()
-        except duckdb.InterruptException:
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work(cur)
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="log-query", daemon=True)
+        worker.start()
+        worker.join(max(remaining, 0.0))
+        if worker.is_alive():
+            cur.interrupt()
+            threading.Thread(target=lambda: (worker.join(), cur.close()), name="log-query-cleanup",
+                             daemon=True).start()
             raise InvalidInputError(
-                f"the log query took longer than {self._timeout_s:.0f} s and was stopped; narrow the time range "
+                f"the log query took longer than {self._timeout_s:g} s and was stopped; narrow the time range "
+                "or make the query more selective (fewer terms, no leading wildcards)")
+        cur.close()
+        exc = outcome.get("error")
+        if isinstance(exc, duckdb.InterruptException):
+            raise InvalidInputError(
+                f"the log query took longer than {self._timeout_s:g} s and was stopped; narrow the time range "
                 "or make the query more selective") from None
-        except duckdb.Error as exc:
+        if isinstance(exc, duckdb.Error):
             raise InvalidInputError(f"the log query failed: {str(exc).splitlines()[0]}") from None
-        finally:
-            timer.cancel()
-            cur.close()
+        if exc is not None:
+            raise exc
+        return outcome["value"]
+
+    def _run(self, sql: str, params: list[Any], deadline: float | None = None) -> list[tuple]:
+        return self._execute(lambda cur: cur.execute(sql, params).fetchall(), deadline)
 
     def _where(self, query: str, window: TimeWindow) -> tuple[str, list[Any]]:
         c = compile_query(query, self._fields)
@@ -347,12 +459,15 @@ class LocalLogSource:
         return ", ".join(["__row"] + [_ident(c) for c in self._columns])
 
     def count(self, query: str, window: TimeWindow) -> int:
+        deadline = self._deadline()
         where, params = self._where(query, window)
-        return int(self._run(f"SELECT count(*) FROM logs WHERE {where}", params)[0][0])
+        return int(self._run(f"SELECT count(*) FROM logs WHERE {where}", params, deadline)[0][0])
 
     def search(self, query: str, window: TimeWindow, *, size: int = 50, cursor: str | None = None) -> SearchPage:
+        check_page_size(size)
+        deadline = self._deadline()
         where, params = self._where(query, window)
-        total = int(self._run(f"SELECT count(*) FROM logs WHERE {where}", params)[0][0])
+        total = int(self._run(f"SELECT count(*) FROM logs WHERE {where}", params, deadline)[0][0])
         t = _ident(TIME_FIELD)
         after = ""
         extra: list[Any] = []
@@ -363,7 +478,7 @@ class LocalLogSource:
             extra = [ts, ts, int(rid)]
         rows = self._run(
             f"SELECT {self._select()} FROM logs WHERE {where}{after} ORDER BY {t} DESC, __row DESC LIMIT ?",
-            params + extra + [size + 1])
+            params + extra + [size + 1], deadline)
         hits = tuple(self._hit(r) for r in rows[:size])
         nxt = encode_cursor(hits[-1].sort) if len(rows) > size and hits else None
         return SearchPage(query=query, window=window, total=total, hits=hits, cursor=nxt)
@@ -371,13 +486,14 @@ class LocalLogSource:
     def histogram(self, query: str, window: TimeWindow, *, buckets: int = 60,
                   split_field: str = LEVEL_FIELD) -> Histogram:
         step = pick_interval(window, buckets)
+        deadline = self._deadline()
         where, params = self._where(query, window)
         key = (f"COALESCE(CAST({_ident(split_field)} AS VARCHAR), '{NO_VALUE}')"
                if split_field in self._fields else f"'{NO_VALUE}'")
         ms = step * 1000
         rows = self._run(
             f"SELECT (epoch_ms({_ident(TIME_FIELD)}) // {ms}) * {ms} AS b, {key} AS k, count(*) FROM logs "
-            f"WHERE {where} GROUP BY b, k ORDER BY b, k", params)
+            f"WHERE {where} GROUP BY b, k ORDER BY b, k", params, deadline)
         return Histogram(step, split_field, tuple(
             HistogramBucket(datetime.fromtimestamp(b / 1000, tz=timezone.utc), str(k), int(n)) for b, k, n in rows))
 
@@ -386,6 +502,7 @@ class LocalLogSource:
         if fields is None:
             fields = [f for f, k in self._fields.items()
                       if k in (FieldKind.KEYWORD, FieldKind.NUMBER, FieldKind.BOOLEAN)]
+        deadline = self._deadline()
         where, params = self._where(query, window)
         out = []
         for f in fields:
@@ -394,7 +511,7 @@ class LocalLogSource:
             col = _ident(f)
             rows = self._run(
                 f"SELECT {col}, count(*) AS n, sum(count(*)) OVER () FROM logs WHERE {where} AND {col} IS NOT NULL "
-                f"GROUP BY {col} ORDER BY n DESC, {col} LIMIT ?", params + [size])
+                f"GROUP BY {col} ORDER BY n DESC, {col} LIMIT ?", params + [size], deadline)
             if not rows:
                 continue
             total = int(rows[0][2])
@@ -404,34 +521,27 @@ class LocalLogSource:
 
     def surrounding(self, hit: LogHit, *, n: int = 5, same_field: str = SERVICE_FIELD) -> tuple[LogHit, ...]:
         rid = int(hit.id)
+        deadline = self._deadline()
         cond, params = "", []
         value = hit.fields.get(same_field)
         if same_field in self._fields and value is not None:
             cond, params = f" AND {_ident(same_field)} = ?", [value]
         before = self._run(f"SELECT {self._select()} FROM logs WHERE __row < ?{cond} ORDER BY __row DESC LIMIT ?",
-                           [rid, *params, n])
-        me = self._run(f"SELECT {self._select()} FROM logs WHERE __row = ?", [rid])
+                           [rid, *params, n], deadline)
+        me = self._run(f"SELECT {self._select()} FROM logs WHERE __row = ?", [rid], deadline)
         after = self._run(f"SELECT {self._select()} FROM logs WHERE __row > ?{cond} ORDER BY __row LIMIT ?",
-                          [rid, *params, n])
+                          [rid, *params, n], deadline)
         return tuple(self._hit(r) for r in [*reversed(before), *me, *after])
 
     def messages(self, query: str, window: TimeWindow, *, limit: int | None = None) -> list[str]:
         if MESSAGE_FIELD not in self._fields:
             raise InvalidInputError(f"these logs have no '{MESSAGE_FIELD}' field to mine patterns from")
+        deadline = self._deadline()
         where, params = self._where(query, window)
         lim = " LIMIT ?" if limit else ""
-        cur = self._con.cursor()
-        timer = threading.Timer(self._timeout_s, cur.interrupt)
-        timer.start()
-        try:
-            tbl = cur.sql(f"SELECT CAST({_ident(MESSAGE_FIELD)} AS VARCHAR) AS m FROM logs WHERE {where} "
-                          f"ORDER BY __row{lim}", params=params + ([limit] if limit else [])).to_arrow_table()
-        except duckdb.InterruptException:
-            raise InvalidInputError(f"reading messages took longer than {self._timeout_s:.0f} s; "
-                                    "narrow the time range") from None
-        finally:
-            timer.cancel()
-            cur.close()
+        tbl = self._execute(lambda cur: cur.sql(
+            f"SELECT CAST({_ident(MESSAGE_FIELD)} AS VARCHAR) AS m FROM logs WHERE {where} ORDER BY __row{lim}",
+            params=params + ([limit] if limit else [])).to_arrow_table(), deadline)
         return [m if m is not None else "" for m in tbl.column("m").to_pylist()]
 
     def frame(self, fields: list[str], window: TimeWindow | None = None) -> "pd.DataFrame":

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from core.errors import InvalidInputError
 from core.logquery import FieldKind
 from core.models import TimeWindow, iso
 
@@ -24,6 +25,22 @@ LEVEL_FIELD = "log.level"
 SERVICE_FIELD = "service.name"
 MESSAGE_FIELD = "message"
 NO_VALUE = "(none)"
+
+# The most hits one search returns (Elasticsearch's default index.max_result_window is 10,000).
+MAX_PAGE_SIZE = 10_000
+
+
+def check_page_size(size: object) -> int:
+    """``size`` if it is a whole number of hits from 1 to :data:`MAX_PAGE_SIZE`.
+
+    Raises:
+        InvalidInputError: naming the allowed range.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"the page size must be a whole number of hits from 1 to {MAX_PAGE_SIZE:,}, "
+                                f"not {size!r}; page with the cursor for more")
+    return size
+
 
 # Histogram intervals, in seconds; the first that gives at most the wanted number of buckets is used.
 NICE_INTERVALS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
