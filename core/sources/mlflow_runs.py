@@ -35,7 +35,7 @@ import pandas as pd
 
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.models import EventKind, TimeWindow, iso, utc
-from core.redact import redact, redact_url, url_secrets
+from core.redact import auth_secrets, redact, redact_url, url_secrets
 
 DEFAULT_TIMEOUT_S = 10
 DEFAULT_MAX_RETRIES = 0
@@ -673,8 +673,11 @@ def _store_engines(uri: str) -> list[Any]:
 
 
 def _secrets() -> list[str]:
-    return [v for k in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")
-            if (v := os.environ.get(k)) and len(v) >= 4]
+    """The configured MLflow credentials in every form a server could echo (raw, Basic base64)."""
+    env = os.environ
+    found = auth_secrets(token=env.get("MLFLOW_TRACKING_TOKEN"), username=env.get("MLFLOW_TRACKING_USERNAME"),
+                         password=env.get("MLFLOW_TRACKING_PASSWORD"))
+    return [v for v in found if len(v) >= 4]
 
 
 def _short_reason(text: str) -> str:

@@ -48,7 +48,8 @@ def _leaks(*texts: str, secrets: tuple[str, ...] = (SECRET, TOKEN)) -> list[str]
     (f"postgresql://u:a/{SECRET}@db/x", "postgresql://u:***@db/x"),
     (f"http://bob:{SECRET}@[::1", "http://bob:***@[::1"),
     (f"redis://:{SECRET}@cache:6379/0", "redis://:***@cache:6379/0"),
-    (f"https://acct.blob.core.windows.net/c?sv=2022&sig={SECRET}&se=1", "https://acct.blob.core.windows.net/c?sv=2022&sig=***&se=1"),
+    (f"https://acct.blob.core.windows.net/c?sv=2022&sig={SECRET}&se=1",
+     "https://acct.blob.core.windows.net/c?sv=2022&sig=***&se=1"),
     ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
     ("not a url", "not a url"),
 ])
@@ -125,7 +126,8 @@ class EchoingErrorServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                echoed = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
+                headers = sorted(self.headers.items(), key=lambda kv: kv[0].lower() != "authorization")
+                echoed = "; ".join(f"{k}: {v}" for k, v in headers)  # Authorization first
                 if self.path.startswith("/api/v1/"):  # Prometheus
                     body = {"status": "error", "errorType": "internal", "error": f"proxy failed, request {echoed}"}
                 elif self.path.startswith("/api/2.0/") or self.path.startswith("/ajax-api/"):  # MLflow
@@ -200,17 +202,22 @@ def test_elasticsearch_bad_port_and_echoed_headers_are_redacted():
     assert "proxy failed" in msg and _leaks(msg, repr(cfg)) == []
 
 
-def test_mlflow_error_echoing_the_token_is_redacted(monkeypatch):
+def test_mlflow_error_echoing_basic_credentials_is_redacted(monkeypatch):
     from core.sources.mlflow_runs import MlflowRunSource
 
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", TOKEN)
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")  # HTTP Basic: the server sees base64(bob:password)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", SECRET)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    with EchoingErrorServer(500) as server:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")  # a loaded machine must not turn it into a timeout
+    with EchoingErrorServer(400) as server:  # 400: answered at once, no retries
         src = MlflowRunSource(f"http://bob:{SECRET}@127.0.0.1:{server.port}")
         assert _leaks(repr(src), src.display_uri) == []
         with pytest.raises(WorkbenchError) as info:
-            src.check()
-    assert _leaks(str(info.value), repr(info.value)) == []
+            src.get_run("abc")
+    msg = str(info.value)
+    assert "proxy failed" in msg and "Authorization" in msg  # the echoed headers reached the message
+    assert _leaks(msg, repr(info.value)) == []
 
 
 # ------------------------------------------------------------------ the command line

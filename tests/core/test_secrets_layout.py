@@ -101,7 +101,8 @@ def secret_incident(sqlite_store):
     fb.add_cause(sqlite_store, iid, category_id=cats["Data"], text=f"key {KEY} in the feed config",
                  status="confirmed", notes=f"found by {EMAIL}")
     pin_evidence(sqlite_store, iid, kind="changepoint", title=f"accuracy from {IP} changed",
-                 query={"metric": "accuracy", "host": IP}, window=TimeWindow(T0 - timedelta(hours=2), T0 + timedelta(hours=2)),
+                 query={"metric": "accuracy", "host": IP},
+                 window=TimeWindow(T0 - timedelta(hours=2), T0 + timedelta(hours=2)),
                  result={"metric": f"accuracy {IP}", "n_points": 600,
                          "onset": {"time": "2025-03-10T12:00:00Z", "level_before": 1.0, "level_after": 0.8}},
                  timeline_at=T0)
