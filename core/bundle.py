@@ -456,16 +456,13 @@ def _unpack(path: Path) -> Path:
         )
     max_bytes, max_ratio = zip_limits()
     cache = bundle_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / _digest(path)
-    if target.is_dir():
-        try:
-            os.utime(target)
-        except OSError:
-            pass
-        return target
     tmp: Path | None = None
     try:
+        cache.mkdir(parents=True, exist_ok=True)
+        target = cache / _digest(path)
+        if target.is_dir():
+            os.utime(target)  # most recently used: kept longest by _prune_cache
+            return target
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             _check_zip_directory(path, infos, max_bytes, max_ratio)
