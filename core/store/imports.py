@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from core.bundle import Bundle, Problem, read_bundle, require_incident_id
 from core.errors import BundleError, InvalidInputError, StoreError
@@ -364,6 +364,12 @@ def _write(store: Store, bundle: Bundle, incident_id: str, events_path: Path, to
             if staging is not None:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 staging.publish(final)
+    except DataError as exc:
+        if staging is not None:
+            staging.unpublish()
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise InvalidInputError(f"the store refused a value of bundle {bundle.id} ({reason}); nothing was "
+                                "imported; fix that value in the bundle and import again") from exc
     except OperationalError as exc:
         if staging is not None:
             staging.unpublish()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -134,18 +135,22 @@ def _sqlite_time(t: datetime | None) -> str | None:
 
 
 def _sqlite_row(r: dict[str, Any], created: str) -> tuple:
-    end = r.get("end_ts")
-    return (r["incident_id"], _sqlite_time(r["ts"]), _sqlite_time(end) if end is not None else None, r["kind"],
+    ts, end = r["ts"], r.get("end_ts")
+    ts = ts.replace(tzinfo=None).isoformat(" ", "microseconds") if ts.tzinfo is timezone.utc else _sqlite_time(ts)
+    return (r["incident_id"], ts, _sqlite_time(end) if end is not None else None, r["kind"],
             r["source"], r["title"], _json(r["details"]), r["author"], created)
 
 
 _json = json.JSONEncoder().encode
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
 def _copy_text(value: str | None) -> str:
     """A field of PostgreSQL's COPY text format (backslash escapes, \\N for null)."""
     if value is None:
         return "\\N"
+    if not _COPY_SPECIAL.search(value):
+        return value
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
