@@ -23,7 +23,7 @@ import re
 from typing import Iterable
 from urllib.parse import quote, unquote
 
-__all__ = ["REDACTED", "auth_secrets", "redact", "redact_url", "url_secrets"]
+__all__ = ["REDACTED", "auth_secrets", "redact", "redact_url", "unparsable_url", "url_secrets"]
 
 REDACTED = "***"
 
@@ -70,6 +70,18 @@ def redact_url(url: object) -> str:
             user, colon, _password = userinfo.partition(":")
             text = f"{scheme}://{user}:{REDACTED}@{host}" if colon else f"{scheme}://{userinfo}@{host}"
     return _PARAM.sub(lambda m: m.group("pre") + REDACTED, text)
+
+
+def unparsable_url(url: object) -> str:
+    """How to name a URL that does not parse: its scheme only (``postgresql://…``).
+
+    Where a URL cannot be parsed, nothing says which part is the password (``user:secret/db``
+    without a host reads as host ``user``, port ``secret``), and parsers quote the piece they
+    choke on; so neither the URL nor the parser's message is shown.
+    """
+    text = "" if url is None else str(url)
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    return f"{scheme}://…" if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) else "the URL"
 
 
 def url_secrets(url: object) -> list[str]:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.logquery import FieldKind, compile_query
 from core.models import TimeWindow, utc
-from core.redact import auth_secrets, redact, redact_url, url_secrets
+from core.redact import auth_secrets, redact, unparsable_url, url_secrets
 from core.sources.logs import (
     LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
     LogHit, SearchPage, SourceInfo, check_page_size, decode_cursor, encode_cursor, pick_interval,
@@ -67,7 +67,7 @@ def safe_url(url: str) -> str:
         if parts.port:
             host = f"{host}:{parts.port}"
     except ValueError:
-        return redact_url(url)
+        return unparsable_url(url)
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -149,10 +149,10 @@ class ElasticConfig:
         try:
             urlsplit(self.url).port  # noqa: B018 - raises ValueError for a port that is not a number
             return Elasticsearch(self.url, **kwargs)
-        except ValueError as exc:
-            raise InvalidInputError(redact(
-                f"ES_URL '{redact_url(self.url)}' is not usable ({exc}); write it as https://host:9200",
-                self.secrets())) from None
+        except ValueError:  # the parser's message quotes a piece of the URL: not shown
+            raise InvalidInputError(
+                f"ES_URL ({unparsable_url(self.url)}) is not usable: it does not parse (a port that is not a "
+                "number, or ambiguous punctuation); write it as https://host:9200") from None
 
 
 def _flatten_mapping(props: Mapping[str, Any], prefix: str = "") -> dict[str, FieldKind]:

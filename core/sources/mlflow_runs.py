@@ -35,7 +35,7 @@ import pandas as pd
 
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.models import EventKind, TimeWindow, iso, utc
-from core.redact import auth_secrets, redact, redact_url, url_secrets
+from core.redact import auth_secrets, redact, redact_url, unparsable_url, url_secrets
 
 DEFAULT_TIMEOUT_S = 10
 DEFAULT_MAX_RETRIES = 0
@@ -321,10 +321,11 @@ class MlflowRunSource:
                 f"MLflow store {self.display_uri}: its database driver is not installed ({exc}); install it "
                 "(e.g. pip install mysqlclient for mysql://) or use sqlite:///path/mlflow.db or http(s)://host",
                 self._secrets())) from None
-        except ValueError as exc:  # a URI MLflow cannot parse (a stray bracket, a bad port)
-            raise SourceUnavailableError(redact(
-                f"MLflow tracking URI '{self.display_uri}' does not parse ({exc}); write a folder, "
-                "sqlite:///path/mlflow.db or http(s)://host:port", self._secrets())) from None
+        except ValueError:  # a URI MLflow cannot parse; its message quotes a piece of the URI: not shown
+            raise SourceUnavailableError(
+                f"the MLflow tracking URI ({unparsable_url(uri)}) does not parse (a port that is not a number, "
+                "or ambiguous punctuation); write a folder, sqlite:///path/mlflow.db or http(s)://host:port"
+            ) from None
 
     def __repr__(self) -> str:
         return f"MlflowRunSource(uri={self.display_uri!r})"
@@ -702,10 +703,11 @@ def _normalise(uri: str, *, create: bool) -> str:
     if "://" in uri:
         try:
             urlsplit(uri).port  # noqa: B018 - raises ValueError for a bad port or bracket
-        except ValueError as exc:
+        except ValueError:  # the parser's message quotes a piece of the URI: not shown
             raise SourceUnavailableError(
-                f"MLflow tracking URI '{redact_uri(uri)}' does not parse ({redact(exc, url_secrets(uri))}); write "
-                "a folder, sqlite:///path/mlflow.db or http(s)://host:port") from None
+                f"the MLflow tracking URI ({unparsable_url(uri)}) does not parse (a port that is not a number, "
+                "or ambiguous punctuation); write a folder, sqlite:///path/mlflow.db or http(s)://host:port"
+            ) from None
     if uri.startswith(_REMOTE_SCHEMES):
         host = uri.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
         if not host or host.startswith(":"):

@@ -31,7 +31,7 @@ import pandas as pd
 import requests
 
 from core.errors import InvalidInputError, SourceUnavailableError
-from core.redact import auth_secrets, redact, redact_url, url_secrets
+from core.redact import auth_secrets, redact, unparsable_url, url_secrets
 from core.models import TimeWindow, iso
 from core.sources.metrics import MetricSeries, clean_series
 
@@ -58,7 +58,7 @@ def _safe_url(url: str) -> str:
         if parts.port:
             host = f"{host}:{parts.port}"
     except ValueError:
-        return redact_url(url)
+        return unparsable_url(url)
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -86,10 +86,10 @@ class PrometheusMetricSource:
         try:
             parts = urlsplit(self.url or "")
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError as exc:
-            raise InvalidInputError(redact(
-                f"'{redact_url(self.url)}' is not a usable Prometheus URL ({exc}); set PROMETHEUS_URL to "
-                "http(s)://host:9090", self._secrets())) from None
+        except ValueError:  # the parser's message quotes a piece of the URL: not shown
+            raise InvalidInputError(
+                f"the Prometheus URL ({unparsable_url(self.url)}) does not parse (a port that is not a number, "
+                "or ambiguous punctuation); set PROMETHEUS_URL to http(s)://host:9090") from None
         if not self.url or parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInputError(
                 f"'{_safe_url(self.url or '')}' is not a Prometheus URL; set PROMETHEUS_URL to http(s)://host:9090"

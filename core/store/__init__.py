@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import StoreError
-from core.redact import redact, redact_url, url_secrets
+from core.redact import redact, redact_url, unparsable_url, url_secrets
 
 __all__ = ["Store", "default_url", "normalize_url", "open_store", "redact_url", "upgrade", "workbench_home"]
 
@@ -115,11 +115,12 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         how = _DRIVERS.get(dialect, "install the Python driver of that database")
         raise fail(f"the {dialect} database driver is not installed ({exc})",
                    f"Install it ({how}), or unset DATABASE_URL to use the embedded SQLite store") from None
-    except (ValueError, TypeError) as exc:  # the URL does not parse (a bad port, a stray bracket)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise fail(f"DATABASE_URL is not a valid database URL ({reason})",
-                   "Check the host and port, percent-encode @ : / ? # in the user name and password, "
-                   "or unset DATABASE_URL to use the embedded SQLite store") from None
+    except (ValueError, TypeError):  # the URL does not parse (a bad port, a stray bracket)
+        # neither the URL nor the parser's message (it quotes a piece, maybe of the password) is shown
+        raise StoreError(
+            f"cannot open the store: the database URL ({unparsable_url(raw)}) does not parse (a port that is "
+            "not a number, or ambiguous punctuation). Check DATABASE_URL's host and port, percent-encode "
+            "@ : / ? # in the user name and password, or unset it to use the embedded SQLite store") from None
     except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
         raise fail(reason, check) from exc

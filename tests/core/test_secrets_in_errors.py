@@ -83,6 +83,8 @@ def test_store_errors_never_show_the_password(tmp_path):
         f"postgresql://u:{SECRET}@[::1/test",                               # unparsable host
         f"sqlite://u:{SECRET}@h/x",                                         # user info in a file URL
         f"mysql://root:{SECRET}@127.0.0.1/db",                              # driver not installed
+        f"postgresql://user:p@ss:w{SECRET}@127.0.0.1/db",                   # the parser quotes 'w<secret>@…'
+        f"postgresql://app:{SECRET}/db",                                    # no host: the password is the "port"
     ]
     for url in cases:
         with pytest.raises(StoreError) as info:
@@ -168,9 +170,10 @@ def test_prometheus_repr_and_bad_port_hide_credentials():
     src = PrometheusMetricSource(url=f"http://bob:{SECRET}@localhost:9090", token=TOKEN, username="bob",
                                  password=SECRET)
     assert _leaks(repr(src), str(src), src.display_url) == []
-    with pytest.raises(InvalidInputError) as info:
-        PrometheusMetricSource(url=f"http://bob:{SECRET}@localhost:90x0")
-    assert "port" in str(info.value).lower() and _leaks(str(info.value), repr(info.value)) == []
+    for bad in (f"http://bob:{SECRET}@localhost:90x0", f"http://bob:{SECRET}/api"):
+        with pytest.raises(InvalidInputError) as info:
+            PrometheusMetricSource(url=bad)
+        assert "does not parse" in str(info.value) and _leaks(str(info.value), repr(info.value)) == []
 
 
 @pytest.mark.parametrize("auth", ["token", "basic"])
@@ -240,8 +243,9 @@ def _one_line_error(proc: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.parametrize("url, says", [
-    (f"postgresql://u:p@{SECRET}@127.0.0.1:54x2/test", "not a valid database URL"),
-    (f"postgresql://u:{SECRET}@[::1/test", "not a valid database URL"),
+    (f"postgresql://u:p@{SECRET}@127.0.0.1:54x2/test", "does not parse"),
+    (f"postgresql://u:{SECRET}@[::1/test", "does not parse"),
+    (f"postgresql://app:{SECRET}/test", "does not parse"),  # no host: the password reads as the port
     (f"postgresql://nobody_here@127.0.0.1:5432/test?password={SECRET}", "cannot open the store"),
     (f"mysql://root:{SECRET}@127.0.0.1/db", "driver is not installed"),
 ])
@@ -254,6 +258,7 @@ def test_cli_bad_database_url_is_one_line_exit_4(url, says, tmp_path):
 @pytest.mark.parametrize("uri, says", [
     (f"http://bob:{SECRET}@[::1", "does not parse"),
     (f"http://bob:{SECRET}@localhost:50x0", "does not parse"),
+    (f"http://bob:{SECRET}/mlflow", "does not parse"),  # no host: the password reads as the port
     (f"mysql://root:{SECRET}@127.0.0.1/db", "driver is not installed"),
 ])
 def test_cli_bad_tracking_uri_is_one_line_exit_4(uri, says, tmp_path):
