@@ -16,7 +16,7 @@ if incident is None:
     st.info("Choose or create an incident to see its timeline.")
     st.stop()
 store = state.get_store()
-st.caption(f"{incident.id} · {incident.title}")
+st.caption(f"{incident.id} · {tl.md_text(incident.title)}")
 
 window = state.time_range()
 all_events = list_events(store, incident.id)
@@ -34,6 +34,8 @@ except WorkbenchError:
     onset = None
 ranking = tl.rank(all_events, onset, st.session_state.get("timeline_lookback", 72.0)) if onset else None
 top_ids = [c.event.id for c in ranking.changes[:3]] if ranking else []
+
+tl.changes_summary(all_events, ranking, tz)
 
 kpi = tl.load_kpi(incident.bundle_path, incident.kpi_metric) if incident.bundle_path and incident.kpi_metric else None
 if kpi is not None:

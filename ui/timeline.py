@@ -20,6 +20,7 @@ from core.store.evidence import pin_evidence
 from core.store.timeline import add_event, event_history, update_event
 from core.timeline_io import ColumnMapping, apply_import, guess_mapping, parse_time, preview_import, read_event_table
 from ui import state
+from ui.incidents import md_text
 
 NONE = "—"
 COMMON_ZONES = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago",
@@ -78,6 +79,29 @@ def ranking_table(ranking: ChangeRanking, tz: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def changes_summary(events: list[TimelineEvent], ranking: ChangeRanking | None, tz: str, top: int = 3) -> None:
+    """The first-screen answer to "what changed before the onset": stopped routine jobs, then the top changes."""
+    from core.analysis.routine import stopped_routines
+
+    if ranking is None:
+        return
+    zone = ZoneInfo(tz)
+    lines = []
+    for r in stopped_routines(events, before=ranking.onset):
+        lines.append(f"- :red[**{md_text(r.key)}: runs stopped at {r.last.astimezone(zone):%H:%M}**] — "
+                     f"{r.count} runs until {r.last.astimezone(zone):%Y-%m-%d %H:%M}, then none "
+                     f"({format_duration(ranking.onset - r.last)} before the onset; the next was due "
+                     f"{format_duration(r.interval)} after the last)")
+    for c in ranking.changes[:top]:
+        lines.append(f"- **{c.rank}. {md_text(c.event.title)}** — {str(getattr(c.event.kind, 'value', c.event.kind)).replace('_', ' ')}, "
+                     f"{format_duration(c.age)} before the onset")
+    with st.container(border=True):
+        st.markdown(f"**What changed before the onset** ({ranking.onset.astimezone(zone):%Y-%m-%d %H:%M} "
+                    f"{tz}, {ranking.onset_source})")
+        st.markdown("\n".join(lines) if lines else f"No change events in the {format_duration(ranking.lookback)} "
+                    "before the onset.")
+
+
 def selected_window(selection: Any, tz: str) -> TimeWindow | None:
     """The x span of a box selection on the chart (wall-clock in ``tz``) as a UTC window, or None."""
     boxes = (selection or {}).get("selection", {}).get("box", []) if isinstance(selection, dict) else \
@@ -103,26 +127,62 @@ def in_window(events: list[TimelineEvent], window: TimeWindow, kinds: list[str])
 
 
 def add_form(store: Store, incident: Incident, tz: str, author: str) -> None:
-    """A form for a manual entry: title, kind, local date and time, optional duration."""
-    now = datetime.now(ZoneInfo(tz)).replace(second=0, microsecond=0, tzinfo=None)
-    with st.form("timeline_add_form", clear_on_submit=True):
-        title = st.text_input("What happened", key="timeline_add_title")
+    """A form for a manual entry: title, kind, local date and time (default: the incident's window), duration.
+
+    Adding confirms and clears the title; the same entry submitted again (a double click) is not added twice.
+    """
+    default = entry_default(incident)
+    local = default.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    if st.session_state.get("timeline_add_for") != (incident.id, tz):  # a new incident or zone: its own default
+        st.session_state["timeline_add_for"] = (incident.id, tz)
+        st.session_state["timeline_add_date"] = local.date()
+        st.session_state["timeline_add_time"] = local.time()
+    message = st.session_state.get("timeline_add_message")
+    if message:
+        (st.success if message[0] == "success" else st.error)(message[1])
+    with st.form("timeline_add_form", clear_on_submit=False):
+        st.text_input("What happened", key="timeline_add_title")
         c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-        kind = c1.selectbox("Kind", KINDS, index=KINDS.index("annotation"), key="timeline_add_kind")
-        day = c2.date_input("Date", now.date(), key="timeline_add_date")
-        at = c3.time_input("Time", now.time(), key="timeline_add_time", step=60)
-        minutes = c4.number_input("Minutes", 0, 100_000, 0, key="timeline_add_minutes",
-                                  help="Duration for a span; 0 for a point in time.")
-        if st.form_submit_button("Add to timeline", type="primary"):
-            try:
-                ts = parse_time(datetime.combine(day, at), zone=ZoneInfo(tz))
-                end = ts + timedelta(minutes=minutes) if minutes else None
-                add_event(store, incident.id, timestamp=ts, end=end, kind=kind, title=title,
-                          author=author, source="manual")
-                st.toast(f"Added '{title}' at {iso(ts)}")
-                st.rerun()
-            except WorkbenchError as exc:
-                state.show_error(exc, "Not added.")
+        c1.selectbox("Kind", KINDS, index=KINDS.index("annotation"), key="timeline_add_kind")
+        c2.date_input("Date", key="timeline_add_date")
+        c3.time_input("Time", key="timeline_add_time", step=60)
+        c4.number_input("Minutes", 0, 100_000, 0, key="timeline_add_minutes",
+                        help="Duration for a span; 0 for a point in time.")
+        st.form_submit_button("Add to timeline", type="primary", on_click=_add_entry, args=(store, incident, tz, author))
+    st.caption(f"Date and time in {tz}; the default is the incident's impact start or window.")
+
+
+def entry_default(incident: Incident) -> datetime:
+    """Where a new entry starts: impact start, else detection, else the incident's window start, else now."""
+    for name in ("started", "detected"):
+        if incident.milestone(name):
+            return incident.milestone(name)
+    full = incident.time_range()
+    if full is not None:
+        return full.start
+    return datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+
+def _add_entry(store: Store, incident: Incident, tz: str, author: str) -> None:
+    ss = st.session_state
+    title = (ss.get("timeline_add_title") or "").strip()
+    try:
+        ts = parse_time(datetime.combine(ss["timeline_add_date"], ss["timeline_add_time"]), zone=ZoneInfo(tz))
+        minutes = int(ss.get("timeline_add_minutes") or 0)
+        fingerprint = (incident.id, title.casefold(), ts, minutes, ss.get("timeline_add_kind"))
+        if ss.get("timeline_add_last") == fingerprint:
+            ss["timeline_add_message"] = ("success", f"'{title}' at {iso(ts)} is already on the timeline; "
+                                                     "it was not added twice.")
+            return
+        add_event(store, incident.id, timestamp=ts, end=ts + timedelta(minutes=minutes) if minutes else None,
+                  kind=ss.get("timeline_add_kind"), title=title, author=author, source="manual")
+    except WorkbenchError as exc:
+        ss["timeline_add_message"] = ("error", f"**Not added.** {exc}")
+        return
+    ss["timeline_add_last"] = fingerprint
+    ss["timeline_add_title"] = ""
+    ss["timeline_add_minutes"] = 0
+    ss["timeline_add_message"] = ("success", f"Added '{title}' at {ts.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}.")
 
 
 def edit_panel(store: Store, events: list[TimelineEvent], tz: str, author: str) -> None:

@@ -66,6 +66,33 @@ def test_add_edit_and_filter(app_test, workbench_home):
     store.dispose()
 
 
+def test_new_entry_defaults_to_the_incident_window_confirms_clears_and_is_not_added_twice(app_test, workbench_home):
+    at = app_test(PAGE, incident="demo-schema-change")
+    assert at.date_input(key="timeline_add_date").value == date(2026, 1, 21)  # impact start, not today
+    assert at.time_input(key="timeline_add_time").value == time(9, 0)
+    at.text_input(key="timeline_add_title").input("Rolled back the export mapping")
+    add = [b.label for b in at.button].index("Add to timeline")
+    at.button[add].click().run()
+    assert not at.exception
+    assert any("Added 'Rolled back the export mapping' at 2026-01-21 09:00 UTC" in s.value for s in at.success)
+    assert at.text_input(key="timeline_add_title").value == ""
+    # a double click submits the same entry again: it is not added twice
+    at.text_input(key="timeline_add_title").input("Rolled back the export mapping")
+    at.button[add].click().run()
+    assert any("not added twice" in s.value for s in at.success)
+    titles = [e.title for e in list_events(_store(workbench_home), "demo-schema-change")]
+    assert titles.count("Rolled back the export mapping") == 1
+
+
+def test_a_routine_job_that_stopped_is_flagged_on_the_first_screen(app_test):
+    at = app_test(PAGE, incident="demo-fraud-stale")
+    assert not at.exception
+    summary = next(m.value for m in at.markdown if "runs stopped at" in m.value)
+    assert "account\\-features\\-refresh: runs stopped at 02:05" in summary
+    # it sits above the chart, not in a tab further down
+    assert not any("runs stopped at" in m.value for tab in at.tabs for m in tab.markdown)
+
+
 def test_add_without_title_shows_error_and_keeps_page(app_test, workbench_home):
     at = app_test(PAGE, incident="demo-schema-change")
     before = len(list_events(_store(workbench_home), "demo-schema-change"))
