@@ -10,7 +10,6 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from core.analysis.correlate import choose_onset, detect_kpi_onset
 from core.analysis.drift import ColumnDrift, DriftReport, compare_distributions
 from core.analysis.schema import SchemaFinding
 from core.bundle import read_bundle
@@ -41,23 +40,12 @@ def roles(bundle_path: str) -> list[str]:
     return bundle_roles(read_bundle(bundle_path))
 
 
-@st.cache_data(show_spinner="Finding the KPI onset…", max_entries=8)
-def _kpi_onset(bundle_path: str, metric: str, direction: str) -> datetime | None:
-    bundle = read_bundle(bundle_path)
-    if metric not in bundle.metric_names():
-        return None
-    return detect_kpi_onset(bundle.read_metric(metric), direction=direction, metric=metric)
-
-
 def onset(incident: Incident) -> tuple[datetime | None, str]:
-    """The incident's impact start and where it comes from (milestone, KPI change point, windows)."""
-    detected = None
-    if not incident.milestone("started") and incident.bundle_path and incident.kpi_metric:
-        detected = _kpi_onset(incident.bundle_path, incident.kpi_metric, incident.kpi_direction)
+    """The incident's impact start and where it comes from: the one onset policy (core.onset), as every view."""
+    from ui.timeline import onset_for
+
     try:
-        found = choose_onset(milestones=incident.milestones, detected=detected,
-                             baseline_end=incident.baseline.end if incident.baseline else None,
-                             window_start=incident.window.start if incident.window else None)
+        found = onset_for(incident)
     except WorkbenchError:
         return None, ""
     return found.at, found.source

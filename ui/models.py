@@ -93,16 +93,12 @@ def runs_table(uri: str | None, experiment_id: str, params: tuple[str, ...], met
                                    tags=("mlflow.source.git.commit",), max_runs=max_runs)
 
 
-@st.cache_data(show_spinner="Finding the KPI onset…", max_entries=16)
 def _detected_onset(bundle_path: str) -> datetime | None:
-    from core.analysis.changepoint import detect_onset
+    """The KPI onset of the one onset policy (core.onset), as every view detects it."""
+    from ui.timeline import detected_onset
 
     bundle = read_bundle(bundle_path)
-    if not bundle.kpi_metric or bundle.kpi_metric not in bundle.metric_names():
-        return None
-    result = detect_onset(bundle.read_metric(bundle.kpi_metric), direction=bundle.kpi_direction,
-                          metric=bundle.kpi_metric)
-    return result.onset.time if result.onset else None
+    return detected_onset(bundle_path, bundle.kpi_metric, bundle.kpi_direction)
 
 
 def default_onset(incident: Incident, window: TimeWindow) -> tuple[datetime, str]:

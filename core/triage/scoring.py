@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from core.models import ROOT_CAUSE_LABELS, RootCause, iso
+from core.onset import DETECTED
 from core.triage.models import STEP_ONSET, Factor, RankedHypothesis, Signal, StepOutcome, StepResult, TriageResult
 from core.triage.registry import relevance, signal, step_titles
 from core.triage.rules import CLASS_ORDER, LIKELY_SCORE, POSSIBLE_SCORE, around, clip, factor
@@ -148,6 +149,9 @@ def summarise(result: TriageResult, top: int = 3) -> list[str]:
     lines = [f"Incident {result.incident} · KPI {result.kpi}"]
     if result.onset is not None:
         lines.append(f"Onset: {iso(result.onset_at or result.onset.time)} ({result.onset.describe()})")
+        if result.onset_source and result.onset_source != DETECTED:
+            lines.append(f"       the analysis is cut at {result.onset_source}; the KPI changed at "
+                         f"{iso(result.onset.time)}")
     else:
         lines.append(f"Onset: {result.onset_note}")
     for h in result.hypotheses[:top]:
