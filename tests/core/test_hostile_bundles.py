@@ -4,7 +4,6 @@ with one clear message and never a traceback."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -391,7 +390,8 @@ AGREE_CASES = [
      "bundle.json: 'title' is 301 characters long; keep it under 300"),
     ("root-cause-list", {"root_cause": ["data_drift"]}, None, None,
      "bundle.json: 'root_cause' is ['data_drift']; use one of data_drift"),
-    ("severity-dict", {"severity": {"level": 1}}, None, None, "bundle.json: 'severity' is {'level': 1}; use one of SEV1"),
+    ("severity-dict", {"severity": {"level": 1}}, None, None,
+     "bundle.json: 'severity' is {'level': 1}; use one of SEV1"),
     ("status-list", {"status": ["resolved"]}, None, None, "bundle.json: 'status' is ['resolved']; use one of"),
     ("kpi-path", {"kpi": {"metric": "../../x", "direction": "higher_is_better"}}, None, None,
      "bundle.json: kpi.metric '../../x' must be a plain file name"),
