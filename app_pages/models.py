@@ -17,8 +17,9 @@ if incident is None:
     st.info("Choose or create an incident to see its models.")
     st.stop()
 store = state.get_store()
-st.caption(f"{incident.id} · {incident.title}")
+st.caption(f"{incident.id} · {mx.md_text(incident.title)}")
 window = state.time_range()
+verdict_slot = st.container()  # the verdict is the page's answer: drawn at the top once the runs are compared
 
 with st.expander("MLflow tracking server"):
     st.text_input("Tracking URI", key=mx.URI_KEY, placeholder="embedded store (or http://host:5000, sqlite:///…, ./mlruns)",
@@ -30,7 +31,15 @@ try:
         mx.ensure_demo_registry(incident.id, incident.bundle_path)
     named = mx.bundle_model(incident)
     candidates = ([named] if named else []) + [m for m in mx.models(uri, incident.service or None) if m != named]
-    if not candidates:
+    if not candidates and incident.service:
+        st.info(f"No registered model belongs to the service '{incident.service}' in this tracking store, so "
+                "no registry history applies to this incident. Point the tracking URI at the service's MLflow "
+                "server, or browse the other services' models below.")
+        if st.toggle("Browse models of other services", key="models_other_services"):
+            candidates = mx.models(uri, None)
+        else:
+            st.stop()
+    elif not candidates:
         candidates = mx.models(uri, None)
 except WorkbenchError as exc:
     state.show_error(exc, "The model registry cannot be read.")
@@ -106,7 +115,7 @@ for w in diff.warnings:
     st.warning(w)
 
 verdict = regression_verdict(diff, b, onset, within_hours=float(within))
-box = st.container(border=True)
+box = verdict_slot.container(border=True)
 (box.error if verdict.finding else box.info)(f"**{verdict.title}**")
 box.write(verdict.explanation)
 if box.button("Pin as evidence", key="models_pin"):

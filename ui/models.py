@@ -17,6 +17,7 @@ from core.models import Incident, Milestone, TimeWindow
 from core.sources.mlflow_runs import MlflowRunSource, RegistryHistory, missing_model_version_events
 from core.store import Store
 from core.store.timeline import add_events, list_events
+from ui.incidents import md_text  # noqa: F401 - re-exported for the page
 
 URI_KEY = "models_uri"
 

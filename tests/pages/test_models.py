@@ -39,6 +39,36 @@ def test_ctr_demo_shows_v42_as_incident_with_the_changed_transform(app_test):
     assert len(runs) == 42 and "param:user_tenure_days_transform" in runs.columns
 
 
+def _flat(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _flat(child)
+
+
+def test_the_verdict_is_the_first_thing_on_the_page(app_test):
+    at = app_test(PAGE, incident="demo-ctr-drop")
+    order = list(_flat(at.main))
+    verdict = next(i for i, e in enumerate(order) if type(e).__name__ == "Error")
+    model = next(i for i, e in enumerate(order) if getattr(e, "key", None) == "models_model")
+    history = next(i for i, e in enumerate(order) if getattr(e, "value", None) == "Registry history")
+    assert verdict < model < history
+
+
+def test_a_service_without_registry_does_not_show_another_services_history(app_test, workbench_home):
+    from core.store.incidents import create_incident
+
+    store = _store(workbench_home)
+    inc = create_incident(store, title="Checkout latency", service="checkout-web")
+    store.dispose()
+    at = app_test(PAGE, incident=inc.id)
+    assert not at.exception
+    assert any("No registered model belongs to the service 'checkout-web'" in i.value for i in at.info)
+    assert not [s for s in at.selectbox if s.key == "models_model"]
+    at.toggle(key="models_other_services").set_value(True).run()
+    assert not at.exception
+    assert "recs-ranker" in at.selectbox(key="models_model").options
+
+
 def test_show_all_rows_lists_unchanged_params_too(app_test):
     at = app_test(PAGE, incident="demo-ctr-drop")
     assert len(_frame(at, "key")) == 1
