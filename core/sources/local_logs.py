@@ -48,6 +48,7 @@ DEFAULT_MAX_BYTES = 1_500_000_000
 MAX_LINE_BYTES = 16 * 1024 * 1024
 _SCAN_CHUNK = 1 << 24
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MEMORY_MB = 1024
 TIME_CANDIDATES = ("@timestamp", "timestamp", "time", "ts", "datetime", "date")
 _TEXT_FIELDS = ("message", "error.message")
 _ZONE_RX = r"(Z|z|[+-]\d\d:?\d\d)$"
@@ -120,6 +121,21 @@ def _kind_of(type_name: str) -> FieldKind:
     return FieldKind.KEYWORD
 
 
+def _memory_mb(given: int | None) -> int:
+    """DuckDB's memory limit in MB: ``given``, else ``WORKBENCH_LOG_MEMORY_MB``, else 1024."""
+    raw = str(given) if given is not None else os.environ.get("WORKBENCH_LOG_MEMORY_MB", "").strip()
+    if not raw:
+        return DEFAULT_MEMORY_MB
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 256:
+        raise InvalidInputError(f"WORKBENCH_LOG_MEMORY_MB={raw!r} must be a whole number of MB, at least 256 "
+                                f"(default {DEFAULT_MEMORY_MB})")
+    return value
+
+
 def _copy_range(src: Any, dst: Any, start: int, end: int | None) -> None:
     src.seek(start)
     left = None if end is None else end - start
@@ -144,7 +160,9 @@ class LocalLogSource:
             a dot (``log__level`` -> ``log.level``).
         max_bytes: refuse files larger than this in total (default 1.5 GB, or the
             ``WORKBENCH_LOG_MAX_BYTES`` environment variable).
-        timeout_s: a query running longer is interrupted with a clear error.
+        timeout_s: a call (search, histogram, ...) running longer is stopped with a clear error.
+        memory_mb: DuckDB's memory for this source (default 1024, or ``WORKBENCH_LOG_MEMORY_MB``);
+            beyond it, data and sorts spill to a temporary folder, so a large file costs disk, not RAM.
         name: a display name.
 
     Raises:
@@ -154,7 +172,7 @@ class LocalLogSource:
 
     def __init__(self, paths: Path | str | Iterable[Path | str], *, time_field: str = TIME_FIELD,
                  line_pattern: str = DEFAULT_LINE_PATTERN, max_bytes: int | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, name: str | None = None):
+                 timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int | None = None, name: str | None = None):
         if isinstance(paths, (str, Path)):
             paths = [paths]
         self._paths = [Path(p) for p in paths]
@@ -178,6 +196,8 @@ class LocalLogSource:
         self._tmp = tempfile.TemporaryDirectory(prefix="workbench-logs-")
         self._con = duckdb.connect(":memory:")
         self._con.execute("SET TimeZone='UTC'")
+        self._con.execute(f"SET temp_directory='{self._tmp.name.replace(chr(39), chr(39) * 2)}'")
+        self._con.execute(f"SET memory_limit='{_memory_mb(memory_mb)}MB'")
         self._lock = threading.Lock()
         self._time_field = time_field
         self._fields: dict[str, FieldKind] = {}
@@ -357,7 +377,8 @@ class LocalLogSource:
                 f"CREATE TEMP TABLE __raw AS SELECT {ts_expr} AS __ts, {naive_expr} AS __naive, ({empty}) AS __bad, "
                 f"{select_other + ',' if select_other else ''} __file, __line FROM ({union})", params)
         except duckdb.Error as exc:
-            raise InvalidInputError(f"the log files cannot be loaded ({str(exc).splitlines()[0]})") from None
+            hint = "; raise WORKBENCH_LOG_MEMORY_MB" if "Out of Memory" in str(exc) else ""
+            raise InvalidInputError(f"the log files cannot be loaded ({str(exc).splitlines()[0]}){hint}") from None
         bad, no_ts, naive, total = con.execute(
             "SELECT count(*) FILTER (__bad), count(*) FILTER (NOT __bad AND __ts IS NULL), "
             "count(*) FILTER (__naive AND __ts IS NOT NULL), count(*) FROM __raw").fetchone()
