@@ -164,12 +164,28 @@ def comparison(pair: DatasetPair, report: DriftReport, column: str, current_colu
         st.plotly_chart(fig, key=f"distributions_fig_{key}", theme=None, width="stretch",
                         config={"displaylogo": False})
         st.dataframe(viz.quantile_table(ref, cur), width="stretch")
+        if ctype == "datetime" or pd.api.types.is_datetime64_any_dtype(ref.dtype):
+            _freshness(pair, column, cur_name)
     elif ctype in ("categorical", "identifier"):
         st.plotly_chart(viz.category_figure(ref, cur, title=f"{column}: share of each value", dark=dark),
                         key=f"distributions_fig_{key}", theme=None, width="stretch", config={"displaylogo": False})
         st.dataframe(viz.category_shares(ref, cur), width="stretch")
     else:
         st.caption("All values are null on one side: nothing to plot.")
+
+
+def _freshness(pair: DatasetPair, column: str, cur_name: str) -> None:
+    """For an event-time column, how far it lags the row time (another time column of both samples)."""
+    ref, cur = pair.reference, pair.current
+    others = [c for c in ref.columns if c != column and c in cur.columns
+              and pd.api.types.is_datetime64_any_dtype(ref[c].dtype) and pd.api.types.is_datetime64_any_dtype(cur[c].dtype)]
+    if not others or column not in cur.columns:
+        return
+    # the row time is the other time column that is latest on average (events happen after their inputs)
+    row_time = max(others, key=lambda c: pd.to_datetime(ref[c], utc=True).median())
+    lag = viz.freshness_lag(ref, cur, column, row_time)
+    st.markdown(f"**Freshness lag** — how far `{column}` trails the row time `{row_time}`:")
+    st.dataframe(lag, width="stretch")
 
 
 def tests_table(col: ColumnDrift) -> pd.DataFrame:

@@ -30,9 +30,19 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, dark: bool) -> go.Figure
     return fig
 
 
+def _is_time(*series: pd.Series) -> bool:
+    return any(pd.api.types.is_datetime64_any_dtype(s.dtype) for s in series)
+
+
+def _as_time(ns: np.ndarray) -> pd.DatetimeIndex:
+    """Nanoseconds since the epoch (as floats) back to UTC timestamps."""
+    return pd.to_datetime(np.round(np.asarray(ns, dtype=float)).astype("int64"), utc=True)
+
+
 def _numeric(series: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return np.sort(series.dropna().astype("int64").to_numpy(dtype=float))
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):  # nanoseconds, whatever the stored unit
+        times = pd.to_datetime(series.dropna(), utc=True).dt.as_unit("ns")
+        return np.sort(times.astype("int64").to_numpy(dtype=float))
     return np.sort(sch.numeric_values(series))
 
 
@@ -48,6 +58,8 @@ def histogram_figure(reference: pd.Series, current: pd.Series, *, title: str = "
     both = np.concatenate([a, b])
     if both.size == 0:
         return _layout(fig, title or "no values", "", "", dark)
+    timed = _is_time(reference, current)
+    log_x = log_x and not timed  # a log scale of dates means nothing
     if log_x:
         positive = both[both > 0]
         if positive.size == 0:
@@ -62,12 +74,13 @@ def histogram_figure(reference: pd.Series, current: pd.Series, *, title: str = "
             continue
         counts, _ = np.histogram(values, bins=edges)
         centers = np.sqrt(edges[:-1] * edges[1:]) if log_x else (edges[:-1] + edges[1:]) / 2
-        fig.add_bar(x=centers, y=counts / values.size, width=np.diff(edges), name=f"{name} (n={values.size:,})",
+        x, width = (_as_time(centers), np.diff(edges) / 1e6) if timed else (centers, np.diff(edges))  # ms on dates
+        fig.add_bar(x=x, y=counts / values.size, width=width, name=f"{name} (n={values.size:,})",
                     marker_color=color, opacity=0.55)
     fig.update_layout(barmode="overlay", bargap=0)
     if log_x:
         fig.update_xaxes(type="log")
-    return _layout(fig, title, "value", "share of rows", dark)
+    return _layout(fig, title, "time (UTC)" if timed else "value", "share of rows", dark)
 
 
 def ecdf_figure(reference: pd.Series, current: pd.Series, *, title: str = "", dark: bool = False) -> go.Figure:
@@ -80,8 +93,9 @@ def ecdf_figure(reference: pd.Series, current: pd.Series, *, title: str = "", da
             continue
         xs = sorted_quantiles(values, probs) if values.size > ECDF_POINTS else values
         ys = probs if values.size > ECDF_POINTS else np.arange(1, values.size + 1) / values.size
-        fig.add_scatter(x=xs, y=ys, mode="lines", line={"shape": "hv", "color": color}, name=name)
-    return _layout(fig, title, "value", "cumulative share", dark)
+        fig.add_scatter(x=_as_time(xs) if _is_time(series) else xs, y=ys, mode="lines",
+                        line={"shape": "hv", "color": color}, name=name)
+    return _layout(fig, title, "time (UTC)" if _is_time(reference, current) else "value", "cumulative share", dark)
 
 
 def category_shares(reference: pd.Series, current: pd.Series, top: int = TOP_CATEGORIES) -> pd.DataFrame:
@@ -109,10 +123,66 @@ def category_figure(reference: pd.Series, current: pd.Series, *, title: str = ""
     return _layout(fig, title, "value", "share of rows", dark)
 
 
+def _duration(ns: float) -> str:
+    if not np.isfinite(ns):
+        return "—"
+    sign, seconds = ("-" if ns < 0 else ""), abs(ns) / 1e9
+    if seconds < 60:
+        return f"{sign}{seconds:.0f}s"
+    minutes = int(seconds // 60)
+    if minutes < 60 * 48:
+        return f"{sign}{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{sign}{minutes}m"
+    return f"{sign}{minutes // 1440}d {(minutes % 1440) // 60}h"
+
+
+def _time_quantile_table(a: np.ndarray, b: np.ndarray, reference: pd.Series, current: pd.Series) -> pd.DataFrame:
+    """The quantile table of a time column: dates (UTC), spreads and shifts as durations, counts as text."""
+    def when(values: np.ndarray, q: float) -> float:
+        return float(sorted_quantiles(values, [q])[0]) if values.size else np.nan
+
+    def date(ns: float) -> str:
+        return "—" if not np.isfinite(ns) else f"{_as_time([ns])[0]:%Y-%m-%d %H:%M:%S}"
+
+    rows = {}
+    for label, q in QUANTILES:
+        x, y = when(a, q), when(b, q)
+        rows[label] = (date(x), date(y), _duration(y - x))
+    x, y = (float(a.mean()) if a.size else np.nan), (float(b.mean()) if b.size else np.nan)
+    rows["mean"] = (date(x), date(y), _duration(y - x))
+    sa, sb = (float(a.std()) if a.size else np.nan), (float(b.std()) if b.size else np.nan)
+    rows["std"] = (_duration(sa), _duration(sb), "")
+    rows["n (non-null)"] = (f"{a.size:,}", f"{b.size:,}", "")
+    rows["nulls"] = (f"{len(reference) - a.size:,}", f"{len(current) - b.size:,}", "")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["reference (UTC)", "current (UTC)", "shift"])
+
+
+def freshness_lag(reference: pd.DataFrame, current: pd.DataFrame, column: str, row_time: str) -> pd.DataFrame:
+    """How far an event-time column lags the row time (``row_time - column``), as durations, per sample.
+
+    A data-freshness view: a feature refreshed every 30 minutes lags by about 30 minutes; a refresh
+    job that stopped makes the lag grow by hours.
+    """
+    rows = {}
+    lags = []
+    for frame in (reference, current):
+        lag = (pd.to_datetime(frame[row_time], utc=True) - pd.to_datetime(frame[column], utc=True)).dropna()
+        lags.append(np.sort(lag.dt.total_seconds().to_numpy(dtype=float) * 1e9))
+    for label, q in (("median", 0.5), ("90%", 0.9), ("99%", 0.99), ("max", 1.0)):
+        rows[label] = tuple(_duration(float(sorted_quantiles(v, [q])[0])) if v.size else "—" for v in lags)
+    rows["rows"] = tuple(f"{v.size:,}" for v in lags)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["reference", "current"]).rename_axis(
+        f"{row_time} − {column}")
+
+
 def quantile_table(reference: pd.Series, current: pd.Series) -> pd.DataFrame:
-    """Quantiles, mean, standard deviation, n and null count of both samples, with their ratio."""
+    """Quantiles, mean, standard deviation, n and null count of both samples, with their ratio.
+
+    Time columns show dates (UTC) and the shift between the samples as a duration instead.
+    """
     rows = {}
     a, b = _numeric(reference), _numeric(current)
+    if _is_time(reference, current):
+        return _time_quantile_table(a, b, reference, current)
     for label, q in QUANTILES:
         rows[label] = (
             float(sorted_quantiles(a, [q])[0]) if a.size else np.nan,

@@ -75,3 +75,14 @@ def test_local_paths_bad_file_is_a_message(app_test, tmp_path):
     at.text_input(key="distributions_path_cur").input(str(bad)).run()
     assert not at.exception
     assert any("cannot be read as PARQUET" in e.value for e in at.error)
+
+
+def test_time_columns_show_dates_and_a_freshness_lag(app_test):
+    at = app_test(PAGE, incident="demo-fraud-stale")
+    assert not at.exception
+    frames = [d.value for d in at.dataframe]
+    quantiles = [f for f in frames if "reference (UTC)" in f.columns]
+    assert quantiles, "no time column shows its quantiles as dates"
+    assert quantiles[0].loc["median", "reference (UTC)"].startswith("2026-")
+    lag = next(f for f in frames if f.index.name and "features_updated_at" in f.index.name)
+    assert lag.loc["median", "reference"] == "30m" and lag.loc["median", "current"].startswith("11h")
