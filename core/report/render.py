@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,12 +171,23 @@ def render_pdf(pm: Postmortem) -> bytes:
     return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_embedded_only_fetcher()).write_pdf()
 
 
+_PROMPT = re.compile(r"(?:-\s*\*Add [^\n]*\*\s*)+")
+
+
+def without_prompts(pm: Postmortem) -> Postmortem:
+    """The post-mortem without sections that still hold only the editor's prompt ("- *Add what …*")."""
+    from dataclasses import replace
+
+    return replace(pm, sections=tuple(s for s in pm.sections if not _PROMPT.fullmatch(s.text.strip())))
+
+
 def export_postmortem(pm: Postmortem, fmt: str) -> bytes:
-    """One export as bytes: ``md``, ``html`` or ``pdf``.
+    """One export as bytes: ``md``, ``html`` or ``pdf``; sections left at their prompt are not exported.
 
     Raises:
         InvalidInputError: unknown format.
     """
+    pm = without_prompts(pm)
     if fmt == "md":
         return render_markdown(pm).encode()
     if fmt == "html":

@@ -172,3 +172,18 @@ def test_cli_writes_each_format(demo_store, tmp_path, capsys):
     assert "no incident with id 'no-such'" in capsys.readouterr().err
     assert main(["postmortem", "demo-schema-change", "-o", str(tmp_path / "missing" / "x.md"),
                  "--database", url]) == 2
+
+
+def test_sections_left_at_their_prompt_are_not_exported(sqlite_store):
+    from core.store.reports import save_section
+
+    create_incident(sqlite_store, id="lucky", title="Prompt check")
+    pm = build_postmortem(gather_inputs(sqlite_store, "lucky"))
+    assert pm.section("got_lucky").text.startswith("- *Add what could have made this worse")
+    md = export_postmortem(pm, "md").decode()
+    html = export_postmortem(pm, "html").decode()
+    assert "Where we got lucky" not in md and "Add what could have made this worse" not in md
+    assert "Add what could have made this worse" not in html
+    save_section(sqlite_store, "lucky", "got_lucky", "- It happened on a quiet Sunday.", version=0)
+    md = export_postmortem(build_postmortem(gather_inputs(sqlite_store, "lucky")), "md").decode()
+    assert "Where we got lucky" in md and "quiet Sunday" in md
