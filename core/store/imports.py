@@ -208,8 +208,11 @@ def remove_stale_staging() -> int:
     root = _staging_root()
     removed = 0
     for pending in root.glob("*.locking"):  # killed between creating and publishing its lock
-        if time.time() - pending.stat().st_mtime > 3600:
-            pending.unlink(missing_ok=True)
+        try:
+            if time.time() - pending.stat().st_mtime > 3600:
+                pending.unlink(missing_ok=True)
+        except OSError:
+            continue
     for lockfile in root.glob("*.lock"):
         try:
             fh = lockfile.open("a+")
