@@ -743,6 +743,8 @@ def _validate_metric(p: Path, root: Path) -> Iterator[Problem]:
 
 
 def _validate_logs(p: Path, root: Path) -> Iterator[Problem]:
+    from core.sources.local_logs import MAX_LINE_BYTES  # the longest record the log search reads
+
     rel = _rel(p, root)
     n = 0
     with p.open("rb") as fh:
@@ -773,6 +775,8 @@ def _validate_logs(p: Path, root: Path) -> Iterator[Problem]:
                 msg = str(exc)
             except json.JSONDecodeError as exc:
                 msg = f"not valid JSON ({exc.msg})"
+            if not msg and len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                msg = f"the line has {len(raw) / 2**20:,.1f} MiB, more than the {MAX_LINE_BYTES // 2**20} MiB of one log record"
             if msg:
                 n += 1
                 if n <= MAX_PROBLEMS_PER_FILE:

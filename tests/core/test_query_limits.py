@@ -161,3 +161,22 @@ def test_scan_lines_finds_every_long_line_and_bad_utf8(tmp_path):
     assert [(x.line, x.start, x.length) for x in long] == [(2, 3, 6), (4, 12, 10)]
     assert utf8 is False
     assert scan_lines(path, limit=100) == ([], False)
+
+
+def test_bundle_validation_refuses_the_same_long_line_with_file_and_line(demo_bundles, tmp_path):
+    import shutil
+
+    from core.bundle import validate_bundle
+
+    bundle = tmp_path / "b"
+    shutil.copytree(demo_bundles["demo-fraud-stale"], bundle)
+    log = sorted((bundle / "logs").glob("*.jsonl"))[0]
+    lines = sum(1 for _ in log.open("rb"))
+    with log.open("a") as fh:
+        fh.write('{"@timestamp": "2026-02-03T12:00:00Z", "message": "' + "x" * MAX_LINE_BYTES + '"}\n')
+    problems = [p for p in validate_bundle(bundle) if p.line == lines + 1]
+    assert [(p.file, p.message) for p in problems] == [
+        (f"logs/{log.name}", "the line has 16.0 MiB, more than the 16 MiB of one log record")]
+    # and the log search skips exactly that line, reporting the same place
+    warnings = LocalLogSource(log).info.warnings
+    assert any(w.startswith(f"{log.name}:{lines + 1} (16.0 MiB): longer than the 16 MiB") for w in warnings)
