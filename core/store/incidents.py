@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,7 +9,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from core.bundle import check_incident_id
+from core.bundle import INCIDENT_ID_PATTERN, check_incident_id
 from core.errors import ConcurrentEditError, InvalidInputError, NotFoundError
 from core.models import (
     Incident,
@@ -25,7 +24,7 @@ from core.models import (
 from core.store import Store
 from core.store.tables import incidents
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ID_PATTERN = INCIDENT_ID_PATTERN  # the one id rule lives in core.bundle (check_incident_id)
 EDITABLE = {
     "title", "summary", "service", "severity", "status", "root_cause", "milestones", "roles",
     "participants", "kpi_metric", "kpi_direction", "window", "baseline", "bundle_path",
