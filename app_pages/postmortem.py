@@ -5,6 +5,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from ui import postmortem as pmui
 from ui import state
+from ui.incidents import md_text
 from ui.presentation import present, walkthrough
 
 st.title("Post-mortem")
@@ -14,7 +15,7 @@ if incident is None:
     st.stop()
 store = state.get_store()
 presenting = state.presentation_mode()
-st.caption(f"{incident.id} · {present(incident.title)} · blameless: people appear only in roles")
+st.caption(f"{incident.id} · {md_text(present(incident.title))} · blameless: people appear only in roles")
 pmui.show_messages()
 
 try:

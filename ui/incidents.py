@@ -64,7 +64,7 @@ def create_from_form(store: Store) -> None:
                               severity=ss.get("incidents_new_severity"), summary=values["incidents_new_summary"])
     except WorkbenchError as exc:
         ss[CREATED_KEY] = {"fingerprint": None, "at": now, "id": None,
-                           "message": ("error", f"Not created: {exc}. Your input is still in the form.")}
+                           "message": ("error", f"Not created: {str(exc).rstrip('.')}. Your input is still in the form.")}
         return
     for k in NEW_FIELDS:
         ss[k] = ""

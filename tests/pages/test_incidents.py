@@ -178,3 +178,16 @@ def test_presentation_mode_masks_values_on_every_page(app_test, workbench_home):
     assert "leaked by" in text  # only the sensitive values are masked
     at.switch_page("app_pages/timeline.py").run()
     assert not at.exception
+
+
+def test_markdown_in_a_title_is_shown_literally_on_every_page(app_test, workbench_home):
+    from core.store.incidents import create_incident
+
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    inc = create_incident(store, title="**CTR** down [see](http://x) #1", service="web")
+    store.dispose()
+    for page in ("timeline", "fishbone", "triage", "models", "postmortem"):
+        at = app_test(f"app_pages/{page}.py", incident=inc.id)
+        assert not at.exception, page
+        caption = next(c.value for c in at.caption if c.value.startswith(inc.id))
+        assert "\\*\\*CTR\\*\\* down \\[see\\]\\(http://x\\) \\#1" in caption, (page, caption)
