@@ -155,7 +155,8 @@ def sync_from_url(store: Store) -> None:
             if not (f and t):
                 raise InvalidInputError("it gives only one end (from=…&to=… are both needed)")
             window = TimeWindow(utc(f), utc(t))
-            if window != st.session_state.get(RANGE_KEY):
+            current = st.session_state.get(RANGE_KEY)
+            if current is None or (iso(current.start), iso(current.end)) != (f, t):
                 st.session_state[RANGE_KEY] = window
                 st.session_state.pop(RANGE_LABEL_KEY, None)
         except InvalidInputError as exc:
