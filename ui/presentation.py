@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -271,12 +271,14 @@ def _moment_kpi(incident: Incident, moment: TimelineEvent, window: TimeWindow, k
     st.plotly_chart(fig, key=f"{key}_kpi", theme=None, width="stretch", config={"displaylogo": False})
 
 
-def _moment_logs(incident: Incident, window: TimeWindow) -> None:
+def _moment_logs(incident: Incident, window: TimeWindow, at: datetime) -> None:
+    """The newest warnings and errors (else log lines) up to a minute after the moment."""
     from core.errors import WorkbenchError
     from ui import logs as lg
 
     if not incident.bundle_path:
         return
+    window = TimeWindow(window.start, min(window.end, at + timedelta(minutes=1)))
     try:
         page = lg.search(incident.bundle_path, "log.level:(error OR warn OR warning)", window, 5, None)
         what = "warnings and errors"
@@ -331,7 +333,7 @@ def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") 
         details = present({str(k): str(v)[:120] for k, v in list(moment.details.items())[:8]})
         st.caption(" · ".join(f"{k}: {v}" for k, v in details.items()))
     _moment_kpi(incident, moment, windows[index], key)
-    _moment_logs(incident, windows[index])
+    _moment_logs(incident, windows[index], moment.timestamp)
     found = moment_evidence(moment, evidence)
     if not found:
         st.caption("No evidence pinned for this moment.")

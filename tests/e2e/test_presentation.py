@@ -186,7 +186,8 @@ def settle(page, timeout_ms: int = 90000) -> None:
             const app = document.querySelector('[data-testid="stApp"]');
             const main = document.querySelector('[data-testid="stMain"]');
             return app && app.getAttribute('data-test-script-state') === 'notRunning' && main
-                && main.querySelector('h1') && !document.querySelector('[data-testid="stSkeleton"]');
+                && main.querySelector('h1') && !document.querySelector('[data-testid="stSkeleton"]')
+                && !document.querySelector('[data-stale="true"]');  // nothing left faded from the last run
         }""",
         timeout=timeout_ms, polling=200)
     page.wait_for_timeout(800)
