@@ -9,6 +9,7 @@ from core.timeline_io import export_events
 from core.viz.timeline import KIND_LABELS, build_timeline_figure
 from ui import state
 from ui import timeline as tl
+from ui.presentation import present
 
 st.title("Timeline")
 incident = state.current_incident()
@@ -43,8 +44,8 @@ if kpi is not None:
 lines = dict(incident.milestones)
 if onset is not None and not incident.milestone("started"):
     lines["onset (detected)"] = onset.at
-fig = build_timeline_figure(
-    visible, kpi=kpi, kpi_name=incident.kpi_metric or "KPI", milestones=lines,
+fig = build_timeline_figure(  # masked before layout in presentation mode (hover titles are cut at 140 characters)
+    present(visible), kpi=kpi, kpi_name=incident.kpi_metric or "KPI", milestones=lines,
     window=(window.start, window.end), lane_by=lanes, tz=tz, dark=state.presentation_mode(), highlight=top_ids,
 )
 # a crosshair: the hovered time as a line across the KPI and the lanes (events keep their own hover)
