@@ -178,7 +178,7 @@ def _check(page, where: str) -> list[str]:
     return problems
 
 
-def settle(page, timeout_ms: int = 90000) -> None:
+def settle(page, timeout_ms: int = 180000) -> None:
     """Wait until the script run is over (Streamlit's own run state) and charts had a moment to draw."""
     page.wait_for_timeout(300)
     page.wait_for_function(
@@ -196,34 +196,35 @@ def settle(page, timeout_ms: int = 90000) -> None:
 def _open(page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
     page.wait_for_function("t => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText.trim() === t",
-                           arg=title, timeout=60000, polling=200)
+                           arg=title, timeout=180000, polling=200)
     settle(page)
 
 
-def test_presentation_mode_reads_on_every_page(server, browser):
-    """Every page (and the walkthrough) at both sizes: no clipped metric, AA contrast, dark tables."""
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
+@pytest.mark.timeout(900)  # cold pages on a loaded machine; about a minute and a half when warm
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_presentation_mode_reads_on_every_page(server, browser, size):
+    """Every page (and the walkthrough): no clipped metric, AA contrast, dark tables."""
+    width, height = VIEWPORTS[size]
+    page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(f"{server}/?incident=demo-ctr-drop")
     wait_idle(page, timeout_ms=240000)  # the first start loads the demo incidents
     page.locator('[data-testid="stSidebar"]').get_by_text("Presentation mode").click()
     settle(page)
     problems: list[str] = []
-    for size, (width, height) in VIEWPORTS.items():
-        page.set_viewport_size({"width": width, "height": height})
-        for title in PAGES:
-            _open(page, title)
-            if title == "Triage" and page.get_by_role("button", name="Run triage").count():
-                page.get_by_role("button", name="Run triage").click()
-                page.wait_for_function("() => document.body.innerText.includes('Hypotheses, most likely first')",
-                                       timeout=90000, polling=250)
-                settle(page)
-            problems += _check(page, f"{title} at {size}")
-            page.screenshot(path=str(_shots() / f"present-{size}-{title.lower()}.png"))
-            if title == "Post-mortem":
-                page.get_by_role("tab", name="Walkthrough").click()
-                settle(page)
-                problems += _check(page, f"Post-mortem walkthrough at {size}")
-                page.screenshot(path=str(_shots() / f"present-{size}-walkthrough.png"))
+    for title in PAGES:
+        _open(page, title)
+        if title == "Triage" and page.get_by_role("button", name="Run triage").count():
+            page.get_by_role("button", name="Run triage").click()
+            page.wait_for_function("() => document.body.innerText.includes('Hypotheses, most likely first')",
+                                   timeout=120000, polling=250)
+            settle(page)
+        problems += _check(page, f"{title} at {size}")
+        page.screenshot(path=str(_shots() / f"present-{size}-{title.lower()}.png"))
+        if title == "Post-mortem":
+            page.get_by_role("tab", name="Walkthrough").click()
+            settle(page)
+            problems += _check(page, f"Post-mortem walkthrough at {size}")
+            page.screenshot(path=str(_shots() / f"present-{size}-walkthrough.png"))
     page.close()
     assert not problems, f"{len(problems)} problem(s) in presentation mode:\n" + "\n".join(problems)
 
@@ -242,6 +243,7 @@ def _press(page, key: str, expect: str) -> None:
     settle(page)
 
 
+@pytest.mark.timeout(600)
 def test_walkthrough_steps_with_presenter_keys(server, browser):
     """A presenter remote's keys step the walkthrough, even while its tab has focus; routine runs are one moment."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
