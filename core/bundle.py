@@ -328,9 +328,52 @@ def zip_limits() -> tuple[int, float]:
     return int(max_mb * (1 << 20)), _positive_setting(MAX_RATIO_ENV, DEFAULT_MAX_RATIO)
 
 
+CACHE_PARTS = ("cache", "bundles")  # under the workbench home
+# Caches of older versions in the system temp folder, with the names of their entries
+# (content hashes of 16 or 24 hex digits, and ".extract-" temp folders): swept once.
+LEGACY_CACHES = {
+    "workbench-bundles": re.compile(r"[0-9a-f]{16}"),
+    "workbench-bundle-cache": re.compile(r"[0-9a-f]{24}|\.extract-[A-Za-z0-9_]{1,32}"),
+}
+
+
 def bundle_cache_dir() -> Path:
-    """Where zip bundles are extracted once, keyed by their content hash."""
-    return Path(tempfile.gettempdir()) / "workbench-bundle-cache"
+    """Where zip bundles are extracted once, keyed by their content hash: ``WORKBENCH_HOME/cache/bundles``."""
+    from core.paths import home_path
+
+    return home_path(*CACHE_PARTS)
+
+
+def _sweep_legacy_caches(keep: Path) -> None:
+    """Remove the extraction caches older versions left in the system temp folder.
+
+    Only entries whose names match that cache's hash pattern are removed, each proven
+    inside its cache folder; a cache folder that is a symbolic link, belongs to another
+    user, or holds ``keep`` (the current cache or home) is left alone, and so is anything
+    else in it. The folder itself goes once it is empty.
+    """
+    from core.paths import inside
+
+    temp = Path(tempfile.gettempdir())
+    for name, pattern in LEGACY_CACHES.items():
+        legacy = temp / name
+        try:
+            info = legacy.lstat()
+            if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+                continue
+            base = legacy.resolve()
+            if keep.resolve().is_relative_to(base):
+                continue
+            for entry in list(base.iterdir()):
+                if not pattern.fullmatch(entry.name) or entry.is_symlink() or not entry.is_dir():
+                    continue
+                try:
+                    shutil.rmtree(inside(base, entry.name))
+                except (OSError, InvalidInputError):
+                    continue
+            base.rmdir()  # only when nothing else is left in it
+        except OSError:
+            continue
 
 
 def _mb(n: int) -> str:
@@ -455,10 +498,13 @@ def _unpack(path: Path) -> Path:
             [Problem(str(path), None, "neither a directory nor a zip file")],
         )
     max_bytes, max_ratio = zip_limits()
-    cache = bundle_cache_dir()
+    cache: Path | str = "the workbench home (WORKBENCH_HOME)"
     tmp: Path | None = None
     try:
-        cache.mkdir(parents=True, exist_ok=True)
+        cache = bundle_cache_dir()
+        if not cache.is_dir():  # first use of this home's cache: drop older versions' temp caches once
+            cache.mkdir(parents=True, exist_ok=True)
+            _sweep_legacy_caches(keep=cache)
         target = cache / _digest(path)
         if target.is_dir():
             os.utime(target)  # most recently used: kept longest by _prune_cache
@@ -503,7 +549,7 @@ def read_bundle(path: Path | str) -> Bundle:
         BundleError: the bundle is invalid; ``.problems`` lists every problem found.
     """
     root = _unpack(Path(path))
-    problems = list(_validate_dir(root))
+    problems = list(_validate_dir(root, Path(path).name))
     if problems:
         head = "; ".join(str(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
@@ -532,7 +578,7 @@ def validate_bundle(path: Path | str) -> list[Problem]:
         root = _unpack(Path(path))
     except BundleError as exc:
         return exc.problems
-    return list(_validate_dir(root))
+    return list(_validate_dir(root, Path(path).name))
 
 
 # Times the analyses can hold (pandas' nanosecond range); a year 1 or 9999 would crash them later.
@@ -608,10 +654,30 @@ def _symlinks(root: Path) -> list[Problem]:
     return found
 
 
-def _validate_dir(root: Path) -> Iterator[Problem]:
+def _files_size(root: Path) -> int:
+    """Total size of the regular files under ``root``, never following links (a link counts 0)."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
+        for name in filenames:
+            try:
+                info = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                total += info.st_size
+    return total
+
+
+def _validate_dir(root: Path, label: str | None = None) -> Iterator[Problem]:
     links = _symlinks(root)
     if links:  # nothing else is read: a link may point outside the bundle or loop
         yield from links
+        return
+    max_bytes = zip_limits()[0]
+    total = _files_size(root)
+    if total > max_bytes:  # nothing else is read: the cap exists so an oversized bundle is not scanned
+        yield Problem(label or root.name, None, (
+            f"holds {_mb(total)} of files, over the limit of {_mb(max_bytes)} ({MAX_MB_ENV})"))
         return
     problems: list[Problem] = []
     mpath = root / MANIFEST

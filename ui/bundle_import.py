@@ -92,5 +92,8 @@ def _import(store: Store, name: str, data: bytes, digest: str, *, if_exists: str
 
 def _named(message: str, tmp: str, name: str) -> str:
     """``message`` with temporary paths (the upload's copy, the unpacked zip) replaced by the file name."""
+    from core.bundle import bundle_cache_dir
+
     message = message.replace(str(Path(tmp) / name), name).replace(tmp, name)
+    message = re.sub(re.escape(str(bundle_cache_dir())) + r"(?:[/\\][^\s:;,'\"]*)?", name, message)  # zip cache
     return re.sub(re.escape(tempfile.gettempdir()) + r"[/\\][^\s:;,'\"]*", name, message)

@@ -163,13 +163,16 @@ def test_cli_reports_symlinks_in_one_line(tmp_path):
 
 @pytest.fixture
 def tmpdir_only(tmp_path, monkeypatch) -> Path:
-    """A private temp folder for the zip cache, so leftovers can be counted exactly."""
+    """A private workbench home (which holds the zip cache) and a private system temp folder
+    beside it, so leftovers in either can be counted exactly. Returns the home."""
     import tempfile
 
     t = tmp_path / "tmp"
     t.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(t))
-    return t
+    home = tmp_path / "home"
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    return home
 
 
 def _zip_dir(src: Path, out: Path, extra: dict[str, bytes] | None = None) -> Path:
@@ -184,21 +187,21 @@ def _zip_dir(src: Path, out: Path, extra: dict[str, bytes] | None = None) -> Pat
     return out
 
 
-def _leftovers(t: Path) -> list[str]:
-    """Everything in the temp folder except finished cache entries."""
-    out = []
-    for p in t.rglob("*"):
-        rel = p.relative_to(t)
-        if rel.parts[0] == "workbench-bundle-cache" and len(rel.parts) > 1 and not rel.parts[1].startswith("."):
+def _leftovers(home: Path) -> list[str]:
+    """Everything in the home except the cache's finished entries, and everything in the temp folder."""
+    out = [f"tmp/{p.relative_to(home.parent / 'tmp')}" for p in (home.parent / "tmp").rglob("*")]
+    for p in home.rglob("*") if home.is_dir() else []:
+        rel = p.relative_to(home)
+        if rel.parts[:2] == ("cache", "bundles") and len(rel.parts) > 2 and not rel.parts[2].startswith("."):
             continue
-        if rel.parts == ("workbench-bundle-cache",):
+        if rel.parts in (("cache",), ("cache", "bundles")):
             continue
         out.append(str(rel))
     return out
 
 
-def _cache_entries(t: Path) -> list[Path]:
-    cache = t / "workbench-bundle-cache"
+def _cache_entries(home: Path) -> list[Path]:
+    cache = home / "cache" / "bundles"
     return sorted(p for p in cache.iterdir() if not p.name.startswith(".")) if cache.is_dir() else []
 
 
@@ -234,7 +237,8 @@ def test_total_size_cap_from_environment(tmp_path, tmpdir_only, monkeypatch):
     assert [p.message for p in problems] == [
         "expands to 3.0 MB, over the limit of 2.0 MB (WORKBENCH_BUNDLE_MAX_MB)"]
     assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
-    proc = _cli("bundle", "validate", str(z), env={"WORKBENCH_BUNDLE_MAX_MB": "2", "TMPDIR": str(tmpdir_only)})
+    proc = _cli("bundle", "validate", str(z), env={"WORKBENCH_BUNDLE_MAX_MB": "2", "WORKBENCH_HOME": str(tmpdir_only),
+                                                          "TMPDIR": str(tmpdir_only.parent / "tmp")})
     _one_line_error(proc)
     assert "over the limit of 2.0 MB" in proc.stderr
 
@@ -338,6 +342,84 @@ def test_interrupted_extraction_leaves_nothing(tmp_path, tmpdir_only, monkeypatc
     monkeypatch.setattr(zipfile.ZipExtFile, "read", real_read)
     assert _leftovers(tmpdir_only) == [] and _cache_entries(tmpdir_only) == []
     assert read_bundle(z).id == "hostile-1"  # and the next run works
+
+
+def test_zip_cache_lives_in_the_workbench_home(tmp_path, tmpdir_only):
+    z = _zip_dir(_bundle(tmp_path / "b"), tmp_path / "z.zip")
+    bundle = read_bundle(z)
+    assert bundle.path.parent == (tmpdir_only / "cache" / "bundles").resolve()
+    assert bundle.events() and _cache_entries(tmpdir_only) == [bundle.path]
+    assert _leftovers(tmpdir_only) == []  # nothing in the system temp folder either
+
+
+def test_legacy_temp_caches_are_swept_once_and_only_their_hash_entries(tmp_path, tmpdir_only):
+    temp = tmpdir_only.parent / "tmp"
+    old16, old24 = temp / "workbench-bundles", temp / "workbench-bundle-cache"
+    (old16 / "0123456789abcdef" / "nested").mkdir(parents=True)
+    (old16 / "0123456789abcdef" / "bundle.json").write_text("{}")
+    (old24 / ("a" * 24)).mkdir(parents=True)
+    (old24 / ".extract-k2j4_x").mkdir()
+    (old24 / "notes").mkdir()  # not a cache entry's name: kept
+    (old24 / ("b" * 23)).mkdir()  # one digit short: kept
+    outside = tmp_path / "precious"
+    (outside / "data").mkdir(parents=True)
+    (old24 / ("c" * 24)).symlink_to(outside, target_is_directory=True)  # a link: neither followed nor removed
+
+    assert validate_bundle(_zip_dir(_bundle(tmp_path / "b"), tmp_path / "z.zip")) == []
+    assert not old16.exists()  # emptied, so removed
+    assert sorted(p.name for p in old24.iterdir()) == ["b" * 23, "c" * 24, "notes"]
+    assert (outside / "data").is_dir()
+
+    (old16 / "fedcba9876543210").mkdir(parents=True)  # the home's cache exists now: not swept again
+    assert validate_bundle(_zip_dir(_bundle(tmp_path / "b2"), tmp_path / "z2.zip")) == []
+    assert (old16 / "fedcba9876543210").is_dir()
+
+
+def test_legacy_cache_that_is_a_link_is_left_alone(tmp_path, tmpdir_only):
+    victim = tmp_path / "victim"
+    (victim / ("d" * 24)).mkdir(parents=True)
+    (tmpdir_only.parent / "tmp" / "workbench-bundle-cache").symlink_to(victim, target_is_directory=True)
+    assert validate_bundle(_zip_dir(_bundle(tmp_path / "b"), tmp_path / "z.zip")) == []
+    assert (victim / ("d" * 24)).is_dir()
+
+
+# ---------------------------------------------------------------- directory bundles: size cap
+
+def test_directory_bundle_size_cap_from_environment(tmp_path, sqlite_store, monkeypatch):
+    from core.store.imports import import_bundle
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    b = _bundle(tmp_path / "big")
+    (b / "datasets").mkdir(exist_ok=True)
+    (b / "datasets" / "noise.bin").write_bytes(b"\1" * (3 << 20))
+    assert validate_bundle(b) == []  # 3 MB is fine by default
+    monkeypatch.setenv("WORKBENCH_BUNDLE_MAX_MB", "2")
+    assert [str(p) for p in validate_bundle(b)] == [
+        "big: holds 3.0 MB of files, over the limit of 2.0 MB (WORKBENCH_BUNDLE_MAX_MB)"]
+    with pytest.raises(BundleError, match=r"over the limit of 2\.0 MB \(WORKBENCH_BUNDLE_MAX_MB\)"):
+        import_bundle(sqlite_store, b)
+    assert not (tmp_path / "home" / "bundles" / "hostile-1").exists()
+    proc = _cli("bundle", "validate", str(b), env={"WORKBENCH_BUNDLE_MAX_MB": "2"})
+    _one_line_error(proc)
+    assert "big: holds 3.0 MB of files, over the limit of 2.0 MB (WORKBENCH_BUNDLE_MAX_MB)" in proc.stderr
+
+
+def test_directory_size_cap_counts_regular_files_only(tmp_path, monkeypatch):
+    """A sparse file counts by its size; a link is refused as a link, never measured through."""
+    b = _bundle(tmp_path / "b")
+    monkeypatch.setenv("WORKBENCH_BUNDLE_MAX_MB", "1")
+    big = tmp_path / "outside.bin"
+    with big.open("wb") as fh:
+        fh.truncate(50 << 20)
+    (b / "datasets").mkdir(exist_ok=True)
+    (b / "datasets" / "big.bin").symlink_to(big)
+    assert [p.message for p in validate_bundle(b)] == [
+        "symbolic links are not allowed in a bundle; copy the file in"]
+    (b / "datasets" / "big.bin").unlink()
+    with (b / "datasets" / "sparse.bin").open("wb") as fh:
+        fh.truncate(2 << 20)
+    assert [p.message for p in validate_bundle(b)] == [
+        "holds 2.0 MB of files, over the limit of 1.0 MB (WORKBENCH_BUNDLE_MAX_MB)"]
 
 
 # ---------------------------------------------------------------- nesting depth
