@@ -14,7 +14,7 @@ import streamlit as st
 
 from core import timerange as tr
 from core.errors import InvalidInputError, WorkbenchError
-from core.models import TimeWindow
+from core.models import TimeWindow, format_duration
 from core.store.incidents import list_incidents
 from ui import state
 from ui.presentation import present
@@ -84,7 +84,9 @@ def _time_picker(window: TimeWindow) -> None:
     side = st.sidebar
     side.markdown("**Time range (UTC)**")
     label = state.range_label()
-    side.caption(tr.describe(window) + (f" · {label}" if label else ""))
+    # one end per line: the narrow sidebar otherwise breaks a time in the middle
+    side.caption(f"{tr.format_input(window.start)} →  \n{tr.format_input(window.end)} UTC · "
+                 f"{format_duration(window.duration)}" + (f"  \n{label}" if label else ""))
     side.selectbox("Quick range", list(tr.QUICK_RANGES), index=None, key=QUICK_KEY, on_change=_quick,
                    format_func=tr.QUICK_RANGES.get, placeholder="Quick ranges…", label_visibility="collapsed")
     b1, b2, b3 = side.columns(3)
