@@ -85,7 +85,9 @@ def _params(url: str) -> dict[str, str]:
 def _shown(page) -> tuple[str, str, str]:
     """What the sidebar shows: the incident picker's text and the From/To fields."""
     side = page.locator('[data-testid="stSidebar"]')
-    picker = side.locator('[data-testid="stSelectbox"]').first.text_content()
+    picker = side.locator('[data-testid="stSelectbox"]').first.evaluate(
+        "e => [e.innerText, ...[...e.querySelectorAll('input,[aria-label],[title]')].map("
+        "i => [i.value, i.getAttribute('aria-label'), i.getAttribute('title')].join(' '))].join(' ')")
     return (picker, side.get_by_role("textbox", name="From (UTC)").input_value(), side.get_by_role("textbox", name="To (UTC)").input_value())
 
 
