@@ -278,8 +278,14 @@ def test_cli_elasticsearch_url_with_bad_port(tmp_path):
 def test_ctrl_c_while_the_cli_is_still_importing_is_one_line(delay, tmp_path):
     """SIGINT during start-up (the command modules import pandas, plotly, ruptures, ...)."""
     env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-m", "core", "bundle", "validate", str(tmp_path)], cwd=ROOT,
+    # The delay counts from the moment the interpreter hands over to ``python -m core``: a
+    # signal during the interpreter's own start-up (site packages) is outside the program.
+    starter = ("import runpy, sys; print('started', flush=True); "
+               "sys.argv = ['core', 'bundle', 'validate', sys.argv[1]]; "
+               "runpy.run_module('core', run_name='__main__', alter_sys=True)")
+    proc = subprocess.Popen([sys.executable, "-c", starter, str(tmp_path)], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

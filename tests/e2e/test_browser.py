@@ -79,8 +79,8 @@ def test_shared_link_reopens_the_same_view(server, browser):
     page.goto(f"{server}/timeline?incident=demo-fraud-stale&from=2026-02-04T00:00:00Z&to=2026-02-04T12:00:00Z")
     wait_idle(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    assert sidebar.get_by_label("From (UTC)").input_value() == "2026-02-04 00:00"
-    assert sidebar.get_by_label("To (UTC)").input_value() == "2026-02-04 12:00"
+    assert sidebar.get_by_role("textbox", name="From (UTC)").input_value() == "2026-02-04 00:00"
+    assert sidebar.get_by_role("textbox", name="To (UTC)").input_value() == "2026-02-04 12:00"
     assert "demo-fraud-stale" in page.url
     page.close()
 
