@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy.exc import DataError, OperationalError
 
-from core.bundle import Bundle, Problem, read_bundle, require_incident_id
+from core.bundle import Bundle, Problem, read_bundle, require_incident_id, unstorable_text
 from core.errors import BundleError, InvalidInputError, StoreError
 from core.models import EventKind, Milestone, RootCause, Severity, Status, utc
 from core.paths import home_path, inside
@@ -80,36 +80,13 @@ _SUSPECT = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")  # escaped surrogate or NUL
 _loads = json.JSONDecoder().decode
 
 
-def _bad_text(value: Any, where: str) -> tuple[str, str] | None:
-    """(field, problem) of the first string in ``value`` that no store can hold, or None."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return where, "a NUL character (\\u0000)"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return where, f"a lone UTF-16 surrogate ({value[exc.start]!r})"
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _bad_text(key, where) or _bad_text(item, f"{where}.{key}" if where else str(key))
-            if found:
-                return found
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found = _bad_text(item, f"{where}[{i}]")
-            if found:
-                return found
-    return None
-
-
 def _refuse(file: str, line: int | None, message: str) -> BundleError:
     where = f"{file}:{line}" if line else file
     return BundleError(f"{where}: {message}", [Problem(file, line, message)])
 
 
 def _check_manifest_text(manifest: dict[str, Any]) -> None:
-    found = _bad_text(manifest, "")
+    found = unstorable_text(manifest, "")
     if found:
         field, what = found
         raise _refuse("bundle.json", None, f"'{field}' holds {what}, which cannot be stored; remove it")
@@ -152,7 +129,7 @@ def _event_rows(path: Path, incident_id: str, author: str, milestones: dict[str,
                 continue
             ev = _loads(line)
             if "\\u" in line and _SUSPECT.search(line):
-                found = _bad_text(ev, "")
+                found = unstorable_text(ev, "")
                 if found:
                     field, what = found
                     raise _refuse(EVENTS_FILE, lineno,
