@@ -2,8 +2,10 @@
 
 Each command group lives in ``core/cli/<name>.py`` and exposes
 ``register(subparsers)``, adding its parser with ``set_defaults(func=...)``; the
-function returns the exit code. Expected errors (``WorkbenchError``) print one
-line on stderr and exit non-zero; no traceback reaches the user.
+function returns the exit code. ``core.cli.COMMANDS`` lists the commands, one line
+each: a command imports only its own module, and ``--help`` imports none. Expected
+errors (``WorkbenchError``) print one line on stderr and exit non-zero; no traceback
+reaches the user.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import sys
 try:  # Ctrl-C while the interpreter is still importing: one line, no traceback
     import argparse
     import importlib
-    import pkgutil
+    from collections.abc import Iterable
 
-    import core.cli
+    from core.cli import COMMANDS
     from core.errors import WorkbenchError
 except KeyboardInterrupt:
     sys.stderr.write("error: interrupted\n")
@@ -24,20 +26,30 @@ except KeyboardInterrupt:
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the given commands registered in full (default: all of them).
+
+    Every other command of ``core.cli.COMMANDS`` gets a placeholder with its help line,
+    so ``--help`` and the "invalid choice" message list all commands without importing them.
+    """
+    full = set(COMMANDS) if commands is None else set(commands)
     parser = argparse.ArgumentParser(
         prog="python -m core",
         description="ML Incident Workbench command line: bundles, drift, logs, onsets, runs, changes, triage.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(core.cli.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"core.cli.{info.name}")
-        module.register(sub)
+    for name in sorted(COMMANDS):
+        if name in full:
+            importlib.import_module(COMMANDS[name].module).register(sub)
+        else:
+            sub.add_parser(name, help=COMMANDS[name].help)
     return parser
 
 
+def _command_in(argv: list[str]) -> str | None:
+    """The command named on the line (the first word that is not an option), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     from core.redact import redact
 
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    command = _command_in(argv)
+    parser = build_parser([command] if command else [])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed a one-line usage error

@@ -1,0 +1,32 @@
+"""The commands of ``python -m core``: one line per command, its module and its one-line help.
+
+A command ``NAME`` lives in the module named here and exposes ``register(subparsers)``,
+adding its parser (``help=`` the same text as below) with ``set_defaults(func=...)``.
+``python -m core NAME ...`` imports only that module; ``python -m core --help`` lists
+every command from this table without importing any of them. To add a command, write
+its module and add its line here (``tests/core/test_cli_documented.py`` checks that the
+help below is the one the module registers, and that README documents it).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Command(NamedTuple):
+    module: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "bundle": Command("core.cli.bundle", "validate or import an incident bundle"),
+    "changes": Command("core.cli.changes", "rank the change events before the incident onset"),
+    "drift": Command("core.cli.drift", "schema diff and drift between two files, or one file split at a time"),
+    "fishbone": Command("core.cli.fishbone", "export an incident's fishbone and Five Whys"),
+    "logs": Command("core.cli.logs", "search logs and diff log templates (Lucene syntax)"),
+    "onset": Command("core.cli.onset", "find change points and the main onset of a KPI series"),
+    "postmortem": Command("core.cli.postmortem",
+                          "write an incident's blameless post-mortem as Markdown, HTML or PDF"),
+    "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
+    "triage": Command("core.cli.triage", "rank the likely root-cause classes of an incident bundle, with evidence"),
+}
