@@ -310,16 +310,9 @@ _CHUNK = 1 << 20
 
 
 def _positive_setting(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return float(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise InvalidInputError(f"{name}={raw!r} is not a positive number; set it like {name}={default} or unset it")
-    return value
+    from core.config import settings
+
+    return settings().limits.positive(name, default)
 
 
 def zip_limits() -> tuple[int, float]:

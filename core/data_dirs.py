@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from core.config import DATA_DIRS_VAR, Settings, load_settings, settings
 from core.errors import InvalidInputError
 
-DATA_DIRS_VAR = "WORKBENCH_DATA_DIRS"
+
+def _settings(environ: Mapping[str, str] | None) -> Settings:
+    return settings() if environ is None else load_settings(environ)
 
 
 def team_mode(environ: Mapping[str, str] | None = None) -> bool:
     """True when the store is PostgreSQL (``DATABASE_URL``), i.e. the app is shared by a team."""
-    url = (os.environ if environ is None else environ).get("DATABASE_URL", "").strip().lower()
-    return url.startswith(("postgres://", "postgresql://", "postgresql+"))
+    return _settings(environ).store.team_mode
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,12 @@ class LocalPathsPolicy:
 
 def local_paths_policy(environ: Mapping[str, str] | None = None) -> LocalPathsPolicy:
     """The policy from ``WORKBENCH_DATA_DIRS`` and ``DATABASE_URL`` (default: the process environment)."""
-    env = os.environ if environ is None else environ
-    folders = tuple(dict.fromkeys(Path(p).expanduser().resolve()
-                                  for p in env.get(DATA_DIRS_VAR, "").split(os.pathsep) if p.strip()))
+    config = _settings(environ)
+    folders = tuple(dict.fromkeys(Path(p).expanduser().resolve() for p in config.limits.data_dirs))
     if folders:
         shown = ", ".join(str(f) for f in folders)
         return LocalPathsPolicy(True, folders, f"Reads files on the server that runs the workbench, only inside: {shown}.")
-    if team_mode(env):
+    if config.store.team_mode:
         return LocalPathsPolicy(False, (), (
             "Reading server files by path is off in team mode (DATABASE_URL is PostgreSQL): set "
             f"{DATA_DIRS_VAR} to the folders app users may read (separated by '{os.pathsep}'), or upload the files."))

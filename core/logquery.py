@@ -31,7 +31,6 @@ default operator OR, as Kibana and Elasticsearch do; ``+term`` is required,
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +40,9 @@ from luqum import tree as lt
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
 from luqum.parser import parser as _luqum_parser
 
+from core.config import (
+    DEFAULT_QUERY_MAX_CHARS, DEFAULT_QUERY_MAX_DEPTH, DEFAULT_QUERY_MAX_TERMS, QUERY_LIMIT_VARS, load_settings, settings,
+)
 from core.errors import InvalidInputError
 from core.models import utc
 
@@ -86,11 +88,10 @@ class QueryTooLargeError(InvalidInputError):
     """The query is longer, has more terms, or nests deeper than :class:`QueryLimits` allows."""
 
 
-DEFAULT_MAX_CHARS = 10_000
-DEFAULT_MAX_TERMS = 1_000
-DEFAULT_MAX_DEPTH = 30
-_LIMIT_VARS = {"max_chars": "WORKBENCH_QUERY_MAX_CHARS", "max_terms": "WORKBENCH_QUERY_MAX_TERMS",
-               "max_depth": "WORKBENCH_QUERY_MAX_DEPTH"}
+DEFAULT_MAX_CHARS = DEFAULT_QUERY_MAX_CHARS
+DEFAULT_MAX_TERMS = DEFAULT_QUERY_MAX_TERMS
+DEFAULT_MAX_DEPTH = DEFAULT_QUERY_MAX_DEPTH
+_LIMIT_VARS = QUERY_LIMIT_VARS
 
 
 @dataclass(frozen=True)
@@ -112,20 +113,8 @@ class QueryLimits:
         Raises:
             InvalidInputError: a variable is not a positive whole number.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, int] = {}
-        for attr, var in _LIMIT_VARS.items():
-            raw = env.get(var, "").strip()
-            if not raw:
-                continue
-            try:
-                values[attr] = int(raw.replace("_", ""))
-            except ValueError:
-                values[attr] = 0
-            if values[attr] < 1:
-                raise InvalidInputError(f"{var}={raw!r} is not a positive whole number; set it to e.g. "
-                                        f"{getattr(cls, attr)} or unset it")
-        return cls(**values)
+        config = settings() if environ is None else load_settings(environ)
+        return cls(**config.limits.query_limits)
 
 
 _NARROW = ("narrow the query: use a wildcard (checkout-*) or a range ([a TO b]) instead of listing values, "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,23 +19,17 @@ from pathlib import Path
 import pandas as pd
 
 from core.bundle import Bundle, read_table
+from core.config import DEFAULT_MAX_UPLOAD_MB, settings
 from core.errors import InvalidInputError
 from core.models import TimeWindow, iso, utc
 
-DEFAULT_MAX_MB = 500
+DEFAULT_MAX_MB = DEFAULT_MAX_UPLOAD_MB
 SUFFIXES = (".csv", ".parquet", ".jsonl", ".ndjson")
 
 
 def max_bytes() -> int:
     """The size limit of one dataset file: ``WORKBENCH_MAX_UPLOAD_MB`` megabytes (default 500)."""
-    raw = os.environ.get("WORKBENCH_MAX_UPLOAD_MB", str(DEFAULT_MAX_MB))
-    try:
-        mb = float(raw)
-    except ValueError:
-        raise InvalidInputError(
-            f"WORKBENCH_MAX_UPLOAD_MB is '{raw}', not a number; set it to a size in megabytes such as 500"
-        ) from None
-    return int(mb * 1_000_000)
+    return settings().limits.max_upload_bytes
 
 
 def _check_size(name: str, size: int, limit: int | None) -> None:

@@ -25,25 +25,26 @@ with a ``terms`` sub-aggregation, facets are ``terms`` aggregations.
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import dataclass
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from core.config import (
+    DEFAULT_ES_INDEX, DEFAULT_ES_TIMEOUT_S, ElasticSettings, Settings, display_url, load_settings, settings,
+)
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.logquery import FieldKind, compile_query
 from core.models import TimeWindow, utc
-from core.redact import auth_secrets, redact, unparsable_url, url_secrets
+from core.redact import redact, unparsable_url
 from core.sources.logs import (
-    LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
+    LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, FieldFacet, Histogram, HistogramBucket,
     LogHit, SearchPage, SourceInfo, check_page_size, decode_cursor, encode_cursor, pick_interval,
 )
 
-DEFAULT_INDEX = "logs-*"
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_INDEX = DEFAULT_ES_INDEX
+DEFAULT_TIMEOUT_S = DEFAULT_ES_TIMEOUT_S
 PIT_KEEP_ALIVE = "2m"
 MESSAGES_PAGE = 5_000
 DEFAULT_MESSAGE_LIMIT = 2_000_000
@@ -61,77 +62,38 @@ _KINDS = {
 
 def safe_url(url: str) -> str:
     """``url`` without user name and password; a URL that does not parse (a bad port) is redacted instead."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-    except ValueError:
-        return unparsable_url(url)
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return display_url(url)
 
 
-@dataclass(frozen=True)
-class ElasticConfig:
-    """Connection settings; ``repr`` hides the secrets."""
-
-    url: str
-    index: str = DEFAULT_INDEX
-    time_field: str = TIME_FIELD
-    api_key: str | None = None
-    username: str | None = None
-    password: str | None = None
-    ca_certs: str | None = None
-    timeout_s: float = DEFAULT_TIMEOUT_S
-
-    def __repr__(self) -> str:
-        auth = "api_key" if self.api_key else ("basic" if self.username else "none")
-        return (f"ElasticConfig(url={safe_url(self.url)!r}, index={self.index!r}, time_field={self.time_field!r}, "
-                f"auth={auth}, timeout_s={self.timeout_s})")
-
-    __str__ = __repr__
-
-    def secrets(self) -> list[str]:
-        """Every form of the configured credentials, for :func:`core.redact.redact`."""
-        return auth_secrets(username=self.username, password=self.password, api_key=self.api_key) \
-            + url_secrets(self.url)
+class ElasticConfig(ElasticSettings):
+    """Connection settings (:class:`core.config.ElasticSettings`) and the client they open; ``repr`` hides the secrets."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 secrets_path: Path | str | None = None) -> "ElasticConfig":
-        """Settings from the environment, falling back to ``.streamlit/secrets.toml`` ``[elasticsearch]``.
+    def from_settings(cls, config: Settings | None = None) -> "ElasticConfig":
+        """The ``elasticsearch`` section of ``config`` (default: :func:`core.config.settings`).
 
         Raises:
             InvalidInputError: no URL is configured, or a setting is malformed.
         """
-        env = os.environ if env is None else env
-        secrets: dict[str, Any] = {}
-        path = Path(secrets_path) if secrets_path else Path(".streamlit") / "secrets.toml"
-        if path.is_file():
-            try:
-                secrets = dict(tomllib.loads(path.read_text(encoding="utf-8")).get("elasticsearch", {}))
-            except tomllib.TOMLDecodeError as exc:
-                raise InvalidInputError(f"{path} is not valid TOML ({exc}); fix the file") from None
-
-        def get(var: str, key: str) -> str | None:
-            value = env.get(var) or secrets.get(key)
-            return str(value) if value not in (None, "") else None
-
-        url = get("ES_URL", "url")
-        if not url:
+        es = (config or settings()).elasticsearch
+        if not es.url:
             raise InvalidInputError(
                 "Elasticsearch is not configured: set ES_URL (and ES_API_KEY or ES_USERNAME/ES_PASSWORD, ES_INDEX) "
                 "or an [elasticsearch] table in .streamlit/secrets.toml")
-        timeout = get("ES_TIMEOUT", "timeout")
-        try:
-            timeout_s = float(timeout) if timeout else DEFAULT_TIMEOUT_S
-        except ValueError:
-            raise InvalidInputError(f"ES_TIMEOUT must be a number of seconds, not '{timeout}'") from None
-        return cls(url=url, index=get("ES_INDEX", "index") or DEFAULT_INDEX,
-                   time_field=get("ES_TIME_FIELD", "time_field") or TIME_FIELD,
-                   api_key=get("ES_API_KEY", "api_key"), username=get("ES_USERNAME", "username"),
-                   password=get("ES_PASSWORD", "password"), ca_certs=get("ES_CA_CERT", "ca_certs"),
-                   timeout_s=timeout_s)
+        return cls(**{f.name: getattr(es, f.name) for f in fields(es)})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 secrets_path: Path | str | None = None) -> "ElasticConfig":
+        """Settings from ``env`` (default: the process environment), falling back to the secrets file's
+        ``[elasticsearch]`` table (``secrets_path``, default ``.streamlit/secrets.toml``).
+
+        Raises:
+            InvalidInputError: no URL is configured, or a setting is malformed.
+        """
+        if env is None and secrets_path is None:
+            return cls.from_settings()
+        return cls.from_settings(load_settings(env, secrets_path))
 
     def client(self):
         """An ``elasticsearch.Elasticsearch`` client with explicit timeouts and no retry storms."""
@@ -220,6 +182,11 @@ class ElasticsearchLogSource:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ElasticsearchLogSource":
         return cls(ElasticConfig.from_env(env))
+
+    @classmethod
+    def from_settings(cls, config: Settings | None = None) -> "ElasticsearchLogSource":
+        """The cluster of ``config``'s ``elasticsearch`` section (default: :func:`core.config.settings`)."""
+        return cls(ElasticConfig.from_settings(config))
 
     @property
     def info(self) -> SourceInfo:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import duckdb
 
+from core.config import DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MEMORY_MB, check_log_memory_mb, settings
 from core.errors import InvalidInputError, NotFoundError
 from core.logquery import FieldKind, compile_query
 from core.models import TimeWindow
@@ -42,13 +43,13 @@ DEFAULT_LINE_PATTERN = (
     r"(?:(?P<log__level>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\s+)?"
     r"(?:\[(?P<service__name>[^\]]*)\]\s*)?(?P<message>.*)$"
 )
-DEFAULT_MAX_BYTES = 1_500_000_000
+DEFAULT_MAX_BYTES = DEFAULT_LOG_MAX_BYTES
 # The longest line (one log record) read, in bytes: longer lines are skipped and reported as FILE:LINE.
 # Bundle validation uses the same limit (core.bundle), so what validates is what the log search reads.
 MAX_LINE_BYTES = 16 * 1024 * 1024
 _SCAN_CHUNK = 1 << 24
 DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_MEMORY_MB = 1024
+DEFAULT_MEMORY_MB = DEFAULT_LOG_MEMORY_MB
 TIME_CANDIDATES = ("@timestamp", "timestamp", "time", "ts", "datetime", "date")
 _TEXT_FIELDS = ("message", "error.message")
 _ZONE_RX = r"(Z|z|[+-]\d\d:?\d\d)$"
@@ -123,17 +124,9 @@ def _kind_of(type_name: str) -> FieldKind:
 
 def _memory_mb(given: int | None) -> int:
     """DuckDB's memory limit in MB: ``given``, else ``WORKBENCH_LOG_MEMORY_MB``, else 1024."""
-    raw = str(given) if given is not None else os.environ.get("WORKBENCH_LOG_MEMORY_MB", "").strip()
-    if not raw:
-        return DEFAULT_MEMORY_MB
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 256:
-        raise InvalidInputError(f"WORKBENCH_LOG_MEMORY_MB={raw!r} must be a whole number of MB, at least 256 "
-                                f"(default {DEFAULT_MEMORY_MB})")
-    return value
+    if given is not None:
+        return check_log_memory_mb(given)
+    return settings().limits.log_memory_mb
 
 
 def _copy_range(src: Any, dst: Any, start: int, end: int | None) -> None:
@@ -181,8 +174,7 @@ class LocalLogSource:
         for p in self._paths:
             if not p.is_file():
                 raise NotFoundError(f"log file {p} not found; check the path")
-        limit = max_bytes if max_bytes is not None else int(os.environ.get("WORKBENCH_LOG_MAX_BYTES",
-                                                                            DEFAULT_MAX_BYTES))
+        limit = max_bytes if max_bytes is not None else settings().limits.log_max_bytes
         size = sum(p.stat().st_size for p in self._paths)
         if size > limit:
             raise InvalidInputError(

@@ -22,20 +22,23 @@ Prometheus's own message; a query with no data raises :class:`InvalidInputError`
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
 
+from core.config import (
+    DEFAULT_PROMETHEUS_TIMEOUT_S, HIDDEN, SECRET, URL, HidesSecrets, PrometheusSettings, Section, Settings,
+    display_url, prometheus_settings, settings,
+)
 from core.errors import InvalidInputError, SourceUnavailableError
-from core.redact import auth_secrets, redact, unparsable_url, url_secrets
+from core.redact import redact, unparsable_url
 from core.models import TimeWindow, iso
 from core.sources.metrics import MetricSeries, clean_series
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = DEFAULT_PROMETHEUS_TIMEOUT_S
 DEFAULT_MAX_POINTS = 2000  # per series; Prometheus itself refuses more than 11,000
 STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
@@ -52,18 +55,11 @@ def step_for(window: TimeWindow, max_points: int = DEFAULT_MAX_POINTS) -> int:
 
 def _safe_url(url: str) -> str:
     """The URL without user info or query, for messages; a URL that does not parse is redacted instead."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-    except ValueError:
-        return unparsable_url(url)
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return display_url(url)
 
 
-@dataclass(frozen=True)
-class PrometheusMetricSource:
+@dataclass(frozen=True, repr=False)
+class PrometheusMetricSource(HidesSecrets):
     """Reads PromQL range queries from a Prometheus server.
 
     Args:
@@ -75,10 +71,10 @@ class PrometheusMetricSource:
         max_points: the step is chosen so that no series has more samples.
     """
 
-    url: str
-    token: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    url: str = field(metadata=URL)
+    token: str | None = field(default=None, metadata=SECRET)
+    username: str | None = field(default=None, metadata=HIDDEN)
+    password: str | None = field(default=None, metadata=SECRET)
     timeout: float = DEFAULT_TIMEOUT
     max_points: int = DEFAULT_MAX_POINTS
 
@@ -96,45 +92,42 @@ class PrometheusMetricSource:
             )
         object.__setattr__(self, "url", self.url.rstrip("/"))
 
-    def __repr__(self) -> str:
-        auth = "token" if self.token else ("basic" if self.username else "none")
-        return (f"PrometheusMetricSource(url={_safe_url(self.url)!r}, auth={auth}, timeout={self.timeout:g}, "
-                f"max_points={self.max_points})")
-
-    __str__ = __repr__
-
     def _secrets(self) -> list[str]:
         """Every form of the configured credentials, for :func:`core.redact.redact`."""
-        return auth_secrets(token=self.token, username=self.username, password=self.password) \
-            + url_secrets(self.url)
+        return self.secrets()
+
+    @classmethod
+    def from_settings(cls, config: Settings | None = None) -> "PrometheusMetricSource":
+        """The server of ``config``'s ``prometheus`` section (default: :func:`core.config.settings`).
+
+        Raises:
+            InvalidInputError: no URL is configured anywhere, or the timeout is not a number.
+        """
+        return cls._from((config or settings()).prometheus)
 
     @classmethod
     def from_env(cls, secrets: Mapping[str, Any] | None = None,
                  environ: Mapping[str, str] | None = None) -> "PrometheusMetricSource":
-        """Build from ``secrets`` (the ``[prometheus]`` table) or the ``PROMETHEUS_*`` environment.
+        """Build from the ``PROMETHEUS_*`` variables of ``environ``, else the keys of ``secrets`` (a
+        ``[prometheus]`` table); with neither given, from :func:`core.config.settings`.
 
         Raises:
             InvalidInputError: no URL is configured anywhere.
         """
-        env = os.environ if environ is None else environ
-        sec = dict(secrets or {})
+        if secrets is None and environ is None:
+            return cls.from_settings()
+        return cls._from(prometheus_settings(Section("prometheus", "PROMETHEUS_", dict(secrets or {}),
+                                                     dict(environ or {}))))
 
-        def get(key: str) -> Any:
-            return sec.get(key) or env.get(f"PROMETHEUS_{key.upper()}") or None
-
-        url = get("url")
-        if not url:
+    @classmethod
+    def _from(cls, conf: PrometheusSettings) -> "PrometheusMetricSource":
+        if not conf.url:
             raise InvalidInputError(
                 "no Prometheus server configured; set PROMETHEUS_URL (or url under [prometheus] "
                 "in .streamlit/secrets.toml)"
             )
-        timeout = get("timeout")
-        try:
-            timeout = float(timeout) if timeout else DEFAULT_TIMEOUT
-        except ValueError:
-            raise InvalidInputError(f"PROMETHEUS_TIMEOUT '{timeout}' is not a number of seconds") from None
-        return cls(url=str(url), token=get("token"), username=get("username"), password=get("password"),
-                   timeout=timeout)
+        return cls(url=conf.url, token=conf.token, username=conf.username, password=conf.password,
+                   timeout=conf.timeout)
 
     @property
     def display_url(self) -> str:

@@ -8,7 +8,6 @@ the store as their first argument.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.config import settings
 from core.errors import StoreError
 from core.redact import redact, redact_url, unparsable_url, url_secrets
 
@@ -31,13 +31,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def workbench_home() -> Path:
     """Folder for the embedded store, demo bundles and MLflow data (``WORKBENCH_HOME``)."""
-    home = Path(os.environ.get("WORKBENCH_HOME") or Path.cwd() / ".workbench")
+    home = settings().store.home or Path.cwd() / ".workbench"
     home.mkdir(parents=True, exist_ok=True)
     return home
 
 
 def default_url() -> str:
-    return os.environ.get("DATABASE_URL") or f"sqlite:///{workbench_home() / 'workbench.db'}"
+    return settings().store.database_url or f"sqlite:///{workbench_home() / 'workbench.db'}"
 
 
 def normalize_url(url: str) -> str:

@@ -7,13 +7,13 @@ The browser is ``BROWSER_PATH`` when set, else the first Chrome-family browser o
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import plotly.graph_objects as go
 
+from core.config import settings
 from core.errors import InvalidInputError, SourceUnavailableError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -22,8 +22,9 @@ FORMATS = ("svg", "png")
 
 def browser_path() -> str | None:
     """The Chrome-family browser kaleido should drive (``BROWSER_PATH``, ``PATH``, Debian's chromium)."""
-    if os.environ.get("BROWSER_PATH"):
-        return os.environ["BROWSER_PATH"]
+    given = settings().limits.browser_path
+    if given:
+        return given
     for name in BROWSERS:
         found = shutil.which(name)
         if found:

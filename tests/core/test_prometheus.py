@@ -194,8 +194,11 @@ def test_configuration_from_secrets_and_environment():
     assert src.url == "http://prom.example:9090" and src.token == "t0ken" and src.timeout == 3.0
     assert "t0ken" not in repr(src)
     src = PrometheusMetricSource.from_env({"url": "https://secret.example/prom/", "username": "u",
-                                           "password": "p"}, environ=env)
+                                           "password": "p"}, environ={})
     assert src.url == "https://secret.example/prom" and src.username == "u"
+    # the environment comes first, then the secrets table (as for every setting, see core/config.py)
+    src = PrometheusMetricSource.from_env({"url": "https://secret.example/prom/", "username": "u"}, environ=env)
+    assert src.url == "http://prom.example:9090" and src.username == "u" and src.token == "t0ken"
     with pytest.raises(InvalidInputError, match="set PROMETHEUS_URL"):
         PrometheusMetricSource.from_env(environ={})
     with pytest.raises(InvalidInputError, match="not a number of seconds"):
