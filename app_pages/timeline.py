@@ -5,7 +5,7 @@ import streamlit as st
 from core.errors import WorkbenchError
 from core.models import EventKind, format_duration, iso
 from core.store.timeline import list_events
-from core.timeline_io import export_events
+from core.flows.timeline_io import export_events
 from core.viz.timeline import KIND_LABELS, build_timeline_figure
 from ui import state
 from ui import timeline as tl

@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.errors import BundleError, WorkbenchError
 from core.store import Store
-from core.store.imports import IncidentExistsError, import_bundle, next_free_id
+from core.flows.import_bundle import IncidentExistsError, import_bundle, next_free_id
 from ui import state
 
 PENDING_KEY = "incidents_import_pending"  # {"digest", "id", "suggested"} while the user decides

@@ -17,7 +17,7 @@ from core.data_dirs import local_paths_policy
 from core.errors import WorkbenchError
 from core.models import Incident, TimeWindow, iso
 from core.sources.datasets import DatasetPair, bundle_roles, pair_from_bundle, read_dataset, read_upload, split_by_time
-from core.store.evidence import pin_evidence
+from core.flows.pin import pin_drift
 from core.viz import distributions as viz
 from ui import state
 
@@ -201,11 +201,9 @@ def pin_button(incident: Incident | None, pair: DatasetPair, report: DriftReport
         return
     if st.button("Pin as evidence", key=f"distributions_pin_{key}", icon=":material/push_pin:",
                  help="Freeze this finding, its inputs and windows onto the incident (timeline and post-mortem)."):
-        query = {**pair.query(), "thresholds": report.thresholds, "n_reference": report.n_reference,
-                 "n_current": report.n_current, "sampled": report.sampled}
         try:
-            ev = pin_evidence(state.get_store(), incident.id, kind=kind, title=title, query=query, result=result,
-                              window=pair.current_window, author=st.session_state.get("distributions_author", ""))
+            ev = pin_drift(state.get_store(), incident, pair, report, kind=kind, title=title, result=result,
+                           author=st.session_state.get("distributions_author", ""))
         except WorkbenchError as exc:
             state.show_error(exc, "Not pinned.")
             return

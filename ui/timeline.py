@@ -16,9 +16,9 @@ from core.models import EventKind, Incident, TimelineEvent, TimeWindow, format_d
 from core.onset import DETECTED, IncidentOnset, incident_onset
 from core.onset import load_kpi as read_kpi
 from core.store import Store
-from core.store.evidence import pin_evidence
+from core.flows import pin as flows_pin
 from core.store.timeline import add_event, event_history, update_event
-from core.timeline_io import ColumnMapping, apply_import, guess_mapping, parse_time, preview_import, read_event_table
+from core.flows.timeline_io import ColumnMapping, apply_import, guess_mapping, parse_time, preview_import, read_event_table
 from ui import state
 from ui.incidents import md_text
 
@@ -306,18 +306,9 @@ def rank(events: list[TimelineEvent], onset: IncidentOnset, lookback_hours: floa
 
 
 def pin_ranking(store: Store, incident: Incident, ranking: ChangeRanking, author: str) -> None:
-    """Freeze the ranked list (with its onset, look-back and priors) as evidence on the incident."""
-    top = ranking.top
-    title = "What changed before the onset" + (f": top suspect '{top.event.title}'" if top else ": nothing")
+    """Freeze the ranked list (with its onset, look-back and priors) as evidence on the incident (core.flows.pin)."""
     try:
-        pin_evidence(
-            store, incident.id, kind="changes", title=title,
-            query={"onset": iso(ranking.onset), "onset_source": ranking.onset_source,
-                   "lookback_hours": ranking.lookback.total_seconds() / 3600, "priors": dict(ranking.priors)},
-            result={"changes": [c.to_dict() for c in ranking.changes[:20]], "considered": ranking.considered},
-            window=TimeWindow(ranking.onset - ranking.lookback, ranking.onset + ranking.tolerance),
-            author=author, timeline_at=ranking.onset,
-        )
+        flows_pin.pin_ranking(store, incident, ranking, author)
         st.toast("Pinned as evidence")
     except WorkbenchError as exc:
         state.show_error(exc, "Not pinned.")

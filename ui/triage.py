@@ -6,12 +6,13 @@ from typing import Any
 
 import streamlit as st
 
-from core.fishbone_map import AcceptedHypothesis, accept_hypothesis
+from core.flows import pin as flows_pin
+from core.flows.accept import AcceptedHypothesis, accept_hypothesis
+from core.flows.triage import triage_incident
 from core.models import Incident, TimeWindow, iso
 from core.store import Store
 from core.sources.mlflow_runs import configured_tracking_uri
-from core.store.evidence import pin_evidence
-from core.triage import RankedHypothesis, TriageResult, step_titles, triage_bundle
+from core.triage import RankedHypothesis, TriageResult, step_titles
 
 PAGES_DIR = "app_pages"  # the one place the pages folder is named
 VIEW_PAGES = {
@@ -78,8 +79,9 @@ def link_label(view: str, window: TimeWindow | None, shared: TimeWindow) -> tupl
 def run_triage(incident: Incident) -> TriageResult:
     """Run triage over the incident's bundle, showing one status line per step.
 
-    The onset follows the one policy (core.onset) with the incident's stored milestones, so the
-    page cuts at the same instant as the Timeline, Metrics and post-mortem views.
+    The onset follows the one policy (core.onset) with the incident's stored milestones
+    (core.flows.triage), so the page cuts at the same instant as the Timeline, Metrics and
+    post-mortem views, and as ``python -m core accept``.
     """
     titles = step_titles()
     with st.status("Running triage…", expanded=True) as box:
@@ -90,8 +92,7 @@ def run_triage(incident: Incident) -> TriageResult:
                 st.markdown(f"{STATUS_ICONS.get(status, '')} **{titles.get(name, name)}** ({status})")
                 st.text(message)
 
-        result = triage_bundle(incident.bundle_path, tracking_uri=tracking_uri(), progress=progress,
-                               milestones=incident.milestones)
+        result = triage_incident(incident, tracking_uri=tracking_uri(), progress=progress)
         box.update(label=f"Triage finished in {result.seconds:.1f} s", state="complete", expanded=False)
     return result
 
@@ -116,26 +117,11 @@ def hypothesis_line(h: RankedHypothesis) -> str:
 
 
 def accept(store: Store, incident_id: str, hypothesis: RankedHypothesis, author: str) -> AcceptedHypothesis:
-    """Accept a hypothesis as a suspected fishbone cause: a short label; the explanation and name go to its notes."""
-    return accept_hypothesis(store, incident_id, hypothesis.to_hypothesis(), author.strip())
-
-
-def compact(result: TriageResult, top: int = 6) -> dict[str, Any]:
-    """The triage result small enough to pin (hypotheses with their evidence, skipped steps)."""
-    data = result.to_dict()
-    data["steps"] = [{k: s[k] for k in ("name", "title", "status", "summary")} for s in data["steps"]]
-    for h in data["hypotheses"]:
-        for e in h["evidence"]:
-            e["evidence"]["data"] = {}
-    data["hypotheses"] = data["hypotheses"][:top]
-    return data
+    """Accept a hypothesis as a suspected fishbone cause (core.flows.accept): a short label; the explanation
+    and name go to its notes."""
+    return accept_hypothesis(store, incident_id, hypothesis, author)
 
 
 def pin(store: Store, incident: Incident, result: TriageResult, author: str) -> int:
-    top = result.top
-    title = (f"Triage: {top.label} most likely (score {top.score:.2f}, confidence {top.confidence:.0%})"
-             if top is not None else "Triage result")
-    ev = pin_evidence(store, incident.id, kind="triage", title=title,
-                      query={"bundle": incident.bundle_path, "registry": bool(tracking_uri())},
-                      result=compact(result), window=incident.window, author=author)
-    return ev.id
+    """Pin the triage result as evidence (core.flows.pin); returns the evidence id."""
+    return flows_pin.pin_triage(store, incident, result, author, tracking_uri=tracking_uri()).id

@@ -9,7 +9,7 @@ import time
 
 from core.bundle import validate_bundle
 from core.store import open_store
-from core.store.imports import import_bundle
+from core.flows.import_bundle import import_bundle
 
 
 def _validate(args: argparse.Namespace) -> int:

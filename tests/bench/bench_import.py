@@ -78,7 +78,7 @@ def _old_import(store, path) -> str:
 def _child(backend: str, mode: str, bundle: str, url: str) -> None:
     """Run one import in this process and print its figures as JSON."""
     from core.store import open_store
-    from core.store.imports import import_bundle
+    from core.flows.import_bundle import import_bundle
 
     store = open_store(url)
     wall, cpu = time.perf_counter(), time.process_time()

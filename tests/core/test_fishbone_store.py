@@ -180,7 +180,7 @@ def test_action_items_crud(store, incident):
 
 
 def test_accept_hypothesis_creates_suspected_cause_and_whys(store, incident):
-    from core.fishbone_map import CATEGORY_FOR_ROOT_CAUSE, accept_hypothesis, category_for
+    from core.flows.accept import CATEGORY_FOR_ROOT_CAUSE, accept_hypothesis, category_for
 
     assert set(CATEGORY_FOR_ROOT_CAUSE) == set(RootCause)
     assert set(CATEGORY_FOR_ROOT_CAUSE.values()) <= set(fb.DEFAULT_CATEGORIES)
@@ -209,7 +209,7 @@ def test_accept_hypothesis_creates_suspected_cause_and_whys(store, incident):
 
 
 def test_accepted_hypothesis_gets_a_short_label_and_keeps_the_explanation_and_name_in_notes(store, incident):
-    from core.fishbone_map import MAX_LABEL, accept_hypothesis
+    from core.flows.accept import MAX_LABEL, accept_hypothesis
 
     explanation = ("Code or model regression (score 0.94): model_version 'recs-ranker v42 promoted to champion' "
                    "35m before the onset; the run diff shows a changed learning rate and a new feature set.")

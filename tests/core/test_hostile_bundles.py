@@ -124,7 +124,7 @@ def test_importing_a_path_id_deletes_nothing(tmp_path, bad):
 # ---------------------------------------------------------------- symbolic links
 
 def test_symlink_to_a_file_outside_is_refused_and_not_copied(tmp_path, sqlite_store, monkeypatch):
-    from core.store.imports import import_bundle
+    from core.flows.import_bundle import import_bundle
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     secret = tmp_path / "secret.csv"
@@ -386,7 +386,7 @@ def test_legacy_cache_that_is_a_link_is_left_alone(tmp_path, tmpdir_only):
 # ---------------------------------------------------------------- directory bundles: size cap
 
 def test_directory_bundle_size_cap_from_environment(tmp_path, sqlite_store, monkeypatch):
-    from core.store.imports import import_bundle
+    from core.flows.import_bundle import import_bundle
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     b = _bundle(tmp_path / "big")

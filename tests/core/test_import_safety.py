@@ -24,7 +24,7 @@ from core.bundle import validate_bundle
 from core.demo.large import write_large_bundle
 from core.errors import BundleError
 from core.store import open_store
-from core.store.imports import IncidentExistsError, import_bundle
+from core.flows.import_bundle import IncidentExistsError, import_bundle
 from core.store.incidents import find_incident, get_incident
 from core.store.tables import incidents, timeline_events
 from core.store.timeline import list_events
@@ -211,7 +211,7 @@ def test_path_like_id_is_refused_before_any_file_operation(sqlite_store, tmp_pat
 _RACE = """
 import sys, time
 from core.store import open_store
-from core.store.imports import import_bundle
+from core.flows.import_bundle import import_bundle
 from core.errors import WorkbenchError
 store = open_store(sys.argv[2])
 time.sleep(max(0.0, float(sys.argv[3]) - time.time()))

@@ -11,7 +11,7 @@ import pytest
 from core.errors import InvalidInputError
 from core.models import EventKind
 from core.store.timeline import add_event, list_events
-from core.timeline_io import (
+from core.flows.timeline_io import (
     ColumnMapping,
     apply_import,
     export_events,

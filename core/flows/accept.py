@@ -1,20 +1,25 @@
-"""The one place that maps root-cause classes to fishbone categories, and the triage hand-off.
+"""Accept a triage hypothesis onto the fishbone, and the one root-cause class → category mapping.
 
-Accepting a triage :class:`~core.models.Hypothesis` creates a *suspected* cause in
-the matching category, carrying the hypothesis' evidence, and a first Five Whys
-chain whose last step links to that cause.
+Accepting a triage :class:`~core.models.Hypothesis` (or a ranked hypothesis of a
+:class:`~core.triage.TriageResult`) creates a *suspected* cause in the matching category,
+carrying the hypothesis' evidence, and a first Five Whys chain whose last step links to that
+cause. The Triage page's Accept button and ``python -m core accept`` both call
+:func:`accept_hypothesis`.
 """
 
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import InvalidInputError
 from core.models import ROOT_CAUSE_LABELS, Cause, CauseStatus, Hypothesis, RootCause, WhyStep
 from core.store import Store
 from core.store import fishbone as fb
+
+if TYPE_CHECKING:
+    from core.triage import RankedHypothesis
 
 CATEGORY_FOR_ROOT_CAUSE: dict[RootCause, str] = {
     RootCause.DATA_DRIFT: "Data",
@@ -74,7 +79,8 @@ def cause_text(hypothesis: Hypothesis) -> str:
     return (cut.rsplit(" ", 1)[0] if " " in cut[len(label) + 2:] else cut).rstrip(" ,;:") + "…"
 
 
-def accept_hypothesis(store: Store, incident_id: str, hypothesis: Hypothesis, author: str) -> AcceptedHypothesis:
+def accept_hypothesis(store: Store, incident_id: str, hypothesis: Hypothesis | RankedHypothesis,
+                      author: str) -> AcceptedHypothesis:
     """Turn a triage hypothesis into a suspected cause with its evidence and a first Five Whys chain.
 
     Accepting the same hypothesis twice returns the existing cause (``created=False``).
@@ -82,12 +88,15 @@ def accept_hypothesis(store: Store, incident_id: str, hypothesis: Hypothesis, au
     Args:
         store: the incident store.
         incident_id: the incident whose fishbone receives the cause.
-        hypothesis: the accepted triage hypothesis.
-        author: who accepted it (kept in the cause's notes).
+        hypothesis: the accepted triage hypothesis, or a ranked one of a triage result.
+        author: who accepted it (kept in the cause's notes; surrounding blanks are dropped).
 
     Raises:
         NotFoundError: no such incident.
     """
+    if not isinstance(hypothesis, Hypothesis):
+        hypothesis = hypothesis.to_hypothesis()
+    author = (author or "").strip()
     root = RootCause(hypothesis.root_cause)
     text = cause_text(hypothesis)
     fishbone = fb.get_fishbone(store, incident_id)
