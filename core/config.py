@@ -252,8 +252,8 @@ class MlflowSettings(HidesSecrets):
     token: str | None = field(default=None, metadata=SECRET)
     username: str | None = field(default=None, metadata=HIDDEN)
     password: str | None = field(default=None, metadata=SECRET)
-    timeout: int = DEFAULT_MLFLOW_TIMEOUT_S
-    max_retries: int = DEFAULT_MLFLOW_MAX_RETRIES
+    timeout: int | None = None  # None: not configured (the source's own short default applies)
+    max_retries: int | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -431,16 +431,17 @@ class Settings:
     @cached_property
     def mlflow(self) -> MlflowSettings:
         s = self.section("mlflow", "MLFLOW_")
-        timeout = s.number("timeout", DEFAULT_MLFLOW_TIMEOUT_S, env="MLFLOW_HTTP_REQUEST_TIMEOUT",
+        timeout = s.number("timeout", math.nan, env="MLFLOW_HTTP_REQUEST_TIMEOUT",
                            message="{var} must be a whole number of seconds, not '{raw}'")
-        retries = s.number("max_retries", DEFAULT_MLFLOW_MAX_RETRIES, env="MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        retries = s.number("max_retries", math.nan, env="MLFLOW_HTTP_REQUEST_MAX_RETRIES",
                            message="{var} must be a whole number of retries, not '{raw}'")
         return MlflowSettings(
             tracking_uri=s.text("tracking_uri"), registry_uri=s.text("registry_uri"),
             token=s.text("token", env="MLFLOW_TRACKING_TOKEN"),
             username=s.text("username", env="MLFLOW_TRACKING_USERNAME"),
             password=s.text("password", env="MLFLOW_TRACKING_PASSWORD"),
-            timeout=max(1, int(timeout)), max_retries=max(0, int(retries)))
+            timeout=None if math.isnan(timeout) else max(1, int(timeout)),
+            max_retries=None if math.isnan(retries) else max(0, int(retries)))
 
 
 def prometheus_settings(section: Section) -> PrometheusSettings:

@@ -5,13 +5,15 @@
 * a local ``mlruns`` folder (a path or ``file://`` URI; it must exist),
 * a SQLite database ``sqlite:///path/mlflow.db`` (or any SQLAlchemy URI MLflow accepts),
 * an ``http(s)://`` tracking server; a token comes from ``MLFLOW_TRACKING_TOKEN``
-  (or ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``), never from code.
+  (or ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``) or the ``[mlflow]`` table of
+  ``.streamlit/secrets.toml`` (``token``, ``username``, ``password``), through
+  :mod:`core.config`, never from code. The credentials travel with this source's own client
+  (:mod:`core.sources.mlflow_rest`); no credential is written to ``os.environ``.
 
-Remote calls are bounded: unless the environment already sets them, the source sets
-``MLFLOW_HTTP_REQUEST_TIMEOUT`` (seconds per request) and
-``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` to its own short values, so an unreachable
-server fails fast with :class:`SourceUnavailableError` naming the URI without its
-credentials.
+Remote calls are bounded: ``MLFLOW_HTTP_REQUEST_TIMEOUT`` (seconds per request) and
+``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` (or ``timeout``/``max_retries`` under ``[mlflow]``), else the
+source's own short values, are passed to each request, so an unreachable server fails fast with
+:class:`SourceUnavailableError` naming the URI without its credentials.
 
 Registry times: MLflow stamps a model version with the time it was *registered*;
 it keeps no history of alias or stage assignments. A version tagged
@@ -33,9 +35,11 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from core.config import MlflowSettings
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.models import EventKind, TimeWindow, iso, utc
-from core.redact import auth_secrets, redact, redact_url, unparsable_url, url_secrets
+from core.redact import redact, redact_url, unparsable_url, url_secrets
+from core.sources.mlflow_rest import attach_rest_stores, list_artifacts as rest_list_artifacts
 
 DEFAULT_TIMEOUT_S = 10
 DEFAULT_MAX_RETRIES = 0
@@ -65,11 +69,12 @@ def default_tracking_uri() -> str:
 def configured_tracking_uri() -> str | None:
     """The registry to consult without being told: ``MLFLOW_TRACKING_URI``, else the embedded store
     when it exists (the app creates it on first start), else None."""
-    import os
+    from core.config import settings
 
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    home = Path(os.environ.get("WORKBENCH_HOME") or Path.cwd() / ".workbench")
+    config = settings()
+    if config.mlflow.tracking_uri:
+        return config.mlflow.tracking_uri
+    home = config.store.home or Path.cwd() / ".workbench"
     return f"sqlite:///{home / 'mlflow.db'}" if (home / "mlflow.db").is_file() else None
 
 
@@ -286,6 +291,7 @@ class MlflowRunSource:
             missing folder or SQLite file is an error rather than a silently created empty store.
         timeout: seconds per HTTP request, unless ``MLFLOW_HTTP_REQUEST_TIMEOUT`` is set.
         max_retries: HTTP retries, unless ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` is set.
+        settings: the MLflow settings (credentials, bounds); default: :func:`core.config.settings`.
 
     Raises:
         InvalidInputError: the URI is malformed or names a store that does not exist.
@@ -293,7 +299,12 @@ class MlflowRunSource:
 
     def __init__(self, tracking_uri: str | None = None, *, registry_uri: str | None = None,
                  create: bool = False, timeout: int = DEFAULT_TIMEOUT_S,
-                 max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+                 max_retries: int = DEFAULT_MAX_RETRIES, settings: MlflowSettings | None = None) -> None:
+        if settings is None:
+            from core.config import settings as current
+
+            settings = current().mlflow
+        self._settings = settings
         embedded = not tracking_uri
         uri = (tracking_uri or default_tracking_uri()).strip()
         self.display_uri = redact_uri(uri)
@@ -301,10 +312,12 @@ class MlflowRunSource:
         self.uri = _normalise(uri, create=create or embedded)
         self.registry_uri = _normalise(registry_uri.strip(), create=create or embedded) if registry_uri else self.uri
         self.display_uri = redact_uri(self.uri)
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout)))
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(int(max_retries)))
+        self._timeout = int(settings.timeout if settings.timeout is not None else timeout)
+        self._max_retries = int(settings.max_retries if settings.max_retries is not None else max_retries)
         if _is_file_store(self.uri):
-            # MLflow 3 refuses the file backend unless this is set; reading an mlruns folder is supported.
+            # MLflow 3 refuses the file backend unless this is set, and only the environment can say it:
+            # FileStore.__init__ reads MLFLOW_ALLOW_FILE_STORE itself and takes no argument for it. It is
+            # no credential, and reading an mlruns folder is supported.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
@@ -312,6 +325,8 @@ class MlflowRunSource:
         try:
             with _sqlite_tuned(self.uri):
                 self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.registry_uri)
+                attach_rest_stores(self._client, self.uri, self.registry_uri, settings,
+                                   timeout=self._timeout, max_retries=self._max_retries)
                 if self.registry_uri.startswith("sqlite:"):
                     self._client._get_registry_client()  # open (and migrate) the registry store now
         except MlflowException as exc:
@@ -332,7 +347,7 @@ class MlflowRunSource:
 
     def _secrets(self) -> list[str]:
         """The credentials that must never appear in a message: URI password, token and password settings."""
-        return self._uri_secrets + _secrets()
+        return self._uri_secrets + [v for v in self._settings.secrets() if len(v) >= 4]
 
     @property
     def client(self) -> Any:
@@ -421,13 +436,18 @@ class MlflowRunSource:
             datasets=datasets, artifacts=tuple(arts), artifacts_truncated=truncated,
         )
 
+    def _list_artifact_page(self, run_id: str, path: str | None) -> list[Any]:
+        if self.uri.startswith(_REMOTE_SCHEMES):  # the server lists them, with this source's credentials
+            return rest_list_artifacts(self._client, run_id, path)
+        return self._client.list_artifacts(run_id, path)
+
     def _list_artifacts(self, run_id: str, limit: int) -> tuple[list[ArtifactRef], bool]:
         out: list[ArtifactRef] = []
         pending: list[str | None] = [None]
         while pending:
             path = pending.pop(0)
             try:
-                items = self._call(f"list artifacts of run {run_id}", self._client.list_artifacts, run_id, path)
+                items = self._call(f"list artifacts of run {run_id}", self._list_artifact_page, run_id, path)
             except NotFoundError:
                 items = []  # the artifact folder is gone (e.g. cleaned up); the run itself still exists
             for item in items:
@@ -671,14 +691,6 @@ def _store_engines(uri: str) -> list[Any]:
         if engine is not None and engine not in engines:
             engines.append(engine)
     return engines
-
-
-def _secrets() -> list[str]:
-    """The configured MLflow credentials in every form a server could echo (raw, Basic base64)."""
-    env = os.environ
-    found = auth_secrets(token=env.get("MLFLOW_TRACKING_TOKEN"), username=env.get("MLFLOW_TRACKING_USERNAME"),
-                         password=env.get("MLFLOW_TRACKING_PASSWORD"))
-    return [v for v in found if len(v) >= 4]
 
 
 def _short_reason(text: str) -> str:

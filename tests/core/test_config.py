@@ -28,7 +28,7 @@ def test_environment_first_then_the_secrets_table(tmp_path):
     assert s.prometheus.url == "http://from-env:9090" and s.prometheus.token == "file-token"
     assert s.mlflow.tracking_uri == "http://mlflow-file:5000" and s.mlflow.token == "env-tok"
     assert s.elasticsearch.url == "https://es:9200" and s.elasticsearch.index == "app-*"
-    assert s.elasticsearch.timeout_s == 10.0 and s.mlflow.timeout == 10 and s.mlflow.max_retries == 0
+    assert s.elasticsearch.timeout_s == 10.0 and s.mlflow.timeout is None and s.mlflow.max_retries is None
 
 
 def test_defaults_without_anything(tmp_path):
@@ -132,3 +132,85 @@ def test_settings_is_cached_and_follows_the_environment(monkeypatch, tmp_path):
     assert settings().prometheus.token == "t"  # a new or edited secrets file is read again
     reset_settings()
     assert settings() is not first
+
+
+# ------------------------------------------------------------------ MLflow credentials travel per client
+
+class _RecordingMlflow:
+    """A real HTTP server on loopback answering MLflow's REST API with empty lists, recording each
+    request's path and Authorization header."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                seen.append((self.command, self.path.split("?")[0], self.headers.get("Authorization")))
+                path = self.path.split("?")[0]
+                body = {"registered_models": []} if "registered-models" in path else \
+                    {"experiments": []} if "experiments" in path else {}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "_RecordingMlflow":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_mlflow_token_from_secrets_is_sent_and_never_put_in_the_environment(tmp_path, monkeypatch):
+    from core.sources.mlflow_runs import MlflowRunSource
+
+    for var in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                "MLFLOW_TRACKING_URI", "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.delenv(var, raising=False)
+    with _RecordingMlflow() as server:
+        path = _secrets(tmp_path, f'[mlflow]\ntracking_uri = "{server.url}"\ntoken = "{TOKEN}"\n')
+        config = load_settings(secrets_path=path)
+        before = dict(os.environ)
+        source = MlflowRunSource(config.mlflow.tracking_uri, settings=config.mlflow)
+        source.check()
+        assert source.list_models() == []
+        assert dict(os.environ) == before  # nothing written: not the token, not the timeouts
+        assert TOKEN not in repr(source) and TOKEN not in repr(config.mlflow)
+    paths = {p for _m, p, _a in server.seen}
+    assert "/api/2.0/mlflow/experiments/search" in paths and any("registered-models" in p for p in paths)
+    assert {a for _m, _p, a in server.seen} == {f"Bearer {TOKEN}"}  # every request carried the token
+
+
+def test_two_mlflow_sources_keep_their_own_credentials(tmp_path, monkeypatch):
+    """One process serves several people: each source sends its own token, whatever the other has."""
+    from core.config import MlflowSettings
+    from core.sources.mlflow_runs import MlflowRunSource
+
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    with _RecordingMlflow() as server:
+        a = MlflowRunSource(server.url, settings=MlflowSettings(token="token-of-a"))
+        b = MlflowRunSource(server.url, settings=MlflowSettings(username="bob", password="pw-of-b"))
+        a.check()
+        b.check()
+        a.check()
+    import base64
+
+    basic = "Basic " + base64.b64encode(b"bob:pw-of-b").decode()
+    assert [h for _m, _p, h in server.seen] == ["Bearer token-of-a", basic, "Bearer token-of-a"]
