@@ -24,7 +24,8 @@ import streamlit as st
 from core.analysis.routine import fold_routines
 from core.masking import mask_frame, mask_obj, mask_text
 from core.models import EventKind, Incident, TimelineEvent, TimeWindow
-from core.report.postmortem import evidence_figure, frozen_numbers, key_events
+from core.evidence import evidence_figure, evidence_numbers
+from core.report.impact import key_events
 from core.store import Store
 from core.store.evidence import count_evidence, list_evidence
 from core.store.timeline import list_events, timeline_revision
@@ -339,7 +340,7 @@ def walkthrough(store: Store, incident: Incident, key: str = "postmortem_walk") 
         st.caption("No evidence pinned for this moment.")
     for ev in found:
         st.markdown(f"**Evidence:** {present(ev.title)} ({ev.kind}, digest `{ev.digest[:12]}`)")
-        nums = frozen_numbers(ev.result or {})
+        nums = evidence_numbers(ev)  # the table and chart its kind renders (core.evidence)
         if nums:
             st.table(present(pd.DataFrame(nums, columns=["measure (frozen copy)", "value"])).set_index(
                 "measure (frozen copy)"))

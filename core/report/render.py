@@ -31,7 +31,8 @@ from markdown_it.common.utils import escapeHtml
 
 from core.errors import InvalidInputError, SourceUnavailableError
 from core.markdown_text import md_escape, strip_unsafe_links
-from core.report.postmortem import Postmortem, evidence_blocks
+from core.report.model import Postmortem
+from core.report.sections import evidence_blocks
 from core.viz.images import render_images
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
@@ -15,6 +15,9 @@ from core.models import Evidence, EventKind, TimeWindow, iso
 from core.store import Store
 from core.store.tables import evidence as evidence_table
 from core.store.timeline import add_events
+
+if TYPE_CHECKING:
+    from core.evidence.registry import EvidencePayload
 
 MAX_RESULT_BYTES = 256_000
 
@@ -51,15 +54,21 @@ def pin_evidence(
     kind: str,
     title: str,
     query: dict[str, Any],
-    result: dict[str, Any],
+    result: dict[str, Any] | EvidencePayload,
     window: TimeWindow | None = None,
     author: str = "",
     timeline_at: datetime | None = None,
     event_kind: EventKind = EventKind.FINDING,
 ) -> Evidence:
-    """Freeze a finding onto an incident, and put it on the timeline (at ``timeline_at`` or the window end)."""
+    """Freeze a finding onto an incident, and put it on the timeline (at ``timeline_at`` or the window end).
+
+    ``result`` is the finding's JSON dict, or a typed payload of its kind (``core.evidence.kinds``),
+    stored as its ``to_payload()``.
+    """
+    from core.evidence.registry import payload_dict
+
     query = _jsonable(query)
-    result = _jsonable(result)
+    result = _jsonable(payload_dict(result))
     size = len(json.dumps(result))
     if size > MAX_RESULT_BYTES:
         raise InvalidInputError(

@@ -91,8 +91,8 @@ def pin_two(store, incident_id: str) -> None:
                  timeline_at=T0)
     pin_evidence(store, incident_id, kind="drift", title="two columns drifted", query={"columns": "all"},
                  result={"n_reference": 1000, "n_current": 900, "drift_share": 0.5,
-                         "columns": [{"column": "mean_radius", "statistic": 0.9},
-                                     {"column": "texture", "statistic": 0.02}]},
+                         "columns": [{"column": "mean_radius", "score": 0.9},
+                                     {"column": "texture", "score": 0.02}]},
                  timeline_at=T0 + timedelta(minutes=40))
 
 
@@ -261,18 +261,20 @@ def test_empty_incident_drafts_every_section(sqlite_store):
     assert "Investigation is under way" in pm.star.action
 
 
-def test_evidence_figures_and_frozen_numbers():
-    def ev(result):
-        return Evidence(1, "x", "k", "t", {}, None, result, "d" * 64)
+def test_evidence_figures_come_from_the_kind_and_frozen_numbers_from_the_copy():
+    def ev(kind, result):
+        return Evidence(1, "x", kind, "t", {}, None, result, "d" * 64)
 
-    series = ev({"series": [{"timestamp": "2025-01-01T00:00:00Z", "value": 1.0},
-                            {"timestamp": "2025-01-01T00:01:00Z", "value": 2.0}]})
-    assert evidence_figure(series).data[0].type == "scatter"
-    level = evidence_figure(ev({"onset": {"level_before": 1.0, "level_after": 0.5}}))
+    cps = ev("changepoint", {"metric": "acc", "change_points": [
+        {"time": "2025-01-01T00:00:00Z", "relative_change": -0.2}, {"time": "2025-01-01T00:01:00Z",
+                                                                  "relative_change": 0.1}]})
+    assert evidence_figure(cps).data[0].type == "scatter"
+    level = evidence_figure(ev("changepoint", {"onset": {"level_before": 1.0, "level_after": 0.5}}))
     assert list(level.data[0].y) == [1.0, 0.5]
-    bars = evidence_figure(ev({"columns": [{"column": "a", "statistic": 0.1}, {"column": "b", "statistic": 0.9}]}))
+    bars = evidence_figure(ev("drift", {"columns": [{"column": "a", "score": 0.1}, {"column": "b", "score": 0.9}]}))
     assert list(bars.data[0].y) == ["a", "b"]  # largest last (drawn on top)
-    assert evidence_figure(ev({"count": 3})) is None
+    assert evidence_figure(ev("k", {"series": [{"timestamp": "2025-01-01T00:00:00Z", "value": 1.0}]})) is None
+    assert evidence_figure(ev("log_query", {"count": 3})) is None
     nums = frozen_numbers({"count": 3, "ok": True, "x": {"y": 0.123456}, "long": "z" * 200, "rows": [1, 2]})
     assert nums == [("count", "3"), ("ok", "yes"), ("x.y", "0.1235")]
 
