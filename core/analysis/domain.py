@@ -10,6 +10,13 @@ use), trained on a few thousand rows. It lives here rather than in scikit-learn 
 importing scikit-learn costs about 0.75 s (it loads ``scipy.stats``), a third of a whole
 million-row drift report; training and scoring here take about 0.1 s.
 ``tests/core/test_domain.py`` checks it against known separations.
+
+Still pays with the command line's lazy imports (``tests/bench/bench_ports.py``, one run
+on a shared 2-core machine, 3,000 rows per side and 50 columns as in the drift
+benchmark): 0.28 s to train and score here against 0.81 s for
+``HistGradientBoostingClassifier`` with the same settings plus ``roc_auc_score`` (the
+same AUC, 0.868), and importing those two adds 2.3 s to the 1.7 s that
+``python -m core drift`` imports anyway.
 """
 
 from __future__ import annotations

@@ -10,6 +10,12 @@ sample sizes of a drift report:
   vectorised log-sum-exp (about 25 ms). Above n = 1,000,000 scipy itself switches to an
   approximation, and so does this function (by calling scipy there).
 
+Still pays with the command line's lazy imports (``tests/bench/bench_ports.py``, one run
+on a shared 2-core machine): 4 p-values at n = 500,000 (1M rows per side) take 0.22 s
+here against 3.5 s in ``scipy.stats.kstwo.sf``, at n = 50,000 0.015 s against 0.37 s,
+agreeing to 2e-13; and ``import scipy.stats`` adds 1.1 s to the 1.7 s that
+``python -m core drift`` imports anyway.
+
 The branches follow scipy's ``_kolmogn`` for ``n > 140``; the Pelz–Good expansion is a
 port of scipy's ``_kolmogn_PelzGood`` (BSD-3-Clause). The two branches that need a
 Durbin matrix (``n <= 140``, or ``n <= 100,000`` with a small ``n d^1.5``) call scipy.

@@ -229,9 +229,12 @@ def chi2_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, fl
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values, equal to ``scipy.stats.false_discovery_control``.
 
-    Kept here rather than calling scipy because the drift report never imports
-    ``scipy.stats`` (measured: ``import scipy.stats`` costs about 2.6× the import of
-    ``scipy.special`` that this module needs); the test suite checks both agree.
+    Kept here rather than calling scipy because a drift report on samples above
+    ``EXACT_KS_MAX_N`` never imports ``scipy.stats`` (below it, the exact KS p-value loads
+    it anyway). Measured by ``tests/bench/bench_ports.py`` (one run on a shared 2-core
+    machine): ``import scipy.stats`` adds 1.1 s to the 1.7 s that ``python -m core drift``
+    imports anyway, while adjusting 50 p-values takes 10 µs here and 75 µs in scipy, the
+    two agreeing to 1e-16; ``tests/core/test_drift_stats.py`` checks both agree.
     """
     p = np.asarray(p_values, dtype=float)
     m = p.size
