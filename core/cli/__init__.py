@@ -19,12 +19,15 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
+    "accept": Command("core.cli.accept",
+                      "accept a triage hypothesis as a suspected fishbone cause with a Five Whys chain"),
     "bundle": Command("core.cli.bundle", "validate or import an incident bundle"),
     "changes": Command("core.cli.changes", "rank the change events before the incident onset"),
     "drift": Command("core.cli.drift", "schema diff and drift between two files, or one file split at a time"),
     "fishbone": Command("core.cli.fishbone", "export an incident's fishbone and Five Whys"),
     "logs": Command("core.cli.logs", "search logs and diff log templates (Lucene syntax)"),
     "onset": Command("core.cli.onset", "find change points and the main onset of a KPI series"),
+    "pin": Command("core.cli.pin", "pin an incident's triage result or ranked changes as evidence"),
     "postmortem": Command("core.cli.postmortem",
                           "write an incident's blameless post-mortem as Markdown, HTML or PDF"),
     "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
