@@ -2,7 +2,7 @@
 
 A payload read from a row keeps that row's dict (``stored``): ``to_payload()`` gives it back
 unchanged, so the frozen copy a post-mortem shows never depends on which fields a payload type
-models. A payload built in code (``stored`` empty) gives the dict of its fields.
+models. A payload built in code (``stored`` None) gives the dict of its fields.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from core.evidence.generic import frozen_numbers
 class StoredPayload:
     """Base of the built-in payload types; ``stored`` is the JSON result the payload was read from."""
 
-    stored: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False, kw_only=True)
+    stored: Mapping[str, Any] | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON dict kept in the evidence row (the stored one, unchanged, when read from a row)."""
-        return dict(self.stored) if self.stored else self.fields_payload()
+        return dict(self.stored) if self.stored is not None else self.fields_payload()
 
     def fields_payload(self) -> dict[str, Any]:
         """The payload's fields as the JSON dict a pin stores."""
