@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.author.strip():
         raise InvalidInputError("--author is empty; give the name of who accepts the hypothesis")
+    if args.rank < 1:
+        raise InvalidInputError(f"--rank {args.rank} is out of range; 1 is the most likely hypothesis")
     store = open_store(args.database)
     try:
         incident = get_incident(store, args.incident)
