@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.errors import InvalidInputError
 from core.models import TimeWindow, format_duration
@@ -116,3 +118,33 @@ def parse_range(start_text: str | None, end_text: str | None) -> TimeWindow:
         raise InvalidInputError(f"'{(end_text or '').strip()}' is not after '{(start_text or '').strip()}'; "
                                 "the range must end after it starts")
     return TimeWindow(start, end)
+
+
+def box_selection_window(selection: Any, tz: str = "UTC") -> TimeWindow | None:
+    """The x span of a chart's box selection as a UTC window, or None (no box, unreadable or empty span).
+
+    ``selection`` is what a Plotly chart's selection event holds (``{"selection": {"box":
+    [{"x": [a, b], ...}]}}``, or the same as attributes). The x values are times; one
+    without a zone is wall-clock time in ``tz``. The first box with two x values decides.
+    """
+    import pandas as pd
+
+    if hasattr(selection, "get"):
+        inner = selection.get("selection")
+        boxes = inner.get("box") if hasattr(inner, "get") else None
+    else:
+        boxes = getattr(getattr(selection, "selection", None), "box", None)
+    zone = ZoneInfo(tz)
+    for box in boxes or []:
+        xs = (box.get("x") if hasattr(box, "get") else None) or []
+        if len(xs) == 2:
+            try:
+                a, b = sorted(pd.Timestamp(x) for x in xs)
+            except (ValueError, TypeError):
+                return None
+            start, end = (t.to_pydatetime().replace(tzinfo=zone) if t.tzinfo is None else t.to_pydatetime()
+                          for t in (a, b))
+            start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+            if end > start:
+                return TimeWindow(start, end)
+    return None

@@ -7,13 +7,11 @@ protocol and docs/architecture.md for how to add a step.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
-
+from core.jsonsafe import jsonable
 from core.models import ROOT_CAUSE_LABELS, Hypothesis, RootCause, TimeWindow, iso
 
 if TYPE_CHECKING:
@@ -191,25 +189,6 @@ class TriageResult:
             "steps": [s.to_dict() for s in self.steps],
             "notes": list(self.notes), "seconds": round(self.seconds, 3),
         }
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with datetimes as ISO text, numpy numbers as Python ones and non-finite floats as None."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 @dataclass(frozen=True)

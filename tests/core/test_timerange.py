@@ -63,3 +63,39 @@ def test_errors_echo_the_input_as_typed_and_show_the_hint_format():
 
 def test_describe_shows_the_absolute_range_in_the_input_format():
     assert tr.describe(INCIDENT) == "2026-03-12 06:00 → 2026-03-13 06:00 UTC (24h 00m)"
+
+
+def test_box_selection_is_a_utc_window_in_either_order():
+    box = {"selection": {"box": [{"x": ["2026-02-04 03:00:00", "2026-02-04 01:30:00"]}]}}
+    assert tr.box_selection_window(box) == TimeWindow(datetime(2026, 2, 4, 1, 30, tzinfo=timezone.utc),
+                                                      datetime(2026, 2, 4, 3, tzinfo=timezone.utc))
+
+
+def test_box_selection_reads_wall_clock_in_the_chart_zone():
+    box = {"selection": {"box": [{"x": ["2026-07-01 10:00", "2026-07-01 11:15:30.5"]}]}}
+    window = tr.box_selection_window(box, "Europe/Berlin")  # summer time: UTC+2
+    assert window == TimeWindow(datetime(2026, 7, 1, 8, tzinfo=timezone.utc),
+                                datetime(2026, 7, 1, 9, 15, 30, 500000, tzinfo=timezone.utc))
+    zoned = {"selection": {"box": [{"x": ["2026-07-01T10:00:00+02:00", "2026-07-01T11:00:00+02:00"]}]}}
+    assert tr.box_selection_window(zoned, "America/New_York").start == datetime(2026, 7, 1, 8, tzinfo=timezone.utc)
+
+
+def test_box_selection_as_attributes_like_the_chart_event():
+    class Sel:
+        box = [{"x": ["2026-02-04 01:00", "2026-02-04 02:00"]}]
+
+    class Event:
+        selection = Sel()
+
+    assert tr.box_selection_window(Event()) == TimeWindow(datetime(2026, 2, 4, 1, tzinfo=timezone.utc),
+                                                          datetime(2026, 2, 4, 2, tzinfo=timezone.utc))
+
+
+@pytest.mark.parametrize("selection", [
+    None, {}, {"selection": None}, {"selection": {"box": []}}, {"selection": {"box": [{"x": ["2026-02-04"]}]}},
+    {"selection": {"box": [{"x": ["not a time", "2026-02-04"]}]}},
+    {"selection": {"box": [{"x": ["2026-02-04 01:00", "2026-02-04 01:00"]}]}},  # empty span
+    {"selection": {"points": [{"x": "2026-02-04 01:00"}]}},  # a click, not a box
+])
+def test_no_box_no_window(selection):
+    assert tr.box_selection_window(selection) is None
