@@ -11,20 +11,20 @@ one role with a timestamp column split at the incident's start.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from core.bundle import Bundle, read_table
+from core.bundle import Bundle
 from core.config import DEFAULT_MAX_UPLOAD_MB, settings
 from core.errors import InvalidInputError
 from core.models import TimeWindow, iso, utc
+from core.sources.tables import read_table
 
 DEFAULT_MAX_MB = DEFAULT_MAX_UPLOAD_MB
-SUFFIXES = (".csv", ".parquet", ".jsonl", ".ndjson")
+SUFFIXES = (".csv", ".parquet", ".jsonl", ".ndjson")  # those of core.sources.tables.TABLE_SUFFIXES
 
 
 def max_bytes() -> int:
@@ -91,18 +91,7 @@ def read_dataset(path: Path | str, *, limit: int | None = None) -> pd.DataFrame:
 
 
 def _read_bytes(name: str, data: bytes, suffix: str) -> pd.DataFrame:
-    buffer = io.BytesIO(data)
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(buffer)
-        if suffix == ".csv":
-            return pd.read_csv(buffer)
-        return pd.read_json(buffer, lines=True)
-    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow readers raise many types; all mean "bad file"
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidInputError(
-            f"{name}: cannot be read as {suffix[1:].upper()} ({detail}); check the file and its extension"
-        ) from exc
+    return read_table(data, name=name, suffix=suffix)
 
 
 def read_upload(name: str, data: bytes, *, limit: int | None = None) -> pd.DataFrame:

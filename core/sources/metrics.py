@@ -20,6 +20,9 @@ import pandas as pd
 
 from core.errors import InvalidInputError
 from core.models import TimeWindow, format_duration
+from core.sources.tables import read_table
+
+SERIES_SUFFIXES = (".csv", ".parquet", ".txt")
 
 MIN_POINTS = 10
 GAP_FACTOR = 3.0  # a gap is a step at least this many times the median step
@@ -223,17 +226,9 @@ def read_series_file(
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such file; give a CSV or Parquet file with timestamp,value columns")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            df = pd.read_parquet(path)
-        elif suffix in (".csv", ".txt"):
-            df = pd.read_csv(path)
-        else:
-            raise InvalidInputError(f"{path}: unknown series format '{suffix}'; use .csv or .parquet")
-    except InvalidInputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow readers raise many unrelated types
-        raise InvalidInputError(f"{path}: cannot be read as {suffix[1:]} ({type(exc).__name__}: {exc})") from exc
+    if suffix not in SERIES_SUFFIXES:
+        raise InvalidInputError(f"{path}: unknown series format '{suffix}'; use .csv or .parquet")
+    df = read_table(path, allowed=SERIES_SUFFIXES)
     if df.empty:
         raise InvalidInputError(f"{path}: the file has no rows; a series needs timestamp,value rows")
     rename = {}
@@ -278,3 +273,15 @@ class BundleMetricSource:
     def read(self, query: str, window: TimeWindow | None = None) -> MetricSeries:
         df = self.bundle.read_metric(query)
         return clean_series(df, name=query, source=f"bundle {self.bundle.id}", window=window)
+
+
+@dataclass(frozen=True)
+class SeriesFileSource:
+    """One series file (``.csv``/``.parquet`` with timestamp,value[,labels]); ``query`` names the series shown."""
+
+    path: Path
+
+    def read(self, query: str = "", window: TimeWindow | None = None) -> MetricSeries:
+        series = read_series_file(self.path, window=window)
+        return series if not query else MetricSeries(query, series.frame, series.labels, series.check,
+                                                     series.source)

@@ -117,7 +117,7 @@ def test_unreadable_files(tmp_path):
     with pytest.raises(InvalidInputError, match="unknown series format '.xlsx'"):
         read_series_file(tmp_path / "a.xlsx")
     (tmp_path / "bad.parquet").write_text("not parquet")
-    with pytest.raises(InvalidInputError, match="cannot be read as parquet"):
+    with pytest.raises(InvalidInputError, match="cannot be read as PARQUET"):
         read_series_file(tmp_path / "bad.parquet")
     (tmp_path / "empty.csv").write_text("timestamp,value\n")
     with pytest.raises(InvalidInputError, match="the file has no rows"):
