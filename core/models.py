@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any
+from typing import Any, Iterable
 
 from core.errors import InvalidInputError
 
@@ -223,12 +223,7 @@ class Incident:
 
     def durations(self) -> dict[str, timedelta | None]:
         """TTD, TTA, TTM and TTR measured from the ``started`` milestone (None when unknown)."""
-        started = self.milestone(Milestone.STARTED)
-        out: dict[str, timedelta | None] = {}
-        for name, (milestone, _definition) in DURATIONS.items():
-            at = self.milestone(milestone)
-            out[name] = (at - started) if (started and at) else None
-        return out
+        return durations_from(self, self.milestone(Milestone.STARTED))
 
     def time_range(self) -> TimeWindow | None:
         """The natural investigation range: the bundle window, else milestones padded by a day."""
@@ -329,6 +324,40 @@ class Hypothesis:
     confidence: float
     explanation: str
     evidence: tuple[dict[str, Any], ...] = ()
+
+
+def durations_from(incident: Incident, start: datetime | None) -> dict[str, timedelta | None]:
+    """TTD, TTA, TTM and TTR measured from ``start`` (None when unknown or before ``start``).
+
+    The one definition of the incident durations: :meth:`Incident.durations` measures from
+    the ``started`` milestone, the post-mortem from the impact start it reports.
+    """
+    out: dict[str, timedelta | None] = {}
+    for name, (milestone, _definition) in DURATIONS.items():
+        at = incident.milestone(milestone)
+        out[name] = (at - start) if (start and at and at >= start) else None
+    return out
+
+
+@dataclass(frozen=True)
+class DurationSummary:
+    """Median, p90 (linear interpolation, numpy's default) and mean of some durations; None for none."""
+
+    n: int
+    median: timedelta | None
+    p90: timedelta | None
+    mean: timedelta | None
+
+
+def summarize_durations(values: Iterable[timedelta]) -> DurationSummary:
+    """The one summary of a duration distribution, used by the incident list and the analytics."""
+    secs = [v.total_seconds() for v in values]
+
+    def td(s: float | None) -> timedelta | None:
+        return None if s is None else timedelta(seconds=s)
+
+    return DurationSummary(n=len(secs), median=td(quantile(secs, 0.5)), p90=td(quantile(secs, 0.9)),
+                           mean=td(sum(secs) / len(secs)) if secs else None)
 
 
 def quantile(values: list[float], q: float) -> float | None:

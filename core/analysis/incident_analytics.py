@@ -33,7 +33,7 @@ from core.models import (
     CauseStatus,
     Incident,
     Milestone,
-    quantile,
+    summarize_durations,
 )
 
 GROUPINGS = ("root_cause", "service", "severity")
@@ -151,12 +151,10 @@ def duration_distributions(incidents: Iterable[Incident], names: Iterable[str] =
             raise InvalidInputError(f"'{name}' is not a duration; use one of {', '.join(DURATIONS)}")
         pairs = sorted(((d, i.id) for i in incidents if (d := i.durations()[name]) is not None),
                        key=lambda p: p[0])
-        secs = [d.total_seconds() for d, _ in pairs]
-        td = lambda s: None if s is None else timedelta(seconds=s)  # noqa: E731
+        summary = summarize_durations(d for d, _ in pairs)
         out[name] = DurationDistribution(
             name=name, definition=DURATIONS[name][1], values=tuple(d for d, _ in pairs),
-            incidents=tuple(i for _, i in pairs), median=td(quantile(secs, 0.5)), p90=td(quantile(secs, 0.9)),
-            mean=td(sum(secs) / len(secs)) if secs else None)
+            incidents=tuple(i for _, i in pairs), median=summary.median, p90=summary.p90, mean=summary.mean)
     return out
 
 

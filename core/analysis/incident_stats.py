@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.models import DURATIONS, Incident, quantile
+from core.models import DURATIONS, Incident, summarize_durations
 
 
 @dataclass(frozen=True)
@@ -33,13 +33,9 @@ def summarize_incidents(incidents: list[Incident]) -> IncidentStats:
     """Counts by status, severity, root-cause class and service; TTD/TTA/TTM/TTR median, p90 and mean."""
     durations = {}
     for name, (_milestone, definition) in DURATIONS.items():
-        secs = [d.total_seconds() for i in incidents if (d := i.durations()[name]) is not None]
-        to_td = lambda s: None if s is None else timedelta(seconds=s)  # noqa: E731
-        durations[name] = DurationStats(
-            name=name, definition=definition, n=len(secs),
-            median=to_td(quantile(secs, 0.5)), p90=to_td(quantile(secs, 0.9)),
-            mean=to_td(sum(secs) / len(secs)) if secs else None,
-        )
+        summary = summarize_durations(d for i in incidents if (d := i.durations()[name]) is not None)
+        durations[name] = DurationStats(name=name, definition=definition, n=summary.n, median=summary.median,
+                                        p90=summary.p90, mean=summary.mean)
     return IncidentStats(
         total=len(incidents),
         by_status=dict(Counter(i.status.value for i in incidents)),

@@ -146,3 +146,19 @@ def test_load_from_store(sqlite_store):
     assert result.recurring[0].incidents == ("s1", "s2") and result.recurring[0].categories == ("Data",)
     assert [o.item.text for o in result.overdue] == ["Add a contract test"]
     assert result.durations["TTD"].median == timedelta(minutes=10)
+
+
+def test_one_definition_of_durations_and_their_summary():
+    from core.models import durations_from, summarize_durations
+
+    inc = Incident(id="d", title="d", milestones={"started": T0, "detected": T0 + timedelta(minutes=20),
+                                                   "resolved": T0 + timedelta(hours=3)})
+    assert inc.durations() == durations_from(inc, T0) == {
+        "TTD": timedelta(minutes=20), "TTA": None, "TTM": None, "TTR": timedelta(hours=3)}
+    # measured from a later impact start: a milestone before it has no duration
+    later = durations_from(inc, T0 + timedelta(minutes=30))
+    assert later["TTD"] is None and later["TTR"] == timedelta(hours=2, minutes=30)
+    assert durations_from(inc, None) == dict.fromkeys(("TTD", "TTA", "TTM", "TTR"))
+    s = summarize_durations([timedelta(minutes=m) for m in (10, 20, 30, 40, 100)])
+    assert (s.n, s.median, s.p90, s.mean) == (5, timedelta(minutes=30), timedelta(minutes=76), timedelta(minutes=40))
+    assert summarize_durations([]) == type(s)(0, None, None, None)
