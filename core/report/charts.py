@@ -49,7 +49,7 @@ def build_charts(inputs: PostmortemInputs, *, dark: bool = False, impact: Impact
             break
         fig = evidence_figure(ev, dark=dark)
         if fig is not None:
-            out.append(Chart("evidence", f"E{i}. {ev.title}", fig, f"From the frozen copy pinned {utc_text(ev.created_at)}.",
-                             anchor=i - 1))
+            out.append(Chart("evidence", f"E{i}. {ev.title}", fig,
+                             f"From the frozen copy pinned {utc_text(ev.created_at)}.", anchor=i - 1))
             drawn += 1
     return out

@@ -63,7 +63,8 @@ def draft_sections(inputs: PostmortemInputs, impact: ImpactNumbers, keys: list[T
                      + "; ".join(md_text(c.text) for c in confirmed) + ".")
     d["summary"] = " ".join(parts)
 
-    rows = [["Impact start", f"{utc_text(impact.start)} ({impact.start_source})"], ["Impact end", f"{utc_text(impact.end)} ({end_source(inc)})"],
+    rows = [["Impact start", f"{utc_text(impact.start)} ({impact.start_source})"],
+            ["Impact end", f"{utc_text(impact.end)} ({end_source(inc)})"],
             ["Duration", format_duration(impact.duration)]]
     if impact.kpi_before is not None:
         rows += [[f"{md_text(impact.kpi_name)} before (baseline mean)", f"{impact.kpi_before:.4g}"],
@@ -100,7 +101,8 @@ def draft_sections(inputs: PostmortemInputs, impact: ImpactNumbers, keys: list[T
     ack, mitigated = ms.get(Milestone.ACKNOWLEDGED.value), ms.get(Milestone.MITIGATED.value)
     resp = []
     if ack:
-        resp.append(f"Acknowledged at {utc_text(ack)}" + (f" (TTA {format_duration(ack - started)})." if started else "."))
+        resp.append(f"Acknowledged at {utc_text(ack)}"
+                    + (f" (TTA {format_duration(ack - started)})." if started else "."))
     lo, hi = detected or started, mitigated or ms.get(Milestone.RESOLVED.value)
     acts = [e for e in events if lo and e.timestamp >= lo and (hi is None or e.timestamp <= hi)
             and e.kind in (EventKind.ANNOTATION, EventKind.CONFIG_CHANGE, EventKind.DEPLOY, EventKind.MODEL_VERSION,
@@ -120,7 +122,8 @@ def draft_sections(inputs: PostmortemInputs, impact: ImpactNumbers, keys: list[T
         rec.append(f"Impact mitigated at {utc_text(mitigated)}"
                    + (f" (TTM {format_duration(mitigated - started)})." if started else "."))
     if resolved:
-        rec.append(f"Resolved at {utc_text(resolved)}" + (f" (TTR {format_duration(resolved - started)})." if started else "."))
+        rec.append(f"Resolved at {utc_text(resolved)}"
+                   + (f" (TTR {format_duration(resolved - started)})." if started else "."))
     fixes = [e for e in events if mitigated and e.timestamp >= mitigated and (resolved is None or e.timestamp <= resolved)
              and e.kind in CHANGE_KINDS + (EventKind.ANNOTATION,)]
     rec += [f"- {e.timestamp.strftime('%Y-%m-%d %H:%M')} — {md_text(e.title)}" for e in fixes[:10]]

@@ -17,8 +17,12 @@ from core.evidence.registry import register_kind
 register_kind("triage", TriagePayload, TriageRenderer(), description="ranked root-cause hypotheses of a triage")
 register_kind("drift", DriftPayload, DriftRenderer(), description="a drift report, or the drift of one column")
 register_kind("schema", SchemaPayload, SchemaRenderer(), description="one schema finding")
-register_kind("changepoint", ChangePointPayload, ChangePointRenderer(), description="a metric's onset and change points")
-register_kind("log_query", LogQueryPayload, LogQueryRenderer(), description="a log search with its count and sample")
-register_kind("log_patterns", LogPatternsPayload, LogPatternsRenderer(), description="new, vanished and changed log templates")
+register_kind("changepoint", ChangePointPayload, ChangePointRenderer(),
+              description="a metric's onset and change points")
+register_kind("log_query", LogQueryPayload, LogQueryRenderer(),
+              description="a log search with its count and sample")
+register_kind("log_patterns", LogPatternsPayload, LogPatternsRenderer(),
+              description="new, vanished and changed log templates")
 register_kind("changes", ChangesPayload, ChangesRenderer(), description="change events ranked before the onset")
-register_kind("run_diff", RunDiffPayload, RunDiffRenderer(), description="a model version that changed before the onset")
+register_kind("run_diff", RunDiffPayload, RunDiffRenderer(),
+              description="a model version that changed before the onset")
