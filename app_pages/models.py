@@ -94,16 +94,19 @@ if len(with_runs) < 2:
 st.caption(choice.reason)
 default_b = choice.incident.version if choice.incident else with_runs[0]
 default_a = choice.last_good.version if choice.last_good else with_runs[min(1, len(with_runs) - 1)]
-if st.session_state.get("models_choice_for") != (model, iso(onset)):
-    # a new model or onset gives a new default pair; drop the previous picks
-    st.session_state["models_choice_for"] = (model, iso(onset))
-    st.session_state.pop("models_version_a", None)
-    st.session_state.pop("models_version_b", None)
+previous_choice = st.session_state.get("models_choice_for")
+st.session_state["models_choice_for"] = (model, iso(onset))
+if previous_choice is not None and previous_choice != (model, iso(onset)):
+    # a new model or onset gives a new default pair, in the address too (a link opened in a fresh
+    # session keeps the pair it names)
+    st.session_state["models_version_a"], st.session_state["models_version_b"] = default_a, default_b
+picked = {k: {} if k in st.session_state else {"index": with_runs.index(v)}
+          for k, v in (("models_version_a", default_a), ("models_version_b", default_b))}
 d1, d2, d3 = st.columns([2, 2, 1])
-va = d1.selectbox("Last good", with_runs, index=with_runs.index(default_a), key="models_version_a", bind="query-params",
-                  format_func=lambda n: mx.version_label(hist, n))
-vb = d2.selectbox("Incident", with_runs, index=with_runs.index(default_b), key="models_version_b", bind="query-params",
-                  format_func=lambda n: mx.version_label(hist, n))
+va = d1.selectbox("Last good", with_runs, key="models_version_a", bind="query-params",
+                  format_func=lambda n: mx.version_label(hist, n), **picked["models_version_a"])
+vb = d2.selectbox("Incident", with_runs, key="models_version_b", bind="query-params",
+                  format_func=lambda n: mx.version_label(hist, n), **picked["models_version_b"])
 show_all = d3.toggle("Show all rows", key="models_show_all", help="Off: only what differs.")
 a, b = hist.version(va), hist.version(vb)
 try:

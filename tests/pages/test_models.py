@@ -121,3 +121,18 @@ def test_bad_tracking_uri_shows_the_fix_and_keeps_the_page(app_test):
     assert any("not a tracking URI" in e.value for e in at.error)
     at.text_input(key="models_uri").set_value("").run()
     assert not at.exception and at.selectbox(key="models_version_b").value == 42
+
+
+def test_a_link_keeps_its_version_pair_and_a_new_onset_drops_it(app_test):
+    at = app_test(PAGE, incident="demo-ctr-drop")
+    label = next(o for o in at.selectbox(key="models_version_a").options if o.startswith("v39 "))
+    # a fresh session opened from a link naming v39 shows that pair, not the default 41 → 42
+    fresh = app_test(PAGE, incident="demo-ctr-drop", models_version_a=label)
+    assert not fresh.exception
+    assert (fresh.selectbox(key="models_version_a").value, fresh.selectbox(key="models_version_b").value) == (39, 42)
+    # a new onset gives a new default pair, and the address no longer names the old pick
+    fresh.text_input(key="models_onset").set_value("2026-03-10 00:00").run()
+    assert not fresh.exception
+    assert (fresh.selectbox(key="models_version_a").value, fresh.selectbox(key="models_version_b").value) == (40, 41)
+    shown = fresh.query_params.get("models_version_a")
+    assert not shown or str(shown[0] if isinstance(shown, list) else shown).startswith("v40 ")
