@@ -6,7 +6,6 @@ Fails on any Streamlit exception element; saves a screenshot of every page under
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -14,46 +13,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from screenshot import ARGS, CHROMIUM, wait_idle  # noqa: E402
+from screenshot import wait_idle  # noqa: E402
 
-from tests.servers import free_port, http_ok, running  # noqa: E402
+from tests.e2e.conftest import screenshot_dir  # noqa: E402
 
 PAGES = ["", "timeline", "distributions", "logs", "metrics", "models", "fishbone", "triage", "postmortem"]
 INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale"]
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
-    home = tmp_path_factory.mktemp("e2e-home")
-    port = free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    env.pop("DATABASE_URL", None)
-    base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
-    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
-                 cwd=ROOT, env=env):
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _shots() -> Path:
-    d = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "e2e" / "screenshots"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 @pytest.mark.parametrize("incident", INCIDENTS)
@@ -64,7 +31,7 @@ def test_every_page_renders_without_exception(server, browser, incident):
         page.goto(f"{server}/{path}?incident={incident}")
         wait_idle(page)
         name = path or "incidents"
-        page.screenshot(path=str(_shots() / f"{incident}-{name}.png"), full_page=True)
+        page.screenshot(path=str(screenshot_dir() / f"{incident}-{name}.png"), full_page=True)
         n = page.locator('[data-testid="stException"]').count()
         if n:
             failures.append(f"{name}: {n} exception(s): {page.locator('[data-testid=stException]').first.inner_text()[:500]}")
@@ -104,10 +71,10 @@ def test_postmortem_in_presentation_mode(server, browser, incident):
     background = page.evaluate(
         "getComputedStyle(document.querySelector('[data-testid=\"stAppViewContainer\"]')).backgroundColor")
     assert background == "rgb(5, 7, 12)", "presentation mode did not switch to the dark theme"
-    page.screenshot(path=str(_shots() / f"{incident}-postmortem-presentation.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir() / f"{incident}-postmortem-presentation.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.get_by_role("tab", name="Walkthrough").click()
     wait_idle(page)
-    page.screenshot(path=str(_shots() / f"{incident}-walkthrough-presentation.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir() / f"{incident}-walkthrough-presentation.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()

@@ -1,13 +1,11 @@
 """Real browser: links keep the whole view. For every page × demo, switch page from the sidebar, copy the
 address, open it in a fresh browser context (a new session) and check the same incident and range.
 
-Starts ``streamlit run app.py`` on a free port and drives headless Chromium (playwright), as
-``test_browser.py`` does. Runs in about two minutes.
+Drives headless Chromium (playwright) against the app all browser tests share (tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,11 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from screenshot import ARGS, CHROMIUM, wait_idle  # noqa: E402
+from screenshot import wait_idle  # noqa: E402
 
 from core.timerange import format_input  # noqa: E402
 from core.models import utc  # noqa: E402
-from tests.servers import free_port, http_ok, running  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # the first start alone takes 20–100 s on a busy machine
 
@@ -37,32 +34,6 @@ SETTLED = """(title) => {
     return h && h.innerText.trim().startsWith(title) && !running
         && !document.querySelector('[data-testid="stSkeleton"]') && location.search.includes('to=');
 }"""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
-    home = tmp_path_factory.mktemp("e2e-links-home")
-    port = free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    env.pop("DATABASE_URL", None)
-    base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
-    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
-                 cwd=ROOT, env=env):
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def _settle(page, title: str) -> None:

@@ -16,7 +16,6 @@ measures
 from __future__ import annotations
 
 import io
-import os
 import sys
 from pathlib import Path
 
@@ -24,9 +23,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from screenshot import ARGS, CHROMIUM, wait_idle  # noqa: E402
+from screenshot import wait_idle  # noqa: E402
 
-from tests.servers import free_port, http_ok, running  # noqa: E402
+from tests.e2e.conftest import screenshot_dir  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -117,38 +116,6 @@ PROBE = r"""
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
-    home = tmp_path_factory.mktemp("e2e-present-home")
-    port = free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    env.pop("DATABASE_URL", None)
-    base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
-    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
-                 cwd=ROOT, env=env):
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _shots() -> Path:
-    d = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "e2e" / "screenshots"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
 def _light_tables(page) -> list[str]:
     """Data grids (canvas) whose pixels are mostly light: a white table on the dark screen."""
     from PIL import Image
@@ -219,12 +186,12 @@ def test_presentation_mode_reads_on_every_page(server, browser, size):
                                    timeout=120000, polling=250)
             settle(page)
         problems += _check(page, f"{title} at {size}")
-        page.screenshot(path=str(_shots() / f"present-{size}-{title.lower()}.png"))
+        page.screenshot(path=str(screenshot_dir() / f"present-{size}-{title.lower()}.png"))
         if title == "Post-mortem":
             page.get_by_role("tab", name="Walkthrough").click()
             settle(page)
             problems += _check(page, f"Post-mortem walkthrough at {size}")
-            page.screenshot(path=str(_shots() / f"present-{size}-walkthrough.png"))
+            page.screenshot(path=str(screenshot_dir() / f"present-{size}-walkthrough.png"))
     page.close()
     assert not problems, f"{len(problems)} problem(s) in presentation mode:\n" + "\n".join(problems)
 

@@ -1,0 +1,54 @@
+"""Shared browser-test fixtures: one ``streamlit run app.py`` and one headless Chromium per test session.
+
+No browser test writes to the store (they change the address, session widgets and
+presentation mode only), so every test file uses the same app on a fresh, empty
+``WORKBENCH_HOME`` that builds the demo incidents once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from screenshot import ARGS, CHROMIUM  # noqa: E402
+
+from tests.servers import free_port, http_ok, running  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The base address of ``streamlit run app.py`` on a free port, on the embedded SQLite default."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
+    home = tmp_path_factory.mktemp("e2e-home")
+    port = free_port()
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    env.pop("DATABASE_URL", None)
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
+                 cwd=ROOT, env=env):
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def screenshot_dir() -> Path:
+    """Where browser tests save their screenshots (``$SCREENSHOT_DIR`` or tests/e2e/screenshots)."""
+    d = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "e2e" / "screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
