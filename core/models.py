@@ -95,6 +95,16 @@ class CauseStatus(StrEnum):
     RULED_OUT = "ruled_out"
 
 
+@dataclass(frozen=True)
+class CauseRecord:
+    """One fishbone cause as analytics across incidents sees it."""
+
+    incident_id: str
+    text: str
+    status: CauseStatus
+    category: str = ""
+
+
 class ActionStatus(StrEnum):
     OPEN = "open"
     IN_PROGRESS = "in_progress"

@@ -10,8 +10,8 @@ TTD/TTA/TTM/TTR) with what a reliability review needs:
   such as versions are ignored; ruled-out causes do not count);
 * open or in-progress action items past their due date.
 
-Pure functions over domain objects; :func:`load_analytics_inputs` is the one
-reader of the store.
+Pure functions over domain objects; the caller reads them from the store with
+:func:`core.store.analytics.load_analytics_inputs`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -30,6 +30,7 @@ from core.models import (
     DURATIONS,
     ActionItem,
     ActionStatus,
+    CauseRecord,
     CauseStatus,
     Incident,
     Milestone,
@@ -39,16 +40,6 @@ from core.models import (
 GROUPINGS = ("root_cause", "service", "severity")
 FREQUENCIES = {"month": "M", "week": "W", "quarter": "Q"}
 DISTRIBUTIONS = ("TTD", "TTM", "TTR")
-
-
-@dataclass(frozen=True)
-class CauseRecord:
-    """One fishbone cause as analytics sees it."""
-
-    incident_id: str
-    text: str
-    status: CauseStatus
-    category: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,25 +196,6 @@ def analyze_incidents(incidents: Iterable[Incident], causes: Iterable[CauseRecor
         overdue=tuple(overdue_actions(actions, today)),
         frequency=frequency,
     )
-
-
-def load_analytics_inputs(store: Any) -> tuple[list[Incident], list[CauseRecord], list[ActionItem]]:
-    """Read every incident, fishbone cause and action item (read-only)."""
-    from sqlalchemy import select
-
-    from core.store.fishbone import list_action_items
-    from core.store.incidents import list_incidents
-    from core.store.tables import categories, causes
-
-    incidents = list_incidents(store)
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(causes.c.incident_id, causes.c.text, causes.c.status, categories.c.name)
-            .join(categories, categories.c.id == causes.c.category_id)
-            .order_by(causes.c.id)).fetchall()
-    records = [CauseRecord(r[0], r[1], CauseStatus(r[2]), r[3] or "") for r in rows]
-    actions = [a for i in incidents for a in list_action_items(store, i.id)]
-    return incidents, records, actions
 
 
 def analytics_frame(analytics: IncidentAnalytics) -> dict[str, pd.DataFrame]:

@@ -14,12 +14,12 @@ from core.analysis.incident_analytics import (
     cause_key,
     counts_over_time,
     duration_distributions,
-    load_analytics_inputs,
     overdue_actions,
     recurring_causes,
 )
 from core.errors import InvalidInputError
 from core.models import ActionItem, ActionStatus, CauseStatus, Incident, RootCause, Severity
+from core.store.analytics import load_analytics_inputs
 from core.viz.analytics import counts_figure, durations_figure
 
 T0 = datetime(2025, 1, 15, 8, 0, tzinfo=timezone.utc)
