@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
 from core.errors import InvalidInputError, NotFoundError
-from core.models import Evidence, EventKind, TimeWindow, iso
+from core.jsonsafe import jsonable
+from core.models import Evidence, EventKind, TimeWindow
 from core.store import Store
 from core.store.tables import evidence as evidence_table
 from core.store.timeline import add_events
@@ -20,23 +20,6 @@ if TYPE_CHECKING:
     from core.evidence.registry import EvidencePayload
 
 MAX_RESULT_BYTES = 256_000
-
-
-def _jsonable(value: Any) -> Any:
-    """Make a result JSON-safe (NaN/inf become None, datetimes ISO strings)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return None if (math.isnan(value) or math.isinf(value)) else value
-    if isinstance(value, datetime):
-        return iso(value)
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _jsonable(value.item())
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
 
 
 def digest_of(kind: str, query: dict[str, Any], window: TimeWindow | None, result: dict[str, Any]) -> str:
@@ -67,8 +50,8 @@ def pin_evidence(
     """
     from core.evidence.registry import payload_dict
 
-    query = _jsonable(query)
-    result = _jsonable(payload_dict(result))
+    query = jsonable(query)
+    result = jsonable(payload_dict(result))
     size = len(json.dumps(result))
     if size > MAX_RESULT_BYTES:
         raise InvalidInputError(
