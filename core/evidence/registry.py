@@ -67,8 +67,8 @@ def register_kind(kind: str, payload_type: type, renderer: EvidenceRenderer, *, 
     """Register an evidence kind (built-ins and extensions alike).
 
     Raises:
-        InvalidInputError: the name is empty, already registered (without ``replace=True``), or the
-            payload type lacks ``from_payload``/``to_payload``.
+        InvalidInputError: the name is empty, already registered (without ``replace=True``), the
+            payload type lacks ``from_payload``/``to_payload`` or the renderer ``numbers``/``figure``.
     """
     if not kind or not isinstance(kind, str):
         raise InvalidInputError("an evidence kind needs a non-empty name")
@@ -76,6 +76,8 @@ def register_kind(kind: str, payload_type: type, renderer: EvidenceRenderer, *, 
         raise InvalidInputError(f"evidence kind '{kind}' is already registered; pass replace=True to change it")
     if not (hasattr(payload_type, "from_payload") and hasattr(payload_type, "to_payload")):
         raise InvalidInputError(f"the payload type of '{kind}' needs from_payload() and to_payload()")
+    if not (callable(getattr(renderer, "numbers", None)) and callable(getattr(renderer, "figure", None))):
+        raise InvalidInputError(f"the renderer of '{kind}' needs numbers(payload) and figure(payload, dark=...)")
     entry = EvidenceKind(kind, payload_type, renderer, description)
     _KINDS[kind] = entry
     return entry

@@ -165,6 +165,10 @@ def test_an_extension_registers_a_kind_and_the_post_mortem_uses_it(sqlite_store)
     try:
         with pytest.raises(InvalidInputError, match="already registered"):
             register_kind("auc_check", AucPayload, AucRenderer())
+        with pytest.raises(InvalidInputError, match="numbers"):
+            register_kind("auc_other", AucPayload, object())
+        with pytest.raises(InvalidInputError, match="from_payload"):
+            register_kind("auc_other", dict, AucRenderer())
         create_incident(sqlite_store, id="ext", title="Extension evidence")
         pinned = pin_evidence(sqlite_store, "ext", kind="auc_check", title="classifier tells them apart",
                               query={}, result=AucPayload(0.91))  # a typed payload is stored as its dict
