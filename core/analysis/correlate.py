@@ -32,8 +32,6 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-import pandas as pd
-
 from core.errors import InvalidInputError
 from core.models import EventKind, TimelineEvent, format_duration, iso, utc
 
@@ -301,64 +299,3 @@ def rank_changes(
 
 def _template(ev: ChangeEvent) -> tuple[str, str]:
     return ev.kind, _DIGITS.sub("#", " ".join(ev.title.casefold().split()))
-
-
-@dataclass(frozen=True)
-class Onset:
-    """The impact start used for a ranking, and where it came from."""
-
-    at: datetime
-    source: str
-
-
-def choose_onset(
-    *,
-    explicit: datetime | str | None = None,
-    milestones: Mapping[str, datetime | str | None] | None = None,
-    detected: datetime | None = None,
-    baseline_end: datetime | None = None,
-    window_start: datetime | None = None,
-) -> Onset:
-    """Pick the onset: explicit > ``started`` milestone > detected KPI onset > baseline end > window start.
-
-    Raises:
-        InvalidInputError: none of them is known.
-    """
-    if explicit:
-        return Onset(utc(explicit), "given")
-    started = (milestones or {}).get("started")
-    if started:
-        return Onset(utc(started), "the incident's 'started' milestone")
-    if detected is not None:
-        return Onset(utc(detected), "the detected KPI change point")
-    if baseline_end is not None:
-        return Onset(utc(baseline_end), "the end of the bundle's baseline window")
-    if window_start is not None:
-        return Onset(utc(window_start), "the start of the bundle's window")
-    raise InvalidInputError(
-        "no onset known: give one (--onset 2024-05-01T12:00Z), set the incident's 'started' milestone, "
-        "or add a baseline window to the bundle"
-    )
-
-
-def detect_kpi_onset(kpi: pd.DataFrame | None, *, direction: str = "higher_is_better",
-                     metric: str = "kpi") -> datetime | None:
-    """The KPI onset found by :func:`core.analysis.changepoint.detect_onset`, or None.
-
-    None when there is no KPI, no change point, the change-point module is not
-    available, or the series is unusable (too short, constant): the caller then
-    falls back to the bundle's windows.
-    """
-    if kpi is None or kpi.empty:
-        return None
-    try:
-        from core.analysis.changepoint import detect_onset  # sibling analysis; optional here
-    except ImportError:
-        return None
-    try:
-        result = detect_onset(kpi, direction=direction, metric=metric)
-    except InvalidInputError:
-        return None
-    if result.onset is None:
-        return None
-    return utc(result.onset.time)

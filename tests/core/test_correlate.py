@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core import onset
 from core.analysis.correlate import (
     DEFAULT_PRIORS,
-    choose_onset,
     parse_prior_args,
     rank_changes,
     resolve_priors,
@@ -20,7 +20,8 @@ from core.analysis.correlate import (
 from core.bundle import read_bundle
 from core.cli.changes import rank_bundle
 from core.errors import InvalidInputError
-from core.models import EventKind, TimelineEvent
+from core.models import EventKind, TimelineEvent, TimeWindow
+from core.onset import incident_onset
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 12, 14, 0, tzinfo=timezone.utc)
@@ -135,13 +136,15 @@ def test_prior_parsing_and_defaults_are_documented():
 
 
 def test_onset_choice_order():
+    """The ranking's onset comes from the one onset policy, core.onset (given > milestone > KPI > windows)."""
     w = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert choose_onset(explicit="2026-01-02T00:00Z", milestones={"started": w}).source == "given"
-    assert choose_onset(milestones={"started": w}, detected=w + timedelta(1)).at == w
-    assert "change point" in choose_onset(detected=w, baseline_end=w + timedelta(1)).source
-    assert "baseline" in choose_onset(baseline_end=w).source
+    window, baseline = TimeWindow(w, w + timedelta(1)), TimeWindow(w - timedelta(1), w)
+    assert incident_onset(explicit="2026-01-02T00:00Z", started=w).source == onset.GIVEN
+    assert incident_onset(started=w, window=window, baseline=baseline).at == w
+    assert incident_onset(baseline=baseline, window=window).source == onset.BASELINE_END
+    assert incident_onset(window=window).source == onset.WINDOW_START
     with pytest.raises(InvalidInputError, match="no onset known"):
-        choose_onset()
+        incident_onset()
 
 
 @pytest.mark.parametrize("demo", ["demo-ctr-drop", "demo-schema-change"])
