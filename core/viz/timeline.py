@@ -242,9 +242,11 @@ def build_timeline_figure(
                      range=[-0.6, len(present) - 0.4], zeroline=False, fixedrange=True,
                      row=lane_row, col=1, showgrid=True, automargin=True)
     if window is not None:
-        fig.update_xaxes(range=[_local(pd.Series([lo]), tz)[0], _local(pd.Series([hi]), tz)[0]])
+        fig.layout.xaxis.range = [_local(pd.Series([lo]), tz)[0], _local(pd.Series([hi]), tz)[0]]
+    if has_kpi:
+        _share_time_axis(fig, dark)
     fig.update_layout(
-        template=template, font={"size": font}, hovermode="closest", dragmode="zoom",
+        template=template, font={"size": font}, hovermode="x" if has_kpi else "closest", dragmode="zoom",
         height=height or (300 if has_kpi else 80) + 46 * n_lanes + 160,
         margin={"l": 10, "r": 10, "t": 100 if dark else 80, "b": 10},
         legend={"orientation": "h", "yanchor": "top", "y": -0.1, "xanchor": "left", "x": 0,
@@ -252,6 +254,21 @@ def build_timeline_figure(
         meta={"lanes": [l.__dict__ for l in lanes], "tz": tz},
     )
     return fig
+
+
+def _share_time_axis(fig: go.Figure, dark: bool) -> None:
+    """Put the KPI and the lanes on one time axis, so that a hover anywhere shows the time across both.
+
+    ``make_subplots`` gives each row its own (matched) x axis, and Plotly draws hover labels and
+    spike lines per axis. On one axis with stacked y domains, ``hoversubplots="axis"`` shows the
+    KPI's value at the hovered event's time, and the spike line crosses both rows.
+    """
+    for trace in fig.data:
+        trace.xaxis = "x"
+    fig.layout.xaxis2 = None
+    fig.update_layout(yaxis={"anchor": "x"}, yaxis2={"anchor": "x"}, hoversubplots="axis")
+    fig.layout.xaxis.update(anchor="y2", showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1,
+                            spikedash="dot", spikecolor="#9aa0a6" if dark else "#5f6368")
 
 
 def _add_counts(fig: go.Figure, sub: pd.DataFrame, label: str, y: int, name: str, color: str | None,

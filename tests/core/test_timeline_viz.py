@@ -33,8 +33,12 @@ def test_one_lane_per_kind_with_points_spans_kpi_and_milestones():
     assert any(n.startswith("Deploy — ") for n in names)
     assert any(n == "Data pipeline (span)" for n in names)
     assert all(t.type in ("scattergl", "scatter") for t in fig.data)
-    assert fig.data[0].xaxis == "x" and fig.data[1].xaxis == "x2"
-    assert fig.layout.xaxis.matches == "x2" or fig.layout.xaxis2.matches == "x"  # shared time axis
+    # one time axis under the KPI and the lanes: a hover shows the time and the KPI value across both
+    assert {t.xaxis for t in fig.data} == {"x"} and "xaxis2" not in fig.to_plotly_json()["layout"]
+    assert fig.data[0].yaxis == "y" and {t.yaxis for t in fig.data[1:]} == {"y2"}
+    assert fig.layout.hoversubplots == "axis" and fig.layout.hovermode == "x"
+    assert fig.layout.xaxis.showspikes and fig.layout.xaxis.spikemode == "across"
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]  # the KPI above the lanes
     labels = [a.text for a in fig.layout.annotations]
     assert "started" in labels and "detected (TTD 45m)" in labels
     assert len(fig.layout.shapes) == 2
