@@ -352,6 +352,8 @@ class _Compiler:
                 raise QuerySyntaxError(self.text, node.pos, f"'{node.name}:' is followed by another field",
                                        "Write one field per value, e.g. a:x AND b:y.")
             name = _unescape(node.name)
+            if name == "*" and isinstance(node.expr, lt.Word) and node.expr.value == "*":
+                return _Leaf({"match_all": {}}, "TRUE", ())  # *:* is Lucene's and Kibana's "everything"
             if name == EXISTS:
                 return self._exists(node.expr)
             _kind(name, self.fields)

@@ -67,6 +67,8 @@ def matches(con, query: str) -> list[int]:
     ("_exists_:latency_ms", [0, 1, 2, 4]),
     ("NOT _exists_:latency_ms", [3]),
     ("latency_ms:*", [0, 1, 2, 4]),
+    ("*:*", [0, 1, 2, 3, 4]),
+    ("NOT *:*", []),
     ("ok:true", [0, 1, 4]),
     ("NOT ok:true", [2, 3]),
     ("@timestamp:[2024-05-01T12:00:01Z TO 2024-05-01T12:00:02Z]", [1, 2]),
@@ -103,6 +105,7 @@ def test_like_wildcards_escape_percent_and_underscore(con):
 
 @pytest.mark.parametrize("query, dsl", [
     ("", {"match_all": {}}),
+    ("*:*", {"match_all": {}}),
     ("log.level:ERROR", {"term": {"log.level": "ERROR"}}),
     ('"cache miss"', {"match_phrase": {"message": "cache miss"}}),
     ("a AND b", {"bool": {"filter": [{"match_phrase": {"message": "a"}}, {"match_phrase": {"message": "b"}}]}}),
