@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timezone
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,11 @@ import streamlit as st
 
 from core.analysis.logpatterns import PatternDiff, diff_patterns
 from core.errors import InvalidInputError, WorkbenchError
+from core.config import settings
 from core.logquery import add_filters
 from core.markdown_text import md_escape
 from core.models import EventKind, Incident, TimeWindow, iso
+from core.sources.factory import open_source
 from core.sources.logs import FieldFacet, Histogram, LogSource, SearchPage
 from core.store import Store
 from core.store.evidence import pin_evidence
@@ -28,12 +29,11 @@ ES_SOURCE = "es"
 
 
 def es_configured() -> bool:
-    if os.environ.get("ES_URL"):
-        return True
+    """True when ``ES_URL`` or an ``[elasticsearch]`` URL is set (core.config)."""
     try:
-        return "elasticsearch" in st.secrets
-    except (FileNotFoundError, KeyError):  # no secrets file
-        return False
+        return settings().elasticsearch.configured
+    except InvalidInputError:  # a bad ES_* value or secrets file: offered, and opening it shows the fix
+        return True
 
 
 def _fingerprint(spec: str) -> str:
@@ -47,13 +47,7 @@ def _fingerprint(spec: str) -> str:
 
 @st.cache_resource(show_spinner="Loading the logs…", max_entries=4)
 def _source(spec: str, _fingerprint: str) -> LogSource:
-    if spec == ES_SOURCE:
-        from core.sources.elastic import ElasticsearchLogSource
-
-        return ElasticsearchLogSource.from_env()
-    from core.sources.local_logs import LocalLogSource
-
-    return LocalLogSource.from_path(spec)
+    return open_source("logs", spec)
 
 
 def get_source(spec: str) -> LogSource:

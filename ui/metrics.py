@@ -15,11 +15,10 @@ from core.analysis.changepoint import (
     detect_onset,
     onset_window,
 )
-from core.bundle import read_bundle
 from core.errors import WorkbenchError
 from core.models import Incident, Milestone, TimeWindow, iso
-from core.sources.metrics import MetricSeries, clean_series
-from core.sources.prometheus import PrometheusMetricSource
+from core.sources.factory import open_source
+from core.sources.metrics import MetricSeries, MetricSource
 from core.store import Store
 from core.store.evidence import pin_evidence
 from core.store.incidents import update_incident
@@ -27,23 +26,17 @@ from core.store.incidents import update_incident
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def bundle_metric_names(bundle_path: str) -> list[str]:
-    return read_bundle(bundle_path).metric_names()
+    return open_source("metrics", bundle_path).metric_names()
 
 
 @st.cache_data(show_spinner="Reading the series…", max_entries=16)
 def _bundle_series(bundle_path: str, metric: str, start: datetime, end: datetime) -> MetricSeries:
-    bundle = read_bundle(bundle_path)
-    return clean_series(bundle.read_metric(metric), name=metric, source=f"bundle {bundle.id}",
-                        window=TimeWindow(start, end))
+    return open_source("metrics", bundle_path).read(metric, TimeWindow(start, end))
 
 
-def prometheus_source() -> PrometheusMetricSource:
-    """The configured Prometheus (``[prometheus]`` in secrets, else ``PROMETHEUS_*`` variables)."""
-    try:
-        secrets = dict(st.secrets.get("prometheus", {}))
-    except (FileNotFoundError, KeyError, AttributeError):  # no secrets.toml is a normal setup
-        secrets = {}
-    return PrometheusMetricSource.from_env(secrets)
+def prometheus_source() -> MetricSource:
+    """The configured Prometheus (``PROMETHEUS_*`` variables, else ``[prometheus]`` in secrets; core.config)."""
+    return open_source("metrics", "prometheus")
 
 
 @st.cache_data(show_spinner="Querying Prometheus…", ttl=60, max_entries=16)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,12 @@ import streamlit as st
 
 from core.analysis.rundiff import RunDiff, diff_runs
 from core.bundle import read_bundle
+from core.config import settings
 from core.errors import BundleError, InvalidInputError
 from core.models import Incident, Milestone, TimeWindow
-from core.sources.mlflow_runs import MlflowRunSource, RegistryHistory, missing_model_version_events
+from core.sources.factory import open_source
+from core.sources.mlflow_runs import RegistryHistory, missing_model_version_events
+from core.sources.protocols import RunSource
 from core.store import Store
 from core.store.timeline import add_events, list_events
 from ui.incidents import md_text  # noqa: F401 - re-exported for the page
@@ -22,38 +24,29 @@ from ui.incidents import md_text  # noqa: F401 - re-exported for the page
 URI_KEY = "models_uri"
 
 
-def _secrets() -> dict[str, Any]:
-    try:
-        return dict(st.secrets.get("mlflow", {}))
-    except (FileNotFoundError, KeyError, AttributeError):  # no secrets.toml is a normal setup
-        return {}
-    except Exception:  # noqa: BLE001 - streamlit raises its own parse error for a broken secrets.toml
-        return {}
-
-
 def tracking_uri() -> str | None:
-    """The page's tracking URI: the box on the page, ``[mlflow] tracking_uri`` in secrets,
-    ``MLFLOW_TRACKING_URI``, else None (the embedded store)."""
+    """The page's tracking URI: the box on the page, else ``MLFLOW_TRACKING_URI`` or ``[mlflow]
+    tracking_uri`` in secrets (core.config), else None (the embedded store). The token and password
+    stay in the settings and travel with the source's own client, never through ``os.environ``."""
     typed = (st.session_state.get(URI_KEY) or "").strip()
     if typed:
         return typed
-    secrets = _secrets()
-    if secrets.get("token") and not os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        # MLflow reads the token only from the environment.
-        os.environ["MLFLOW_TRACKING_TOKEN"] = str(secrets["token"])
-    return secrets.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI") or None
+    try:
+        return settings().mlflow.tracking_uri
+    except InvalidInputError:  # a bad MLFLOW_* value or secrets file: opening "mlflow" shows the fix
+        return "mlflow"
 
 
 @st.cache_resource(show_spinner="Connecting to MLflow…", max_entries=8)
-def source(uri: str | None) -> MlflowRunSource:
-    return MlflowRunSource(uri)
+def source(uri: str | None) -> RunSource:
+    return open_source("runs", uri)
 
 
 @st.cache_resource(show_spinner="Checking the demo models in the embedded MLflow store…",
                    max_entries=8)
 def ensure_demo_registry(incident_id: str, bundle_path: str) -> bool:
     """Seed the embedded store with this demo bundle's model (idempotent; no-op for other bundles)."""
-    from core.sources.mlflow_demo import seed_demo_registry
+    from core.demo.mlflow_registry import seed_demo_registry
 
     seed_demo_registry(None, {incident_id: Path(bundle_path)})
     return True

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from core.errors import InvalidInputError
 from core.models import TimeWindow, iso, utc
@@ -20,26 +19,11 @@ from core.sources.logs import MAX_PAGE_SIZE, LogSource
 
 
 def open_log_source(spec: str) -> tuple[LogSource, object | None]:
-    """The log source named by ``spec`` and, when it is a bundle, the bundle."""
-    if spec == "es":
-        from core.sources.elastic import ElasticsearchLogSource
+    """The log source named by ``spec`` (through the source factory) and, when it is a bundle, the bundle."""
+    from core.sources.factory import bundle_of, open_source
 
-        return ElasticsearchLogSource.from_env(), None
-    from core.sources.local_logs import LocalLogSource
-
-    path = Path(spec)
-    if not path.exists():
-        raise InvalidInputError(f"log source '{spec}' not found; give a bundle, a log file, a directory, or 'es'")
-    bundle = None
-    if (path.is_dir() and (path / "bundle.json").is_file()) or path.suffix.lower() == ".zip":
-        from core.bundle import read_bundle
-
-        bundle = read_bundle(path)
-        files = bundle.log_files()
-        if not files:
-            raise InvalidInputError(f"bundle {bundle.id} has no logs (logs/*.jsonl)")
-        return LocalLogSource(files, name=f"bundle {bundle.id}"), bundle
-    return LocalLogSource.from_path(path), None
+    bundle = bundle_of(spec)
+    return open_source("logs", bundle if bundle is not None else spec), bundle
 
 
 def _window(args: argparse.Namespace, bundle: object | None) -> TimeWindow:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
 from core.models import iso, utc
@@ -48,10 +47,10 @@ def _uri_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _source(uri: str | None) -> Any:
-    from core.sources.mlflow_runs import MlflowRunSource
+    """``--tracking-uri``, else the configured tracking URI, else the embedded store (the source factory)."""
+    from core.sources.factory import open_source
 
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
-    return MlflowRunSource(uri)
+    return open_source("runs", uri or None)
 
 
 def run_diff(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ spec                        opens
 ==========================  =====================================================================
 ``bundle:PATH`` or a path   an incident bundle (directory or ``.zip``) or, for logs and metrics,
                             a log/series file or a directory of them
+a ``Bundle`` already read   logs and metrics: that bundle's (not read or validated again)
 ``es``                      logs: the Elasticsearch cluster of the settings (``ES_*``)
 ``prometheus``              metrics: the Prometheus of the settings (``PROMETHEUS_*``)
 ``http(s)://…``             metrics: a Prometheus at that URL; runs: an MLflow tracking server
@@ -48,7 +49,8 @@ def register_source(kind: str, scheme: str, opener: Opener) -> None:
     Args:
         kind: a signal kind (``logs``, ``metrics``, ``runs``, ``traces``, …).
         scheme: ``path`` (a file or folder), ``""`` (no spec), a bare word (``es``) or a URL scheme
-            (``http``, ``sqlite``; for ``postgresql+psycopg2://`` the part before ``+``).
+            (``http``, ``sqlite``; for ``postgresql+psycopg2://`` the part before ``+``); ``*`` takes
+            every other URI scheme of that kind.
         opener: builds the source; raises :class:`~core.errors.WorkbenchError` subclasses.
     """
     _OPENERS[(kind, scheme.lower())] = opener
@@ -67,6 +69,8 @@ def scheme_of(spec: Any) -> str:
     """The scheme that selects an opener for ``spec`` (see the module docstring)."""
     if spec is None or (isinstance(spec, str) and not spec.strip()):
         return ""
+    if _is_bundle_object(spec):
+        return "bundle"
     text = str(spec).strip()
     if text.lower() in WORDS or (text.isidentifier() and any(s == text.lower() for _k, s in _OPENERS)):
         return text.lower()  # a bare word: a configured system (es, prometheus, mlflow, sentry, …)
@@ -74,6 +78,11 @@ def scheme_of(spec: Any) -> str:
     if m and not re.match(r"^[A-Za-z]:[\\/]", text):  # not a Windows drive letter
         return m.group(1).lower().split("+", 1)[0]
     return "path"
+
+
+def _is_bundle_object(spec: Any) -> bool:
+    """A :class:`core.bundle.Bundle` already read (callers that hold one pass it, not its path)."""
+    return not isinstance(spec, (str, Path)) and hasattr(spec, "log_files") and hasattr(spec, "manifest")
 
 
 def _strip_bundle(spec: Any) -> Any:
@@ -93,11 +102,13 @@ def open_source(kind: str, spec: Any = None, settings: Settings | None = None) -
     scheme = scheme_of(spec)
     if scheme == "bundle":
         spec, scheme = _strip_bundle(spec), "path"
-        if not str(spec).strip():
+        if not _is_bundle_object(spec) and not str(spec).strip():
             raise InvalidInputError("'bundle:' names no bundle; write bundle:PATH (a directory or .zip)")
     opener = _OPENERS.get((kind, scheme))
     if opener is None and scheme not in ("", "path") and Path(str(spec)).exists():
         opener = _OPENERS.get((kind, "path"))  # a file whose name holds a colon
+    if opener is None and scheme not in ("", "path"):
+        opener = _OPENERS.get((kind, "*"))  # the kind's catch-all for other URI schemes
     if opener is None:
         kinds = registered()
         if kind not in kinds:
@@ -121,7 +132,7 @@ _ACCEPTED = {
 
 def _accepted(kind: str) -> str:
     schemes = registered(kind).get(kind, [])
-    words = [_ACCEPTED.get(s, f"a {s}: URI") for s in schemes if s != "https"]
+    words = [_ACCEPTED.get(s, f"a {s}: URI") for s in schemes if s not in ("https", "*")]
     return ", ".join(dict.fromkeys(words))
 
 
@@ -138,6 +149,8 @@ def _is_bundle(path: Path) -> bool:
 
 def bundle_of(spec: Any) -> Any | None:
     """The :class:`core.bundle.Bundle` that ``spec`` names (``bundle:PATH`` or a bundle path), else None."""
+    if _is_bundle_object(spec):
+        return spec
     if scheme_of(spec) not in ("bundle", "path"):
         return None
     path = Path(str(_strip_bundle(spec))).expanduser()
@@ -153,6 +166,11 @@ def bundle_of(spec: Any) -> Any | None:
 def _local_logs(spec: Any, _settings: Settings) -> Any:
     from core.sources.local_logs import LocalLogSource
 
+    if _is_bundle_object(spec):
+        files = spec.log_files()
+        if not files:
+            raise InvalidInputError(f"bundle {spec.id} has no logs (logs/*.jsonl)")
+        return LocalLogSource(files, name=f"bundle {spec.id}")
     path = _path(spec, "log", "a bundle, a log file, a directory, or 'es'")
     return LocalLogSource.from_path(path)
 
@@ -166,6 +184,8 @@ def _elasticsearch(_spec: Any, config: Settings) -> Any:
 def _series(spec: Any, _settings: Settings) -> Any:
     from core.sources.metrics import BundleMetricSource, FileMetricSource, SeriesFileSource
 
+    if _is_bundle_object(spec):
+        return BundleMetricSource(spec)
     path = _path(spec, "metric", "a bundle, a series file (.csv, .parquet), a directory of them, or 'prometheus'")
     if _is_bundle(path):
         from core.bundle import read_bundle
@@ -206,3 +226,4 @@ register_source("runs", "", _mlflow)
 register_source("runs", "mlflow", _mlflow)
 for _scheme in ("http", "https", "sqlite", "file", "path", "postgresql", "postgres", "mysql", "mssql"):
     register_source("runs", _scheme, _mlflow)
+register_source("runs", "*", _mlflow)  # any other tracking URI MLflow may know (databricks, plugins)

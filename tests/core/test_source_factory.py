@@ -108,7 +108,7 @@ def test_runs_default_to_the_configured_uri_else_the_embedded_store(tmp_path, mo
     ("logs", "/no/such/file.jsonl", "log source '/no/such/file.jsonl' not found; give a bundle, a log file"),
     ("metrics", "/no/such/dir", "metric source '/no/such/dir' not found"),
     ("logs", "bundle:", "names no bundle"),
-    ("runs", "ftp://host/x", "runs source 'ftp://host/x' is not understood"),
+    ("runs", "ftp://host/x", "'ftp://host/x' is not a tracking URI MLflow understands"),
     ("nonsense", "x", "'nonsense' is not a kind of source"),
 ])
 def test_unknown_or_bad_specs_name_the_spec_and_the_fix(kind, spec, says, no_settings):

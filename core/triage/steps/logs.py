@@ -238,13 +238,13 @@ def log_signals(lg: LogFinding, onset: datetime) -> tuple[list[Signal], bool]:
 
 def read_bundle_logs(bundle: Any) -> pd.DataFrame | None:
     """All log lines of a bundle as ``timestamp, message, level, service`` (None without logs), read
-    through the same :class:`~core.sources.local_logs.LocalLogSource` the Logs page uses."""
-    from core.sources.local_logs import LocalLogSource
+    through the same :class:`~core.sources.local_logs.LocalLogSource` the Logs page uses (the source
+    factory opens both)."""
+    from core.sources.factory import open_source
 
-    files = bundle.log_files()
-    if not files:
+    if not bundle.log_files():
         return None
-    source = LocalLogSource(files, name=f"bundle {bundle.id}")
+    source = open_source("logs", bundle)
     try:
         fields = [f for f in LOG_COLUMNS if f in source.info.fields]
         frame = source.frame(fields)

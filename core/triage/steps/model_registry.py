@@ -49,9 +49,9 @@ def registry_verdict(bundle: Any, onset: datetime, tracking_uri: str | None):
     if not model:
         return None, "the bundle names no model (bundle.json 'model.name'), so no registry history to compare"
     from core.analysis.rundiff import choose_runs, diff_runs, regression_verdict
-    from core.sources.mlflow_runs import MlflowRunSource
+    from core.sources.factory import open_source
 
-    source = MlflowRunSource(tracking_uri)
+    source = open_source("runs", tracking_uri)
     history = source.registry_history(model)
     choice = choose_runs(history, onset)
     if choice.incident is None or choice.last_good is None:
