@@ -77,9 +77,9 @@ def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, regi
     lock file in the home; across machines (PostgreSQL) the unique incident id makes a
     second import of a demo a no-op. Returns the demo ids.
     """
-    from core.fishbone_demo import demo_fishbone_spec, seed_fishbone
+    from core.demo.fishbones import demo_fishbone_spec, seed_fishbone
     from core.store import workbench_home
-    from core.store.imports import import_bundle
+    from core.flows.import_bundle import import_bundle
     from core.store.locks import file_lock
     from core.store.incidents import find_incident
 
@@ -92,7 +92,7 @@ def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, regi
             import_bundle(store, bundles[demo_id], copy=False, if_exists="skip")
             seed_fishbone(store, demo_id, demo_fishbone_spec(demo_id), only_if_empty=True)
         if registry:
-            from core.sources.mlflow_demo import seed_demo_registry
+            from core.demo.mlflow_registry import seed_demo_registry
 
             seed_demo_registry(None, bundles)
     return list(DEMO_IDS)

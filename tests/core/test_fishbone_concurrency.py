@@ -128,7 +128,7 @@ def test_structure_stays_two_levels_under_races(shared):
 
 
 def test_demo_seeding_from_several_processes_draws_once(shared):
-    from core.fishbone_demo import demo_fishbone_spec, seed_fishbone
+    from core.demo.fishbones import demo_fishbone_spec, seed_fishbone
 
     url, _cat = shared
     spec = demo_fishbone_spec("demo-fraud-stale")

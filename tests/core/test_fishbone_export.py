@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from core.errors import InvalidInputError
-from core.fishbone_demo import DEMO_SPECS, demo_fishbone_spec, seed_demo_fishbone, seed_fishbone
+from core.demo.fishbones import DEMO_SPECS, demo_fishbone_spec, seed_demo_fishbone, seed_fishbone
 from core.report.fishbone_export import (
     fishbone_to_dict,
     fishbone_to_markdown,

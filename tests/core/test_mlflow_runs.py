@@ -300,7 +300,7 @@ def test_model_version_events_skip_versions_the_bundle_already_has(seeded):
 
 
 def test_demo_seed_plants_v42_and_is_idempotent(tmp_path, demo_bundles):
-    from core.sources.mlflow_demo import seed_demo_registry
+    from core.demo.mlflow_registry import seed_demo_registry
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     seed_demo_registry(uri, demo_bundles)

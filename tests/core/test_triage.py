@@ -286,7 +286,7 @@ def test_cli_text_and_exit_codes(tmp_path):
 # ---------------------------------------------------------------- model registry (real MLflow store)
 
 def test_registry_step_with_a_real_mlflow_store(demo_bundles, demo_results, tmp_path, monkeypatch):
-    from core.sources.mlflow_demo import seed_demo_registry
+    from core.demo.mlflow_registry import seed_demo_registry
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

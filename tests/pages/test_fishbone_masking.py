@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.fishbone_demo import seed_demo_fishbone
+from core.demo.fishbones import seed_demo_fishbone
 from core.store import fishbone as fb
 from core.store import open_store
 

@@ -17,7 +17,7 @@ def _store(home):
 @pytest.fixture
 def seeded(workbench_home):
     """The demo incident with its pre-drawn fishbone (causes, whys, action items) and a planted secret."""
-    from core.fishbone_demo import seed_demo_fishbone
+    from core.demo.fishbones import seed_demo_fishbone
     from core.store.evidence import pin_evidence
 
     store = _store(workbench_home)
