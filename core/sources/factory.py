@@ -227,3 +227,4 @@ register_source("runs", "mlflow", _mlflow)
 for _scheme in ("http", "https", "sqlite", "file", "path", "postgresql", "postgres", "mysql", "mssql"):
     register_source("runs", _scheme, _mlflow)
 register_source("runs", "*", _mlflow)  # any other tracking URI MLflow may know (databricks, plugins)
+register_source("quality", "path", lambda spec, config: __import__("core.sources.quality_gx", fromlist=["x"]).open_quality(spec, config))  # noqa: E501 - GX validation results
