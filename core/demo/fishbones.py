@@ -21,6 +21,7 @@ from typing import Any
 from core.errors import ConcurrentEditError, InvalidInputError
 from core.models import CauseStatus
 from core.store import Store
+from core.store import action_items as ai
 from core.store import fishbone as fb
 from core.store.timeline import list_events
 
@@ -237,7 +238,7 @@ def seed_fishbone(store: Store, incident_id: str, spec: dict[str, Any], *, only_
     for step in spec.get("whys") or ():
         add_step(step, None, step.get("chain") or "main")
     for action in spec.get("actions") or ():
-        fb.add_action_item(store, incident_id, text=action.get("text", ""), owner=action.get("owner", ""),
+        ai.add_action_item(store, incident_id, text=action.get("text", ""), owner=action.get("owner", ""),
                            due=action.get("due"), status=action.get("status", "open"),
                            cause_id=cause_id(action.get("cause")))
     return True

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.models import ActionItem, CauseRecord, CauseStatus, Incident
 from core.store import Store
-from core.store.fishbone import list_action_items
+from core.store.action_items import list_action_items
 from core.store.incidents import list_incidents
 from core.store.tables import categories, causes
 

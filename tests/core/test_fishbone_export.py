@@ -17,6 +17,7 @@ from core.report.fishbone_export import (
     fishbone_to_mermaid,
     write_bundle_fishbone,
 )
+from core.store import action_items as ai
 from core.store import fishbone as fb
 from core.store.incidents import create_incident
 from core.store.timeline import add_event
@@ -79,7 +80,7 @@ def test_markdown_and_mermaid_escape_user_text(sqlite_store):
                      status="confirmed")
     fb.add_cause(sqlite_store, "md", parent_id=c.id, text="sub [link](http://x)", status="ruled_out")
     fb.add_why(sqlite_store, "md", question="Why | pipe?", answer="_because_", cause_id=c.id)
-    fb.add_action_item(sqlite_store, "md", text="fix | it", owner="ana", due="2026-12-01", cause_id=c.id)
+    ai.add_action_item(sqlite_store, "md", text="fix | it", owner="ana", due="2026-12-01", cause_id=c.id)
     f = fb.get_fishbone(sqlite_store, "md")
     md = fishbone_to_markdown(f)
     assert "# Fishbone: Scores \\<b\\>collapsed\\</b\\>" in md

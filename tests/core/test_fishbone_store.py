@@ -8,6 +8,7 @@ import pytest
 
 from core.errors import ConcurrentEditError, InvalidInputError, NotFoundError
 from core.models import ActionStatus, CauseStatus, Hypothesis, RootCause
+from core.store import action_items as ai
 from core.store import fishbone as fb
 from core.store.incidents import create_incident
 
@@ -111,7 +112,7 @@ def test_update_move_and_delete_cause(store, incident):
                                category_id=data.id)
     assert detached.parent_id is None and detached.category_id == data.id
     why = fb.add_why(store, incident, question="Why?", cause_id=c.id)
-    item = fb.add_action_item(store, incident, text="Add alert", cause_id=c.id)
+    item = ai.add_action_item(store, incident, text="Add alert", cause_id=c.id)
     with pytest.raises(ConcurrentEditError):
         fb.delete_cause(store, c.id, version=1)
     fb.delete_cause(store, c.id, version=2)
@@ -153,30 +154,30 @@ def test_whys_branch_and_refuse_circles(store, incident):
 
 def test_action_items_crud(store, incident):
     cause = fb.add_cause(store, incident, category_id=_cat(store, incident, "Data").id, text="Stale feed")
-    item = fb.add_action_item(store, incident, text=" Add freshness alert ", owner="ana", due="2026-12-01",
+    item = ai.add_action_item(store, incident, text=" Add freshness alert ", owner="ana", due="2026-12-01",
                               cause_id=cause.id)
     assert (item.text, item.owner, item.due, item.status, item.cause_id) == (
         "Add freshness alert", "ana", date(2026, 12, 1), ActionStatus.OPEN, cause.id)
-    done = fb.update_action_item(store, item.id, version=1, status="done", due=None)
+    done = ai.update_action_item(store, item.id, version=1, status="done", due=None)
     assert done.status == ActionStatus.DONE and done.due is None and done.version == 2
     with pytest.raises(ConcurrentEditError) as err:
-        fb.update_action_item(store, item.id, version=1, owner="bo")
+        ai.update_action_item(store, item.id, version=1, owner="bo")
     assert err.value.current.status == ActionStatus.DONE
     with pytest.raises(InvalidInputError, match="not a date"):
-        fb.add_action_item(store, incident, text="x", due="tomorrow")
+        ai.add_action_item(store, incident, text="x", due="tomorrow")
     with pytest.raises(InvalidInputError, match="not an action status"):
-        fb.update_action_item(store, item.id, version=2, status="finished")
-    second = fb.add_action_item(store, incident, text="Runbook")
-    assert [a.id for a in fb.list_action_items(store, incident)] == [item.id, second.id]
-    assert [a.id for a in fb.list_action_items(store, incident, cause_id=cause.id)] == [item.id]
+        ai.update_action_item(store, item.id, version=2, status="finished")
+    second = ai.add_action_item(store, incident, text="Runbook")
+    assert [a.id for a in ai.list_action_items(store, incident)] == [item.id, second.id]
+    assert [a.id for a in ai.list_action_items(store, incident, cause_id=cause.id)] == [item.id]
     with pytest.raises(ConcurrentEditError):
-        fb.delete_action_item(store, item.id, version=1)
-    fb.delete_action_item(store, item.id, version=2)
+        ai.delete_action_item(store, item.id, version=1)
+    ai.delete_action_item(store, item.id, version=2)
     with pytest.raises(ConcurrentEditError) as err:
-        fb.delete_action_item(store, item.id, version=2)
+        ai.delete_action_item(store, item.id, version=2)
     assert err.value.current is None
     with pytest.raises(NotFoundError):
-        fb.add_action_item(store, "missing", text="x")
+        ai.add_action_item(store, "missing", text="x")
 
 
 def test_accept_hypothesis_creates_suspected_cause_and_whys(store, incident):

@@ -21,6 +21,7 @@ from core.report.postmortem import (
     gather_inputs,
     key_events,
 )
+from core.store import action_items as ai
 from core.store import fishbone as fb
 from core.store.evidence import pin_evidence
 from core.store.incidents import create_incident
@@ -76,9 +77,9 @@ def make_fishbone(store, incident_id: str) -> dict[str, int]:
     w1 = fb.add_why(store, incident_id, question="Why did accuracy drop?", answer="A feature arrived empty.")
     fb.add_why(store, incident_id, question="Why was it empty?", answer="The export renamed the column.",
                parent_id=w1.id, cause_id=root.id)
-    fb.add_action_item(store, incident_id, text="Validate the schema at ingestion", owner="data-platform",
+    ai.add_action_item(store, incident_id, text="Validate the schema at ingestion", owner="data-platform",
                        due=date(2020, 1, 1), status="open", cause_id=root.id)
-    fb.add_action_item(store, incident_id, text="Announce export changes", owner="ml-team", status="done",
+    ai.add_action_item(store, incident_id, text="Announce export changes", owner="ml-team", status="done",
                        cause_id=sus.id)
     return {"root": root.id, "sub": sub.id, "suspected": sus.id, "ruled": ruled.id}
 

@@ -131,6 +131,7 @@ def test_analyze_and_figures():
 
 
 def test_load_from_store(sqlite_store):
+    from core.store import action_items as ai
     from core.store import fishbone as fb
     from core.store.incidents import create_incident
 
@@ -140,7 +141,7 @@ def test_load_from_store(sqlite_store):
         fb.ensure_fishbone(sqlite_store, iid)
         cat = fb.get_fishbone(sqlite_store, iid).categories[0].id
         fb.add_cause(sqlite_store, iid, category_id=cat, text="Upstream export renamed a column", status="confirmed")
-    fb.add_action_item(sqlite_store, "s1", text="Add a contract test", due=date(2020, 1, 1))
+    ai.add_action_item(sqlite_store, "s1", text="Add a contract test", due=date(2020, 1, 1))
     incs, causes, actions = load_analytics_inputs(sqlite_store)
     result = analyze_incidents(incs, causes, actions)
     assert result.recurring[0].incidents == ("s1", "s2") and result.recurring[0].categories == ("Data",)

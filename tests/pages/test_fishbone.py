@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.demo.fishbones import seed_demo_fishbone
+from core.store import action_items as ai
 from core.store import fishbone as fb
 from core.store import open_store
 
@@ -151,7 +152,7 @@ def test_five_whys_and_action_items(app_test, store):
     at.text_input(key="fishbone_action_add_owner").input("ana")
     _button(at, "Add action item").click().run()
     assert not at.exception
-    items = fb.list_action_items(store, ID)
+    items = ai.list_action_items(store, ID)
     assert items[-1].text == "Replay CTR offline before promotion" and items[-1].owner == "ana"
 
 
