@@ -228,3 +228,4 @@ for _scheme in ("http", "https", "sqlite", "file", "path", "postgresql", "postgr
     register_source("runs", _scheme, _mlflow)
 register_source("runs", "*", _mlflow)  # any other tracking URI MLflow may know (databricks, plugins)
 register_source("quality", "path", lambda spec, config: __import__("core.sources.quality_gx", fromlist=["x"]).open_quality(spec, config))  # noqa: E501 - GX validation results
+register_source("lineage", "path", lambda spec, config: __import__("core.sources.lineage_dbt", fromlist=["open_lineage"]).open_lineage(spec, config))
