@@ -10,7 +10,8 @@ import streamlit as st
 from core.errors import ConcurrentEditError, WorkbenchError
 from core.models import ActionStatus, Incident
 from core.store import Store
-from core.store.fishbone import add_action_item, get_fishbone, list_action_items, update_action_item
+from core.store.action_items import add_action_item, list_action_items, update_action_item
+from core.store.fishbone import get_fishbone
 
 STATUSES = [s.value for s in ActionStatus]
 

@@ -24,6 +24,7 @@ from core.report.fishbone_export import (
     write_bundle_fishbone,
 )
 from core.store import Store
+from core.store import action_items as ai
 from core.store import fishbone as fb
 from core.store.evidence import list_evidence
 from core.store.timeline import list_events
@@ -408,12 +409,12 @@ def actions_editor(store: Store, fishbone: fb.Fishbone) -> None:
             save = b1.form_submit_button("Save", key=f"fishbone_action_save_{key}")
             drop = b2.form_submit_button("Delete", key=f"fishbone_action_drop_{key}")
         if save:
-            apply(lambda: fb.update_action_item(store, item.id, version=version, text=text, owner=owner,
+            apply(lambda: ai.update_action_item(store, item.id, version=version, text=text, owner=owner,
                                                 due=due, status=status,
                                                 cause_id=None if cause == NO_PARENT else cause), "Action saved.",
                   reset=("action", item.id))
         if drop:
-            apply(lambda: fb.delete_action_item(store, item.id, version=version), "Action deleted.",
+            apply(lambda: ai.delete_action_item(store, item.id, version=version), "Action deleted.",
                   reset=("action", item.id))
     with st.form("fishbone_action_add_form"):
         c1, c2, c3 = st.columns([4, 2, 2])
@@ -425,7 +426,7 @@ def actions_editor(store: Store, fishbone: fb.Fishbone) -> None:
                              if st.session_state.get(SELECTED) in texts else 0,
                              format_func=lambda i: "— none" if i == NO_PARENT else texts[i])
         if st.form_submit_button("Add action item"):
-            apply(lambda: fb.add_action_item(store, fishbone.incident_id, text=text, owner=owner, due=due,
+            apply(lambda: ai.add_action_item(store, fishbone.incident_id, text=text, owner=owner, due=due,
                                              cause_id=None if cause == NO_PARENT else cause), "Action added.")
 
 

@@ -6,12 +6,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.analysis.incident_analytics import GROUPINGS, analytics_frame, analyze_incidents, load_analytics_inputs
+from core.analysis.incident_analytics import GROUPINGS, analytics_frame, analyze_incidents
 from core.errors import ConcurrentEditError, WorkbenchError
 from core.models import Incident, Milestone
 from core.report.postmortem import Postmortem, Section, build_postmortem, gather_inputs
 from core.report.render import MEDIA_TYPES, export_postmortem
 from core.store import Store
+from core.store.analytics import load_analytics_inputs
 from core.store.reports import reset_section, save_section
 from core.viz.analytics import GROUP_TITLES, counts_figure, durations_figure
 from ui import state

@@ -31,7 +31,7 @@ BUNDLE_FILE = "fishbone.json"
 
 
 def fishbone_to_dict(fishbone: Fishbone) -> dict[str, Any]:
-    """Plain data of a fishbone; loadable again with ``core.fishbone_demo.seed_fishbone``."""
+    """Plain data of a fishbone; loadable again with ``core.demo.fishbones.seed_fishbone``."""
     cats = {c.id: c.name for c in fishbone.categories}
     texts = {c.id: c.text for c in fishbone.causes}
 

@@ -14,7 +14,7 @@ import pytest
 from core.bundle import read_bundle, validate_bundle, write_bundle
 from core.demo import DEMO_IDS
 from core.errors import BundleError, InvalidInputError
-from core.store.imports import import_bundle
+from core.flows.import_bundle import import_bundle
 from core.store.incidents import get_incident
 from core.store.timeline import list_events
 

@@ -43,7 +43,7 @@ def _cli(*args: str) -> dict:
 @pytest.fixture(scope="module")
 def demo_store(demo_bundles, tmp_path_factory):
     from core.store import open_store
-    from core.store.imports import import_bundle
+    from core.flows.import_bundle import import_bundle
 
     store = open_store(f"sqlite:///{tmp_path_factory.mktemp('onset-store') / 'store.db'}")
     for path in demo_bundles.values():

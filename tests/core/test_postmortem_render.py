@@ -141,9 +141,9 @@ def test_demo_incidents_make_readable_reports(demo_store, incident_id):
 
 @pytest.fixture(scope="module")
 def demo_store(demo_bundles, tmp_path_factory):
-    from core.fishbone_demo import seed_demo_fishbone
+    from core.demo.fishbones import seed_demo_fishbone
     from core.store import open_store
-    from core.store.imports import import_bundle
+    from core.flows.import_bundle import import_bundle
 
     store = open_store(f"sqlite:///{tmp_path_factory.mktemp('pm-demo') / 'store.db'}")
     for name, path in demo_bundles.items():

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from core.models import TimeWindow, iso, utc
 from core.store import open_store
-from core.store.imports import import_bundle
+from core.flows.import_bundle import import_bundle
 from core.store.incidents import find_incident
 
 
