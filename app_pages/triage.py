@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.models import iso
-from ui import state
+from ui import progress, state
 from ui import triage as tg
 
 st.title("Triage")
@@ -22,11 +22,16 @@ store = state.get_store()
 st.write("Finds the KPI onset, ranks the changes before it, compares the data, diffs logs and metrics, checks "
          "the model registry when one is configured, and scores six root-cause classes — data first, then "
          "environment and code, then infrastructure.")
+if progress.take_cancelled("triage"):
+    st.warning("Triage was cancelled; nothing was stored. Press **Run triage** to start it again.")
 if st.button("Run triage", type="primary", key="triage_run", icon=":material/troubleshoot:"):
+    cancel = progress.cancel_button("triage", "triage")
     try:
         tg.store_result(incident.id, tg.run_triage(incident))
     except WorkbenchError as exc:
         state.show_error(exc, "Triage could not run on this bundle.")
+    finally:
+        cancel.empty()
 result = tg.stored_result(incident.id)
 if result is None:
     st.stop()

@@ -19,10 +19,12 @@ from core.models import Incident, TimeWindow, iso
 from core.sources.datasets import DatasetPair, bundle_roles, pair_from_bundle, read_dataset, read_upload, split_by_time
 from core.flows.pin import pin_drift
 from core.viz import distributions as viz
-from ui import state
+from ui import progress as cancelling, state
 
 REPORTS_KEY = "distributions_reports"
 MAX_KEPT_REPORTS = 4
+CANCELLED_KEY = "distributions_cancelled_for"
+CANCELLABLE_ROWS = 200_000  # above this many rows in all, the comparison shows its steps and a Cancel button
 SEVERITY_BADGES = {"critical": ":red-badge[CRITICAL]", "high": ":orange-badge[HIGH]",
                    "medium": ":yellow-badge[MEDIUM]", "low": ":gray-badge[LOW]"}
 SEVERITY_ICONS = {"critical": ":material/error:", "high": ":material/warning:", "medium": ":material/info:",
@@ -108,7 +110,19 @@ def run_report(pair: DatasetPair, options: Options) -> DriftReport:
     key = _signature(pair, options)
     if key in reports:
         return reports[key]
-    with st.status("Comparing reference and current data…", expanded=False) as status:
+    big = len(pair.reference) + len(pair.current) > CANCELLABLE_ROWS
+    if cancelling.take_cancelled("distributions"):
+        st.session_state[CANCELLED_KEY] = key
+    if st.session_state.get(CANCELLED_KEY) == key:
+        asked = st.empty()
+        with asked.container():
+            st.info("The comparison was cancelled. Narrow the range or set a row sample above, or start it again.")
+            if not st.button("Compare now", key="distributions_compare_again", type="primary"):
+                st.stop()
+        asked.empty()
+        st.session_state.pop(CANCELLED_KEY, None)
+    cancel = cancelling.cancel_button("distributions", "comparison") if big else None
+    with st.status("Comparing reference and current data…", expanded=big) as status:
         bar = st.progress(0.0)
 
         def progress(fraction: float, message: str) -> None:
@@ -119,7 +133,9 @@ def run_report(pair: DatasetPair, options: Options) -> DriftReport:
             exclude=(pair.timestamp,) if pair.timestamp else (), positional=options.positional,
             max_rows=options.max_rows, progress=progress,
         )
-        status.update(label=f"Compared {len(report.columns)} columns", state="complete")
+        status.update(label=f"Compared {len(report.columns)} columns", state="complete", expanded=False)
+    if cancel is not None:
+        cancel.empty()
     while len(reports) >= MAX_KEPT_REPORTS:
         reports.pop(next(iter(reports)))
     reports[key] = report

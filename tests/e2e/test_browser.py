@@ -78,3 +78,25 @@ def test_postmortem_in_presentation_mode(server, browser, incident):
     page.screenshot(path=str(screenshot_dir() / f"{incident}-walkthrough-presentation.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def test_triage_can_be_cancelled(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{server}/triage?incident=demo-ctr-drop")
+    wait_idle(page)
+    page.get_by_role("button", name="Run triage").click()
+    cancel = page.get_by_role("button", name="Cancel triage")
+    cancel.wait_for(timeout=30000)
+    cancel.click()
+    page.get_by_text("Triage was cancelled").wait_for(timeout=60000)
+    wait_idle(page)
+    assert page.get_by_text("Triage finished in").count() == 0
+    assert page.locator('[data-testid="stMetric"]').count() == 0, "a cancelled run stored a result"
+    assert page.locator('[data-testid="stException"]').count() == 0
+    # the page works again: a second run finishes and ranks the hypotheses
+    page.get_by_role("button", name="Run triage").click()
+    page.get_by_text("Triage finished in").first.wait_for(timeout=120000)
+    wait_idle(page)
+    assert page.get_by_role("button", name="Cancel triage").count() == 0
+    assert page.locator('[data-testid="stMetric"]').count() > 0
+    page.close()

@@ -86,3 +86,19 @@ def test_time_columns_show_dates_and_a_freshness_lag(app_test):
     assert quantiles[0].loc["median", "reference (UTC)"].startswith("2026-")
     lag = next(f for f in frames if f.index.name and "features_updated_at" in f.index.name)
     assert lag.loc["median", "reference"] == "30m" and lag.loc["median", "current"].startswith("11h")
+
+
+def test_a_cancelled_comparison_waits_for_compare_now(app_test):
+    at = app_test(PAGE, incident="demo-ctr-drop")
+    drifted = at.metric[2].value
+    # what the Cancel button's callback records when the user stops a running comparison
+    at.session_state["distributions_reports"] = {}
+    at.session_state["distributions_cancelled"] = True
+    at.run()
+    assert not at.exception
+    assert any("comparison was cancelled" in i.value for i in at.info)
+    assert not at.metric  # nothing is computed again until asked
+    at.button(key="distributions_compare_again").click().run()
+    assert not at.exception
+    assert at.metric[2].value == drifted
+    assert not any("comparison was cancelled" in i.value for i in at.info)
