@@ -200,9 +200,24 @@ def _time(value: Any, file: str, where: str) -> datetime:
     return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
 
 
+def _exception(info: dict[str, Any] | None) -> str | None:
+    """The message of a check that raised (GX 1.x keys it per metric when a metric failed)."""
+    if not info:
+        return None
+    if "raised_exception" in info or "exception_message" in info:
+        if info.get("raised_exception") or info.get("exception_message"):
+            return str(info.get("exception_message") or "the check raised an exception")
+        return None
+    for value in info.values():
+        if isinstance(value, dict) and (value.get("raised_exception") or value.get("exception_message")):
+            return str(value.get("exception_message") or "the check raised an exception")
+    return None
+
+
 def _observed(result: dict[str, Any], exception: dict[str, Any] | None) -> Any:
-    if exception and exception.get("raised_exception"):
-        return f"error: {exception.get('exception_message') or 'the check raised an exception'}"
+    error = _exception(exception)
+    if error:
+        return f"error: {error.splitlines()[-1] if error.strip() else error}"
     if "observed_value" in result:
         return result["observed_value"]
     if "unexpected_percent" in result:
@@ -263,9 +278,13 @@ def _run(kind: Any, kwargs: Any, res: dict[str, Any], *, suite: str, asset: str,
         raise _bad(file, f"{where}: 'success' is missing or not true/false")
     result = res.get("result") if isinstance(res.get("result"), dict) else {}
     exception = res.get("exception_info") if isinstance(res.get("exception_info"), dict) else None
+    observed = _observed(result, exception)
+    category = category_of(kind, kwargs)
+    if isinstance(observed, str) and observed.startswith("error:") and "does not exist" in observed:
+        category = "schema"  # the column the check names is gone: a schema change, whatever the check
     return ExpectationRun(suite=suite, expectation=kind, column=_column(kwargs), success=res["success"],
-                          observed=_observed(result, exception), run_time=run_time, asset=asset, file=file,
-                          category=category_of(kind, kwargs), kwargs=dict(kwargs))
+                          observed=observed, run_time=run_time, asset=asset, file=file,
+                          category=category, kwargs=dict(kwargs))
 
 
 def _described(obj: dict[str, Any], file: str, fallback: datetime | None) -> list[ExpectationRun]:

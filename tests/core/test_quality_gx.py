@@ -1,0 +1,209 @@
+"""Great Expectations: stored validation results read as findings, suites generated and run with real GX."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+gx = pytest.importorskip("great_expectations")
+
+from core.analysis.expectations import load_suite, suggest_suite, suite_json, validate_frame  # noqa: E402
+from core.bundle import write_bundle  # noqa: E402
+from core.errors import BundleError, InvalidInputError  # noqa: E402
+from core.sources.factory import open_source  # noqa: E402
+from core.sources.quality_gx import GxQualitySource  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 1, 0, 0, tzinfo=timezone.utc)
+
+
+def _frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"amount": rng.normal(100, 10, n), "country": rng.choice(["DE", "FR", "US"], n),
+                         "items": rng.integers(1, 5, n)})
+
+
+def _gx_project(root: Path, frames: list[tuple[datetime, pd.DataFrame]]) -> Path:
+    """A real GX file project with one checkpoint run per (time, frame); returns its gx/ folder."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    source = context.data_sources.add_pandas("payments")
+    batch = source.add_dataframe_asset("features").add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add(gx.ExpectationSuite(name="features"))
+    E = gx.expectations
+    suite.add_expectation(E.ExpectTableColumnsToMatchSet(column_set=["amount", "country", "items"], exact_match=True))
+    suite.add_expectation(E.ExpectColumnMeanToBeBetween(column="items", min_value=1, max_value=4))
+    suite.add_expectation(E.ExpectTableRowCountToBeBetween(min_value=100))
+    suite.add_expectation(E.ExpectColumnValuesToBeInSet(column="country", value_set=["DE", "FR", "US"]))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name="features", data=batch, suite=suite))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(name="nightly", validation_definitions=[definition]))
+    for at, frame in frames:
+        checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name="nightly", run_time=at))
+    return root / "gx"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """Three nightly runs: fine, then the column ``items`` renamed and rows dropping, then the same again."""
+    good = _frame()
+    broken = _frame(50, seed=1).rename(columns={"items": "item_count"})
+    root = tmp_path_factory.mktemp("gxproject")
+    return _gx_project(root, [(T0, good), (T0 + timedelta(days=1), broken), (T0 + timedelta(days=2), broken)])
+
+
+def _stored(project: Path) -> list[Path]:
+    return sorted((project / "uncommitted" / "validations").rglob("*.json"))
+
+
+def test_a_gx_project_gives_the_failing_checks_and_since_when(project):
+    source = open_source("quality", str(project))
+    assert isinstance(source, GxQualitySource)
+    assert len(_stored(project)) == 3
+    found = {(f.expectation, f.column): f for f in source.findings()}
+    cols = found[("expect_table_columns_to_match_set", None)]
+    assert cols.category == "schema"
+    assert cols.since == T0 + timedelta(days=1)  # the first failing run, not the first run
+    assert cols.last == T0 + timedelta(days=2) and cols.failed_runs == 2
+    assert sorted(cols.observed) == ["amount", "country", "item_count"]
+    assert found[("expect_table_row_count_to_be_between", None)].category == "volume"
+    assert found[("expect_table_row_count_to_be_between", None)].observed == 50
+    items = found[("expect_column_mean_to_be_between", "items")]
+    assert items.category == "schema" and "does not exist" in str(items.observed)  # the renamed column
+    assert ("expect_column_values_to_be_in_set", "country") not in found  # it passed every run
+    # before the rename nothing fails; the results table has one row per expectation run
+    assert source.findings(until=T0) == []
+    table = source.results()
+    assert len(table) == 12 and set(table["success"]) == {True, False}
+    events = source.events()
+    assert {e["kind"] for e in events} == {"data_quality"}
+    assert min(e["timestamp"] for e in events) == T0 + timedelta(days=1)
+
+
+def test_a_folder_of_results_and_a_bundle_quality_folder(project, tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for i, f in enumerate(_stored(project)):
+        shutil.copy(f, folder / f"run{i}.json")
+    assert len(open_source("quality", str(folder)).findings()) == 3
+    # a checkpoint result holding the validation results, in one file
+    combined = {"run_results": {f"r{i}": {"validation_result": json.loads(f.read_text())}
+                                for i, f in enumerate(_stored(project))}}
+    one = tmp_path / "checkpoint.json"
+    one.write_text(json.dumps(combined))
+    assert len(open_source("quality", str(one)).findings()) == 3
+
+    bundle = _bundle(tmp_path / "b", columns=["amount", "country", "items", "item_count"])
+    shutil.copytree(folder, bundle / "quality")
+    source = open_source("quality", f"bundle:{bundle}")
+    assert {f.expectation for f in source.findings()} >= {"expect_table_columns_to_match_set"}
+
+
+def _bundle(path: Path, columns: list[str]) -> Path:
+    manifest = {
+        "id": "gx-1", "title": "GX", "summary": "", "service": "svc",
+        "kpi": {"metric": "kpi", "direction": "higher_is_better"},
+        "window": {"start": "2026-03-01T00:00:00Z", "end": "2026-03-04T00:00:00Z"},
+        "datasets": {"features": {"file": "datasets/f.csv"}},
+    }
+    metrics = {"kpi": pd.DataFrame({"timestamp": pd.date_range("2026-03-01", periods=3, freq="D", tz="UTC"),
+                                    "value": [1.0, 2.0, 3.0]})}
+    return write_bundle(path, manifest, metrics=metrics, datasets={"f.csv": pd.DataFrame({c: [1] for c in columns})})
+
+
+def test_bad_results_are_refused_whole_naming_the_file(project, tmp_path):
+    good = _stored(project)[0]
+    text = good.read_text()
+
+    def folder_with(name: str, content: str) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        shutil.copy(good, d / "a_good.json")
+        (d / "b_bad.json").write_text(content)
+        return d
+
+    with pytest.raises(InvalidInputError, match=r"b_bad\.json: is not valid JSON.*cut off"):
+        GxQualitySource(folder_with("cut", text[: len(text) // 2]))
+    partial = json.loads(text)
+    del partial["results"][0]["expectation_config"]
+    with pytest.raises(InvalidInputError, match=r"b_bad\.json: result: results\[0\] has no 'expectation_config'"):
+        GxQualitySource(folder_with("partial", json.dumps(partial)))
+    no_time = json.loads(text)
+    no_time["meta"].pop("run_id")
+    no_time["meta"].pop("validation_time")
+    with pytest.raises(InvalidInputError, match=r"b_bad\.json: result: no run time"):
+        GxQualitySource(folder_with("notime", json.dumps(no_time)))
+    with pytest.raises(InvalidInputError, match=r"b_bad\.json: is not a GX validation result"):
+        GxQualitySource(folder_with("other", json.dumps({"hello": 1})))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInputError, match="no GX validation results found"):
+        open_source("quality", str(empty))
+    # a result naming a column that none of the bundle's datasets has
+    bundle = _bundle(tmp_path / "b", columns=["amount", "country"])
+    shutil.copytree(_stored(project)[0].parent, bundle / "quality")
+    with pytest.raises(InvalidInputError, match=r"names column 'items', which is in none of the datasets"):
+        open_source("quality", str(bundle))
+    # a bundle without quality/ says so
+    with pytest.raises(BundleError, match="has no quality/ folder"):
+        open_source("quality", str(_bundle(tmp_path / "b2", columns=["amount"])))
+
+
+def test_a_generated_suite_passes_on_its_reference_and_catches_incident_changes():
+    reference = _frame(500)
+    suite = suggest_suite(reference, "payments")
+    types = {e["type"] for e in suite["expectations"]}
+    assert {"expect_table_columns_to_match_set", "expect_column_values_to_be_in_type_list",
+            "expect_column_proportion_of_non_null_values_to_be_between", "expect_column_values_to_be_between",
+            "expect_column_values_to_be_in_set"} <= types
+    assert validate_frame(reference, suite).success
+    assert validate_frame(_frame(300, seed=5), suite).success  # same process, other sample: no false alarm
+
+    current = _frame(300, seed=5)
+    current["amount"] = current["amount"] * 100  # cents instead of euros
+    current.loc[current.index[:90], "country"] = None  # 30 % nulls
+    current["items"] = current["items"].astype(str)  # retyped
+    report = validate_frame(current.rename(columns={"country": "country_code"}), suite)
+    failed = {(r.expectation, r.column): r for r in report.failed}
+    assert failed[("expect_table_columns_to_match_set", None)].category == "schema"
+    assert failed[("expect_column_values_to_be_in_set", "country")].observed == "column country is missing"
+    assert failed[("expect_column_values_to_be_in_type_list", "items")].category == "schema"
+    assert failed[("expect_column_mean_to_be_between", "amount")].category == "distribution"
+
+    nulls = _frame(300, seed=6)
+    nulls.loc[nulls.index[:90], "country"] = None
+    report = validate_frame(nulls, suite)
+    assert [(r.expectation, r.column) for r in report.failed] == [
+        ("expect_column_proportion_of_non_null_values_to_be_between", "country")]
+
+
+def test_a_saved_suite_is_read_by_gx_itself(tmp_path):
+    suite = suggest_suite(_frame(), "payments")
+    context = gx.get_context(mode="file", project_root_dir=str(tmp_path))
+    (tmp_path / "gx" / "expectations" / "payments.json").write_text(suite_json(suite))
+    stored = context.suites.get("payments")
+    assert len(stored.expectations) == len(suite["expectations"])
+    again = load_suite(tmp_path / "gx" / "expectations" / "payments.json")
+    assert validate_frame(_frame(), again).success
+    (tmp_path / "bad.json").write_text('{"name": "x", "expectations": [{"kwargs": {}}]}')
+    with pytest.raises(InvalidInputError, match=r"bad\.json: expectations\[0\] needs 'type'"):
+        load_suite(tmp_path / "bad.json")
+
+
+def test_without_gx_installed_the_checks_say_how_to_install(tmp_path):
+    code = ("import sys; sys.modules['great_expectations'] = None\n"
+            "import pandas as pd\n"
+            "from core.analysis.expectations import suggest_suite\n"
+            "from core.errors import InvalidInputError\n"
+            "try:\n    suggest_suite(pd.DataFrame({'a': [1]}))\n"
+            "except InvalidInputError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "pip install -r requirements-gx.txt" in out.stdout, out.stderr
