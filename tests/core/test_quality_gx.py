@@ -207,3 +207,78 @@ def test_without_gx_installed_the_checks_say_how_to_install(tmp_path):
             "except InvalidInputError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "pip install -r requirements-gx.txt" in out.stdout, out.stderr
+
+
+# ---------------------------------------------------------------- triage
+
+
+def _incident_bundle(path: Path) -> Path:
+    """A KPI that drops at T0 + 1 day, with the payments columns before and after the rename."""
+    times = pd.date_range(T0, T0 + timedelta(days=3), freq="h", inclusive="left")
+    rng = np.random.default_rng(3)
+    values = np.where(times < T0 + timedelta(days=1), 0.9, 0.6) + rng.normal(0, 0.005, len(times))
+    manifest = {
+        "id": "gx-incident", "title": "Payments model degraded", "summary": "", "service": "payments",
+        "kpi": {"metric": "kpi", "direction": "higher_is_better"},
+        "window": {"start": (T0 + timedelta(hours=12)).isoformat(), "end": (T0 + timedelta(days=3)).isoformat()},
+        "baseline": {"start": T0.isoformat(), "end": (T0 + timedelta(hours=12)).isoformat()},
+        "datasets": {"features": {"file": "datasets/f.csv"}},
+    }
+    frame = pd.DataFrame({"amount": [1.0], "country": ["DE"], "items": [1], "item_count": [1]})
+    return write_bundle(path, manifest, metrics={"kpi": pd.DataFrame({"timestamp": times, "value": values})},
+                        datasets={"f.csv": frame})
+
+
+@pytest.fixture()
+def quality_step():
+    import core.triage as tr
+    from core.triage.steps.quality import QualityStep
+
+    added = "quality" not in [s.name for s in tr.registered_steps()]
+    if added:
+        tr.register(QualityStep())
+    yield
+    if added:
+        tr.unregister("quality")
+
+
+def test_failed_checks_are_triage_evidence(project, tmp_path, quality_step):
+    from core.triage import triage_bundle
+
+    bundle = _incident_bundle(tmp_path / "b")
+    shutil.copytree(project / "uncommitted" / "validations", bundle / "quality")
+    result = triage_bundle(bundle)
+    step = next(s for s in result.steps if s.name == "quality")
+    assert step.status == "ok" and "failing" in step.summary
+    by_class = {h.root_cause.value: h for h in result.hypotheses}
+    schema = [s for s in by_class["schema_change"].signals if s.rule == "gx_schema_check_failed"]
+    assert schema and schema[0].strength == 1.0 and "since 2026-03-02 00:00" in schema[0].evidence.detail
+    assert any(s.rule == "gx_freshness_check_failed" for s in by_class["stale_data"].signals)
+    assert result.hypotheses[0].root_cause.value == "schema_change"
+
+
+def test_without_a_quality_folder_the_step_is_skipped_and_lowers_no_confidence(tmp_path, quality_step):
+    import core.triage as tr
+    from core.triage import triage_bundle
+
+    bundle = _incident_bundle(tmp_path / "b")
+    with_step = triage_bundle(bundle)
+    step = next(s for s in with_step.steps if s.name == "quality")
+    assert step.status == "skipped" and "no quality/ folder" in step.summary
+    tr.unregister("quality")
+    try:
+        without = triage_bundle(bundle)
+    finally:
+        tr.register(__import__("core.triage.steps.quality", fromlist=["x"]).QualityStep())
+    assert [h.confidence for h in with_step.hypotheses] == [h.confidence for h in without.hypotheses]
+
+
+def test_a_broken_quality_folder_fails_the_step_not_triage(tmp_path, quality_step):
+    from core.triage import triage_bundle
+
+    bundle = _incident_bundle(tmp_path / "b")
+    (bundle / "quality").mkdir()
+    (bundle / "quality" / "run.json").write_text('{"results": [')
+    result = triage_bundle(bundle)
+    step = next(s for s in result.steps if s.name == "quality")
+    assert step.status == "failed" and "run.json: is not valid JSON" in step.summary
