@@ -130,6 +130,6 @@ class DataVersionSource(Protocol):
 #: The protocol of each signal kind the factory knows (``open_source(kind, …)``).
 KINDS: dict[str, type] = {
     "logs": LogSource, "metrics": MetricSource, "runs": RunSource, "traces": TraceSource,
-    "errors": ErrorSource, "data_quality": DataQualitySource, "lineage": LineageSource,
+    "errors": ErrorSource, "quality": DataQualitySource, "lineage": LineageSource,
     "data_versions": DataVersionSource,
 }
