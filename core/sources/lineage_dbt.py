@@ -382,8 +382,9 @@ def changed_between(old_manifest: Mapping[str, Any], new_manifest: Mapping[str, 
 
 
 # -- findings -------------------------------------------------------------------------------------
-def _first_line(text: str, limit: int = 200) -> str:
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+def _first_line(text: str, limit: int = 300) -> str:
+    """A run message on one line (dbt's first line only names the node; the cause follows)."""
+    line = " ".join(ln.strip() for ln in str(text).splitlines() if ln.strip())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -409,20 +410,22 @@ def findings(lineage: DbtLineage) -> list[LineageFinding]:
             detail += f"; columns gone: {', '.join(gone)}"
         if new and change != "added":
             detail += f"; new columns: {', '.join(new)}"
-        out.append(LineageFinding("changed", uid, n.label, run.finished if run else lineage.generated_at, detail,
+        out.append(LineageFinding("changed", uid, n.label, (run.finished if run else None) or lineage.generated_at,
+                                  detail,
                                   columns=tuple(gone)))
     for uid, run in results.items():
         n = nodes.get(uid)
-        if n is None or run.status not in FAILED:
+        if n is None or run.status not in (*FAILED, *(("warn",) if n.resource_type == "test" else ())):
             continue
         if n.resource_type == "test":
             target = nodes.get(n.attached)
             where = f"{target.label}.{n.test_column}" if target and n.test_column else (target.label if target else "?")
             what = (f"failed ({run.failures} row(s))" if run.status == "fail"
+                    else f"warned ({run.failures} row(s))" if run.status == "warn"
                     else f"errored: {_first_line(run.message)}")
             out.append(LineageFinding("test_failed", n.attached or uid, target.label if target else n.name,
                                       run.finished, f"test {n.test_name} on `{where}` {what}",
-                                      test_name=n.test_name if run.status == "fail" else "error",
+                                      test_name=n.test_name if run.status != "error" else "error",
                                       columns=(n.test_column,) if n.test_column else ()))
         else:
             out.append(LineageFinding("errored", uid, n.label, run.finished,
