@@ -25,6 +25,8 @@ COMMANDS: dict[str, Command] = {
     "changes": Command("core.cli.changes", "rank the change events before the incident onset"),
     "drift": Command("core.cli.drift", "schema diff and drift between two files, or one file split at a time"),
     "fishbone": Command("core.cli.fishbone", "export an incident's fishbone and Five Whys"),
+    "lineage": Command("core.cli.lineage",
+                       "dbt lineage: upstream of a feature, and what changed, failed or went stale"),
     "logs": Command("core.cli.logs", "search logs and diff log templates (Lucene syntax)"),
     "onset": Command("core.cli.onset", "find change points and the main onset of a KPI series"),
     "pin": Command("core.cli.pin", "pin an incident's triage result or ranked changes as evidence"),
