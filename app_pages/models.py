@@ -6,7 +6,7 @@ from core.analysis.rundiff import choose_runs, regression_verdict
 from core.errors import WorkbenchError
 from core.models import TimeWindow, iso
 from core.sources.mlflow_runs import redact_uri
-from core.store.evidence import pin_evidence
+from core.flows.pin import pin_run_diff
 from ui import models as mx
 from ui import state
 from ui.incidents import parse_time_field
@@ -123,16 +123,9 @@ box = verdict_slot.container(border=True)
 box.write(verdict.explanation)
 if box.button("Pin as evidence", key="models_pin"):
     try:
+        ev = pin_run_diff(store, incident, verdict=verdict, diff=diff, tracking_uri=uri, model=model,
+                          version_a=va, version_b=vb, onset=onset, within_hours=float(within))
         when = verdict.effective_at or onset
-        ev = pin_evidence(
-            store, incident.id, kind="run_diff", title=verdict.title,
-            query={"tracking_uri": redact_uri(uri) if uri else "embedded", "model": model, "version_a": va,
-                   "version_b": vb, "run_a": diff.run_a, "run_b": diff.run_b, "onset": iso(onset),
-                   "within_hours": float(within)},
-            result={**verdict.to_result(), "counts": diff.counts()},
-            window=TimeWindow(min(when, onset), max(when, onset)) if when != onset else None,
-            timeline_at=when,
-        )
         box.success(f"Pinned as evidence #{ev.id}; it is on the timeline at {iso(when)}.")
     except WorkbenchError as exc:
         state.show_error(exc, "The finding was not pinned.")

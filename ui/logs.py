@@ -15,11 +15,12 @@ from core.errors import InvalidInputError, WorkbenchError
 from core.config import settings
 from core.logquery import add_filters
 from core.markdown_text import md_escape
-from core.models import EventKind, Incident, TimeWindow, iso
+from core.models import Incident, TimeWindow, iso
 from core.sources.factory import open_source
 from core.sources.logs import FieldFacet, Histogram, LogSource, SearchPage
 from core.store import Store
-from core.store.evidence import pin_evidence
+from core.timerange import box_selection_window
+from core.flows import pin as flows_pin
 
 FILTERS_KEY = "logs_filters"
 CURSORS_KEY = "logs_cursors"
@@ -180,22 +181,7 @@ def histogram_figure(hist: Histogram, window: TimeWindow, dark: bool) -> go.Figu
 
 def selected_window(selection: Any) -> TimeWindow | None:
     """The x span of a box selection on the histogram (UTC) as a window, or None."""
-    try:
-        boxes = selection["selection"]["box"]
-    except (KeyError, TypeError):
-        return None
-    for box in boxes or []:
-        xs = box.get("x") or []
-        if len(xs) == 2:
-            try:
-                a, b = sorted(pd.Timestamp(x) for x in xs)
-            except (ValueError, TypeError):
-                return None
-            a = a.tz_localize("UTC") if a.tzinfo is None else a.tz_convert("UTC")
-            b = b.tz_localize("UTC") if b.tzinfo is None else b.tz_convert("UTC")
-            if b > a:
-                return TimeWindow(a.to_pydatetime(), b.to_pydatetime())
-    return None
+    return box_selection_window(selection)
 
 
 # ------------------------------------------------------------------ tables
@@ -225,29 +211,12 @@ def patterns_frame(diff: PatternDiff) -> pd.DataFrame:
 def pin_query(store: Store, incident: Incident, *, source_name: str, query: str, window: TimeWindow,
               page: SearchPage, hist: Histogram | None, author: str) -> int:
     """Freeze the query, window, count and sample hits as evidence and a timeline event."""
-    levels: dict[str, int] = {}
-    for b in (hist.buckets if hist else ()):
-        levels[b.key] = levels.get(b.key, 0) + b.count
-    result = {"count": page.total, "levels": levels,
-              "sample": [h.to_dict() for h in page.hits[:10]]}
-    title = f"Logs: {query or '*'} — {page.total:,} hits"
-    ev = pin_evidence(store, incident.id, kind="log_query", title=title[:200],
-                      query={"source": source_name, "query": query, "syntax": "lucene"}, result=result,
-                      window=window, author=author, event_kind=EventKind.LOG)
-    return ev.id
+    return flows_pin.pin_log_query(store, incident, source_name=source_name, query=query, window=window,
+                                   page=page, hist=hist, author=author).id
 
 
 def pin_patterns(store: Store, incident: Incident, *, source_name: str, query: str, diff: PatternDiff,
                  author: str) -> int:
-    changed = [c.to_dict() for c in diff.changes if c.status != "unchanged"][:30]
-    if not changed:
-        raise InvalidInputError("no template changed; there is nothing to pin")
-    result = {"summary": diff.to_dict()["summary"], "baseline": diff.baseline.to_dict(),
-              "baseline_lines": diff.baseline_lines, "window_lines": diff.window_lines, "templates": changed}
-    new = len(diff.new)
-    title = f"Log patterns: {new} new, {len(diff.changed)} changed, {len(diff.vanished)} vanished"
-    ev = pin_evidence(store, incident.id, kind="log_patterns", title=title,
-                      query={"source": source_name, "query": query, "baseline": diff.baseline.to_dict(),
-                             "config": diff.config.to_dict()}, result=result, window=diff.window,
-                      author=author, event_kind=EventKind.LOG)
-    return ev.id
+    """Freeze the changed templates of a pattern diff as evidence and a timeline event."""
+    return flows_pin.pin_log_patterns(store, incident, source_name=source_name, query=query, diff=diff,
+                                      author=author).id

@@ -13,15 +13,13 @@ from core.analysis.changepoint import (
     SegmentBreakdown,
     break_down_segments,
     detect_onset,
-    onset_window,
 )
 from core.errors import WorkbenchError
-from core.models import Incident, Milestone, TimeWindow, iso
+from core.models import Incident, TimeWindow
+from core.flows import pin as flows_pin
 from core.sources.factory import open_source
 from core.sources.metrics import MetricSeries, MetricSource
 from core.store import Store
-from core.store.evidence import pin_evidence
-from core.store.incidents import update_incident
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -74,10 +72,8 @@ def segments_of(kind: str, ref: str, name: str, start: datetime, end: datetime, 
 
 def set_impact_start(store: Store, incident: Incident, when: datetime) -> Incident | None:
     """Write the ``started`` milestone; shows the error and returns None when it cannot be saved."""
-    milestones = {k: v for k, v in incident.milestones.items() if v}
-    milestones[Milestone.STARTED.value] = when
     try:
-        return update_incident(store, incident.id, version=incident.version, milestones=milestones)
+        return flows_pin.set_impact_start(store, incident, when)
     except WorkbenchError as exc:  # ConcurrentEditError (someone saved first) or a milestone-order problem
         st.error(f"Impact start not saved. {exc}")
         return None
@@ -86,18 +82,9 @@ def set_impact_start(store: Store, incident: Incident, when: datetime) -> Incide
 def pin_change_point(store: Store, incident: Incident, series: MetricSeries, result: OnsetResult,
                      breakdown: SegmentBreakdown | None, query: dict[str, Any], author: str = "") -> int | None:
     """Pin the main onset (and segment breakdown) as ``changepoint`` evidence; returns its id."""
-    o = result.onset
-    if o is None:
-        return None
-    rel = f" ({o.relative_change:+.1%})" if o.relative_change is not None else ""
-    title = f"{series.name} changed at {iso(o.time)}: {o.level_before:.4g} → {o.level_after:.4g}{rel}"
-    payload = result.to_dict()
-    payload["segments"] = breakdown.to_dict() if breakdown else None
-    payload["source"] = series.source
     try:
-        ev = pin_evidence(store, incident.id, kind="changepoint", title=title, query=query, result=payload,
-                          window=onset_window(result), author=author, timeline_at=o.time)
+        ev = flows_pin.pin_change_point(store, incident, series, result, breakdown, query, author)
     except WorkbenchError as exc:
         st.error(f"Not pinned. {exc}")
         return None
-    return ev.id
+    return ev.id if ev is not None else None

@@ -16,6 +16,7 @@ from core.models import EventKind, Incident, TimelineEvent, TimeWindow, format_d
 from core.onset import DETECTED, IncidentOnset, incident_onset
 from core.onset import load_kpi as read_kpi
 from core.store import Store
+from core.timerange import box_selection_window
 from core.flows import pin as flows_pin
 from core.store.timeline import add_event, event_history, update_event
 from core.flows.timeline_io import ColumnMapping, apply_import, guess_mapping, parse_time, preview_import, read_event_table
@@ -104,21 +105,7 @@ def changes_summary(events: list[TimelineEvent], ranking: ChangeRanking | None, 
 
 def selected_window(selection: Any, tz: str) -> TimeWindow | None:
     """The x span of a box selection on the chart (wall-clock in ``tz``) as a UTC window, or None."""
-    boxes = (selection or {}).get("selection", {}).get("box", []) if isinstance(selection, dict) else \
-        getattr(getattr(selection, "selection", None), "box", []) or []
-    for box in boxes:
-        xs = box.get("x") or []
-        if len(xs) == 2:
-            try:
-                a, b = sorted(pd.Timestamp(x) for x in xs)
-            except (ValueError, TypeError):
-                return None
-            zone = ZoneInfo(tz)
-            start = a.to_pydatetime().replace(tzinfo=zone).astimezone(timezone.utc)
-            end = b.to_pydatetime().replace(tzinfo=zone).astimezone(timezone.utc)
-            if end > start:
-                return TimeWindow(start, end)
-    return None
+    return box_selection_window(selection, tz)
 
 
 def in_window(events: list[TimelineEvent], window: TimeWindow, kinds: list[str]) -> list[TimelineEvent]:

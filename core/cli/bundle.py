@@ -8,8 +8,6 @@ import sys
 import time
 
 from core.bundle import validate_bundle
-from core.store import open_store
-from core.flows.import_bundle import import_bundle
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -55,6 +53,9 @@ class _Progress:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from core.flows.import_bundle import import_bundle
+    from core.store import open_store
+
     store = open_store(args.database)
     show = args.progress or sys.stderr.isatty()
     incident_id = import_bundle(store, args.path, if_exists="rename" if args.rename else "error",

@@ -40,17 +40,6 @@ def end_source(incident: Incident) -> str:
     return "end of the bundle window; not mitigated yet" if incident.window else "not mitigated yet"
 
 
-def durations_from(incident: Incident, start: datetime | None) -> dict[str, timedelta | None]:
-    """TTD, TTA, TTM and TTR measured from ``start`` (the impact start used by the report)."""
-    from core.models import DURATIONS
-
-    out: dict[str, timedelta | None] = {}
-    for name, (milestone, _definition) in DURATIONS.items():
-        at = incident.milestone(milestone)
-        out[name] = (at - start) if (start and at and at >= start) else None
-    return out
-
-
 def measure_impact(incident: Incident, kpi: pd.DataFrame | None, onset: datetime | None = None) -> ImpactNumbers:
     """Duration, KPI level before/during and the share of readings worse than the baseline's 5th percentile.
 

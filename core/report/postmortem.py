@@ -28,11 +28,11 @@ from datetime import datetime, timezone
 from core.errors import InvalidInputError
 from core.evidence import evidence_figure, evidence_numbers, frozen_numbers
 from core.masking import mask_obj, mask_text
-from core.models import Milestone
+from core.models import Milestone, durations_from
 from core.report.blameless import BLAMING_PHRASES, check_blameless, check_text, known_people
 from core.report.charts import build_charts
 from core.report.gather import gather_inputs, kpi_series
-from core.report.impact import durations_from, impact_window, key_events, measure_impact, overdue_actions
+from core.report.impact import impact_window, key_events, measure_impact, overdue_actions
 from core.report.model import (
     CHANGE_KINDS,
     KEY_KINDS,

@@ -18,9 +18,10 @@ from core.models import (
     Milestone,
     Role,
     TimelineEvent,
+    durations_from,
     format_duration,
 )
-from core.report.impact import durations_from, end_source
+from core.report.impact import end_source
 from core.report.model import CHANGE_KINDS, ImpactNumbers, PostmortemInputs, Star
 from core.report.text import md_table, md_text, pct, utc_text
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from core.errors import InvalidInputError
+from core.jsonsafe import jsonable
 from core.logquery import FieldKind
 from core.models import TimeWindow, iso
 
@@ -64,7 +65,7 @@ class LogHit:
         return str(self.fields.get(LEVEL_FIELD) or "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "timestamp": iso(self.timestamp), "fields": _jsonable(self.fields)}
+        return {"id": self.id, "timestamp": iso(self.timestamp), "fields": jsonable(self.fields)}
 
 
 @dataclass(frozen=True)
@@ -173,18 +174,3 @@ def decode_cursor(cursor: str) -> list[Any]:
         raise InvalidInputError("the page cursor is damaged; start again from the first page")
     return values
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
