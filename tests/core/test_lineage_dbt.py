@@ -263,3 +263,17 @@ def test_cli_text_json_and_exit_codes(dbt_runs, tmp_path):
     bad = _cli(str(tmp_path))
     assert bad.returncode == 2 and "no manifest.json" in bad.stderr
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- performance
+
+def test_a_5000_node_manifest_loads_and_traces_in_well_under_2_s(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_lineage", ROOT / "tests" / "bench" / "bench_lineage.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    planted = bench.write_large_project(tmp_path, 5000)
+    got = min((bench.measure(tmp_path, planted) for _ in range(2)), key=lambda g: g["total_s"])
+    assert got["nodes"] == 5000 and got["findings_on_path"] >= 1
+    assert got["total_s"] < 1.0, got
