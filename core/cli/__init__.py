@@ -32,6 +32,8 @@ COMMANDS: dict[str, Command] = {
     "pin": Command("core.cli.pin", "pin an incident's triage result or ranked changes as evidence"),
     "postmortem": Command("core.cli.postmortem",
                           "write an incident's blameless post-mortem as Markdown, HTML or PDF"),
+    "quality": Command("core.cli.quality",
+                       "list the failing Great Expectations data checks of a bundle, GX project or results folder"),
     "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
     "triage": Command("core.cli.triage", "rank the likely root-cause classes of an incident bundle, with evidence"),
 }

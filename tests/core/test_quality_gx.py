@@ -282,3 +282,30 @@ def test_a_broken_quality_folder_fails_the_step_not_triage(tmp_path, quality_ste
     result = triage_bundle(bundle)
     step = next(s for s in result.steps if s.name == "quality")
     assert step.status == "failed" and "run.json: is not valid JSON" in step.summary
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", "quality", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_lists_failing_checks_with_exit_codes(project, tmp_path):
+    out = _cli(str(project), "--json")
+    assert out.returncode == 1, out.stderr
+    data = json.loads(out.stdout)
+    assert data["checks"] == 4 and data["runs"] == 12
+    assert {f["expectation"] for f in data["failed"]} == {
+        "expect_table_columns_to_match_set", "expect_column_mean_to_be_between", "expect_table_row_count_to_be_between"}
+    text = _cli(str(project))
+    assert text.returncode == 1 and "3 of 4 check(s) failing" in text.stdout and "since 2026-03-02 00:00" in text.stdout
+    passing = tmp_path / "passing"
+    passing.mkdir()
+    shutil.copy(_stored(project)[0], passing / "run.json")
+    assert _cli(str(passing)).returncode == 0
+    (passing / "cut.json").write_text('{"results": [')
+    bad = _cli(str(passing))
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "cut.json: is not valid JSON" in bad.stderr and "Traceback" not in bad.stderr
