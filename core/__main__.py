@@ -15,6 +15,7 @@ import sys
 try:  # Ctrl-C while the interpreter is still importing: one line, no traceback
     import argparse
     import importlib
+    import signal
     from collections.abc import Iterable
 
     from core.cli import COMMANDS
@@ -85,9 +86,16 @@ def _run(argv: list[str] | None) -> int:
         return exc.exit_code
 
 
+def _answered() -> None:
+    """The command has given its answer: a late Ctrl-C during the interpreter's exit changes nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 if __name__ == "__main__":
     try:
         code = main()
+        _answered()
     except KeyboardInterrupt:  # a second Ctrl-C while the first is being reported
         code = INTERRUPTED
+        _answered()
     sys.exit(code)
