@@ -124,6 +124,8 @@ if focused:
             state.set_focus("distributions_column", None)
             st.rerun()
 
+dui.data_checks(pair, incident.bundle_path if source == "Incident data" else None)
+
 st.subheader("Schema findings")
 if not report.schema:
     st.success("No schema problems: same columns, types, scales, null rates and categories.")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -235,3 +237,57 @@ def summary_result(report: DriftReport) -> dict:
     out = report.to_dict()
     out["columns"] = [c for c in out["columns"] if c["drifted"]][:30]
     return out
+
+
+# ------------------------------------------------------------------ data checks (Great Expectations)
+
+GX_KEY = "distributions_gx_checks"
+GENERATED = "Generated from the reference"
+
+
+
+
+@st.cache_data(show_spinner="Running the data checks with Great Expectations…", max_entries=8)
+def _run_checks(_pair: DatasetPair, signature: str, suite_text: str | None) -> tuple[str, Any]:
+    from core.analysis.expectations import suggest_suite, suite_json, validate_frame
+
+    suite = json.loads(suite_text) if suite_text else suggest_suite(_pair.reference, "reference")
+    return suite_json(suite), validate_frame(_pair.current, suite)
+
+
+def data_checks(pair: DatasetPair, bundle_path: str | None) -> None:
+    """The expander "Data checks (Great Expectations)": the current data validated against a suite
+    generated from the reference (or one stored in the bundle's quality/ folder), on request."""
+    from core.sources.quality_gx import stored_suites
+
+    with st.expander("Data checks (Great Expectations)", icon=":material/rule:"):
+        stored = stored_suites(f"{bundle_path}/quality") if bundle_path else {}
+        c1, c2 = st.columns([3, 1])
+        choice = c1.selectbox("Suite", [GENERATED, *stored], key="distributions_gx_suite",
+                              help="A suite generated from the reference data (column set, types, null rates, "
+                                   "ranges, categories, with tolerances), or one stored in the bundle's quality/ folder.")
+        suite_text = json.dumps(stored[choice]) if choice in stored else None
+        signature = _signature(pair, Options(None, None, False, None)) + "|" + choice  # cheap: no data hashed
+        results = st.session_state.setdefault(GX_KEY, {})
+        if c2.button("Run checks", key="distributions_gx_run", icon=":material/play_arrow:"):
+            try:
+                results[signature] = _run_checks(pair, signature, suite_text)
+            except WorkbenchError as exc:
+                st.info(str(exc))
+                return
+        if signature not in results:
+            st.caption("Validates the current data against the suite with Great Expectations; "
+                       "runs when you click Run checks.")
+            return
+        text, report = results[signature]
+        failed = len(report.failed)
+        (st.warning if failed else st.success)(
+            f"{failed} of {len(report.results)} check(s) failed on {report.rows:,} current rows.")
+        st.dataframe(pd.DataFrame([{"result": "✅ pass" if r.success else "❌ fail", "expectation": r.expectation,
+                                    "column": r.column or "(table)", "category": r.category,
+                                    "observed": json.dumps(r.to_dict()["observed"], default=str)[:120]}
+                                   for r in sorted(report.results, key=lambda r: r.success)]),
+                     width="stretch", hide_index=True)
+        st.download_button("Save as GX suite", text, file_name=f"{json.loads(text).get('name', 'suite')}.json",
+                           mime="application/json", key="distributions_gx_save", icon=":material/download:",
+                           help="The suite as Great Expectations writes it (gx/expectations/NAME.json).")

@@ -483,3 +483,20 @@ def open_quality(spec: Any, _settings: Any = None) -> GxQualitySource:
             raise BundleError(f"bundle {bundle.id} has no quality/ folder (GX validation results)")
         return GxQualitySource(folder, known_columns=_bundle_columns(bundle), label=f"bundle {bundle.id} quality/")
     return GxQualitySource(path)
+
+
+def stored_suites(folder: Path | str) -> dict[str, dict[str, Any]]:
+    """The GX expectation suites stored under ``folder`` (a bundle's ``quality/``, a GX project's
+    ``expectations/``), by name; unreadable files and other JSON are left out (they are not suites)."""
+    root = Path(folder)
+    out: dict[str, dict[str, Any]] = {}
+    if not root.is_dir():
+        return out
+    for f in sorted(root.rglob("*.json")):
+        try:
+            obj = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if _is_suite(obj):
+            out[str(obj.get("name") or obj.get("expectation_suite_name"))] = obj
+    return out
