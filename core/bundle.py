@@ -33,6 +33,7 @@ from typing import Any, Iterable, Iterator
 import pandas as pd
 
 from core.errors import BundleError, InvalidInputError
+from core.sources.tables import read_table, table_columns  # the one table reader
 from core.models import BUNDLE_EVENT_KINDS, Milestone, RootCause, Severity, Status, TimeWindow, utc
 
 FORMAT = "incident-bundle/1"
@@ -185,27 +186,6 @@ class Bundle:
 
     def has_ground_truth(self) -> bool:
         return (self.path / "ground_truth.json").is_file()
-
-
-def read_table(path: Path | str) -> pd.DataFrame:
-    """Read a CSV, Parquet or JSONL table, with a clear message when it is not what it claims."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True)
-    except FileNotFoundError:
-        raise InvalidInputError(f"{path}: file not found") from None
-    except Exception as exc:  # noqa: BLE001 - readers raise many types; all mean "bad file"
-        raise InvalidInputError(
-            f"{path.name}: cannot be read as {suffix[1:].upper()} ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}); check the file and its extension"
-        ) from exc
-    raise InvalidInputError(f"{path.name}: unsupported file type '{suffix}'; use .parquet, .csv or .jsonl")
 
 
 MAX_JSON_DEPTH = 64
@@ -753,16 +733,10 @@ def _rel(p: Path, root: Path) -> str:
 
 def _validate_dataset(f: Path, spec: dict[str, Any], root: Path) -> list[Problem]:
     try:
-        if f.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
-
-            cols = pq.read_schema(f).names
-        elif f.suffix.lower() == ".csv":
-            cols = list(pd.read_csv(f, nrows=5).columns)
-        else:
-            cols = list(pd.read_json(f, lines=True, nrows=5).columns)
-    except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unreadable
-        return [Problem(_rel(f, root), None, f"unreadable ({type(exc).__name__}); is it really {f.suffix}?")]
+        cols = table_columns(f)
+    except InvalidInputError as exc:
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else "unreadable"
+        return [Problem(_rel(f, root), None, f"unreadable ({cause}); is it really {f.suffix}?")]
     out = []
     for key in ("timestamp", "prediction", "label"):
         col = spec.get(key)

@@ -27,7 +27,7 @@ from core.analysis.changepoint import (
     detect_onset,
 )
 from core.errors import InvalidInputError
-from core.sources.metrics import MetricSeries, clean_series, read_series_file
+from core.sources.metrics import MetricSeries, read_series_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,10 +67,11 @@ def _load(args: argparse.Namespace) -> tuple[MetricSeries, str, Any]:
         series = read_series_file(path, timestamp=args.time_column, value=args.value_column)
         return replace(series, name=path.stem), args.direction or "higher_is_better", None
     from core.bundle import read_bundle
+    from core.sources.factory import open_source
 
-    bundle = read_bundle(path)
+    bundle = read_bundle(path)  # its errors name the problem in the bundle
     name = args.metric or bundle.kpi_metric
-    series = clean_series(bundle.read_metric(name), name=name, source=f"bundle {bundle.id}")
+    series = open_source("metrics", bundle).read(name)
     direction = args.direction or (bundle.kpi_direction if name == bundle.kpi_metric else "higher_is_better")
     return series, direction, bundle if name == bundle.kpi_metric else None
 
