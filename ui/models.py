@@ -13,7 +13,7 @@ from core.analysis.rundiff import RunDiff, diff_runs
 from core.bundle import read_bundle
 from core.config import settings
 from core.errors import BundleError, InvalidInputError
-from core.models import Incident, Milestone, TimeWindow
+from core.models import Incident, TimeWindow
 from core.sources.factory import open_source
 from core.sources.mlflow_runs import RegistryHistory, missing_model_version_events
 from core.sources.protocols import RunSource
@@ -87,27 +87,21 @@ def runs_table(uri: str | None, experiment_id: str, params: tuple[str, ...], met
                                    tags=("mlflow.source.git.commit",), max_runs=max_runs)
 
 
-def _detected_onset(bundle_path: str) -> datetime | None:
-    """The KPI onset of the one onset policy (core.onset), as every view detects it."""
-    from ui.timeline import detected_onset
-
-    bundle = read_bundle(bundle_path)
-    return detected_onset(bundle_path, bundle.kpi_metric, bundle.kpi_direction)
-
-
 def default_onset(incident: Incident, window: TimeWindow) -> tuple[datetime, str]:
-    """(onset, how it was found): the ``started`` milestone, else the KPI change point, else the range start."""
-    started = incident.milestone(Milestone.STARTED)
-    if started:
-        return started, "the incident's impact-start milestone"
-    if incident.bundle_path:
-        try:
-            onset = _detected_onset(incident.bundle_path)
-        except (BundleError, InvalidInputError):
-            onset = None
-        if onset is not None:
-            return onset, f"the change point of the KPI '{incident.kpi_metric}'"
-    return window.start, "the start of the time range"
+    """(onset, how it was found) by the one onset policy (core.onset, as the Timeline and triage use it);
+    the start of the shared range only when the incident gives no onset at all."""
+    from core.onset import DETECTED, MILESTONE
+    from ui.timeline import onset_for
+
+    try:
+        found = onset_for(incident)
+    except (BundleError, InvalidInputError):
+        return window.start, "the start of the time range"
+    if found.source == MILESTONE:
+        return found.at, "the incident's impact-start milestone"
+    if found.source == DETECTED:
+        return found.at, f"the change point of the KPI '{incident.kpi_metric}'"
+    return found.at, found.source
 
 
 def add_registry_events(store: Store, incident: Incident, hist: RegistryHistory, window: TimeWindow) -> int:
