@@ -14,11 +14,11 @@ from typing import Iterable, Mapping
 import plotly.graph_objects as go
 
 MAX_NODES = 120
-COLORS = {"ok": "#9aa0a6", "changed": "#f29900", "test_failed": "#d93025", "errored": "#b31412",
-          "stale": "#8430ce", "late": "#e37400", "feature": "#1a73e8"}
+COLORS = {"ok": "#9aa0a6", "changed": "#f29900", "test_failed": "#d01884", "errored": "#b31412",
+          "stale": "#8430ce", "late": "#f9ab00", "feature": "#1a73e8"}
 LABELS = {"ok": "no finding", "changed": "changed", "test_failed": "failed a test", "errored": "errored",
           "stale": "stale", "late": "late", "feature": "feature"}
-PRIORITY = ("errored", "test_failed", "stale", "changed", "late")
+PRIORITY = ("errored", "stale", "test_failed", "changed", "late")  # the colour a node with several takes
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class LineageView:
     edges: tuple[tuple[str, str], ...]
     status: Mapping[str, str]
     collapsed: int
+    kinds: Mapping[str, tuple[str, ...]] = None  # every finding kind per node (for the hover)
 
 
 def status_of(findings: Iterable) -> dict[str, str]:
@@ -54,7 +55,12 @@ def _descendants(lineage, starts: Iterable[str], within: set[str]) -> set[str]:
 def lineage_view(lineage, mapping: Mapping[str, tuple[str, str | None]], findings: Iterable,
                  max_nodes: int = MAX_NODES) -> LineageView:
     """The nodes and edges to draw for the features of ``mapping`` (feature → (model uid, column))."""
+    findings = list(findings)
     status = status_of(findings)
+    kinds: dict[str, tuple[str, ...]] = {}
+    for f in findings:
+        if f.kind not in kinds.get(f.node, ()):
+            kinds[f.node] = (*kinds.get(f.node, ()), f.kind)
     targets = {uid for uid, _c in mapping.values()}
     keep = lineage.path_subgraph(targets) if targets else set()
     total = len(keep)
@@ -71,7 +77,7 @@ def lineage_view(lineage, mapping: Mapping[str, tuple[str, str | None]], finding
     nodes = tuple(sorted(keep)) + tuple(features)
     st = {n: status.get(n, "ok") for n in keep}
     st.update({f: "feature" for f in features})
-    return LineageView(nodes, tuple(edges), st, total - len(keep))
+    return LineageView(nodes, tuple(edges), st, total - len(keep), kinds)
 
 
 def _layers(view: LineageView) -> dict[str, int]:
@@ -127,7 +133,8 @@ def lineage_figure(lineage, view: LineageView, *, dark: bool = False) -> go.Figu
             else:
                 node = lineage.nodes[n]
                 names.append(node.label)
-                hovers.append(f"{node.resource_type} {node.label}<br>{LABELS[kind]}")
+                found = (view.kinds or {}).get(n) or (kind,)
+                hovers.append(f"{node.resource_type} {node.label}<br>{', '.join(LABELS[k] for k in found)}")
         fig.add_trace(go.Scatter(
             x=[pos[n][0] for n in members], y=[pos[n][1] for n in members], mode="markers+text",
             text=names, textposition="top center", customdata=list(members), hovertext=hovers, hoverinfo="text",

@@ -60,6 +60,7 @@ def write_large_project(folder: Path, nodes: int = 5000, *, seed: int = 7) -> di
             deps = [f"model.big.m{j}" for j in rng.sample(range(lo, i), k=min(3, i - lo))]
         cols = {f"c{i}_{k}": {"name": f"c{i}_{k}"} for k in range(4)}
         manifest_nodes[uid] = {"resource_type": "model", "name": f"m{i}", "unique_id": uid,
+                               "meta": {"feature_table": True} if i == n_models - 1 else {},
                                "relation_name": f'"wh"."main"."m{i}"', "raw_code": f"select * from m{i}",
                                "checksum": {"name": "sha256", "checksum": f"{i:064x}"}, "columns": cols,
                                "depends_on": {"nodes": deps}}

@@ -93,3 +93,20 @@ def test_the_path_graph_findings_and_a_node(app_test, workbench_home):
     tests = at.dataframe[-1].value
     assert list(tests["test"]) == ["not_null"] and list(tests["status"]) == ["fail"]
     assert time.perf_counter() - started < 30  # AppTest start-up included; the page itself answers fast
+
+
+def test_a_5000_node_manifest_answers_within_a_second(app_test, workbench_home):
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("bench_lineage", root / "tests" / "bench" / "bench_lineage.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.write_large_project(_bundle_path(workbench_home) / "dbt", 5000)
+    at = app_test(PAGE, incident=ID)
+    assert not at.exception, at.exception
+    assert at.get("plotly_chart") and any("collapsed" in c.value for c in at.caption)
+    started = time.perf_counter()
+    at.run()  # a rerun (a click, a selection): the artifacts are cached
+    assert not at.exception
+    assert time.perf_counter() - started < 1.0
