@@ -1,0 +1,249 @@
+"""Sentry: the REST client against recorded responses on a local HTTP server, the export reader against
+events captured by the real sentry-sdk, findings, timeline events and bad input."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from core.config import load_settings
+from core.errors import InvalidInputError, SourceUnavailableError
+from core.models import TimeWindow
+from core.sources.errors_sentry import (
+    SentryApiSource, SentryExportSource, findings, parse_link_header, timeline_events,
+)
+from core.sources.factory import open_source
+from core.sources.protocols import ErrorSource
+
+RECORDED = Path(__file__).parent / "recorded" / "sentry"
+TOKEN = "sntrys_secret_token_123"
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
+
+
+# ------------------------------------------------------------------ a local stand-in serving recorded answers
+
+class _Recorded(BaseHTTPRequestHandler):
+    requests: list[tuple[str, dict, str | None]] = []
+    status = 200
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        type(self).requests.append((parts.path, query, self.headers.get("Authorization")))
+        if type(self).status != 200:
+            return self._send(type(self).status, {"detail": "Invalid token"})
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._send(401, {"detail": "Authentication credentials were not provided."})
+        base = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}{parts.path}"
+        if parts.path.endswith("/issues/"):
+            if query.get("cursor") == ["0:100:0"]:
+                link = (f'<{base}?cursor=0:0:1>; rel="previous"; results="true"; cursor="0:0:1", '
+                        f'<{base}?cursor=0:200:0>; rel="next"; results="false"; cursor="0:200:0"')
+                return self._send(200, json.loads((RECORDED / "issues_page2.json").read_text()), link)
+            link = (f'<{base}?cursor=0:0:1>; rel="previous"; results="false"; cursor="0:0:1", '
+                    f'<{base}?cursor=0:100:0>; rel="next"; results="true"; cursor="0:100:0"')
+            return self._send(200, json.loads((RECORDED / "issues_page1.json").read_text()), link)
+        for name in ("events", "releases"):
+            if parts.path.endswith(f"/{name}/"):
+                return self._send(200, json.loads((RECORDED / f"{name}.json").read_text()))
+        return self._send(404, {"detail": "The requested resource does not exist"})
+
+    def _send(self, status, body, link=None):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if link:
+            self.send_header("Link", link)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture()
+def sentry_server():
+    _Recorded.requests = []
+    _Recorded.status = 200
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _api(url: str, token: str | None = TOKEN) -> SentryApiSource:
+    env = {"SENTRY_URL": url, "SENTRY_ORG": "acme", "SENTRY_PROJECT": "scorer", "SENTRY_TIMEOUT": "3"}
+    if token:
+        env["SENTRY_AUTH_TOKEN"] = token
+    return open_source("errors", "sentry", load_settings(env, secrets_path=Path("/nonexistent.toml")))
+
+
+def test_link_header_is_parsed_as_sentry_sends_it():
+    links = parse_link_header('<https://s.io/api/0/x/?&cursor=1:0:1>; rel="previous"; results="false"; '
+                              'cursor="1:0:1", <https://s.io/api/0/x/?&cursor=1:100:0>; rel="next"; '
+                              'results="true"; cursor="1:100:0"')
+    assert links["next"]["results"] == "true" and links["next"]["url"].endswith("cursor=1:100:0")
+    assert links["previous"]["results"] == "false"
+
+
+def test_api_follows_pages_and_sends_the_token(sentry_server):
+    src = _api(sentry_server)
+    assert isinstance(src, ErrorSource)
+    issues = src.issues(TimeWindow(T0, T0 + timedelta(hours=8)))
+    assert list(issues["id"]) == ["4001", "3001"]  # both pages, newest last seen first
+    assert issues.loc[0, "count"] == 412 and issues.loc[0, "release"] == "scorer@2.4.0"
+    paths = [p for p, _q, _a in _Recorded.requests]
+    assert paths.count("/api/0/projects/acme/scorer/issues/") == 2
+    assert all(a == f"Bearer {TOKEN}" for _p, _q, a in _Recorded.requests)
+    assert TOKEN not in repr(src)
+    assert src.issues(TimeWindow(T0, T0 + timedelta(hours=8)), query="timeout")["id"].tolist() == ["4001"]
+
+
+def test_api_data_gives_findings_and_timeline(sentry_server):
+    data = _api(sentry_server).data()
+    assert data.releases["version"].tolist() == ["scorer@2.3.0", "scorer@2.4.0"]
+    onset = datetime(2024, 5, 1, 10, 15, tzinfo=timezone.utc)
+    found = findings(data, onset)
+    new = [f for f in found if f.kind == "new_after_release"]
+    assert len(new) == 1 and new[0].issue_id == "4001"
+    assert new[0].detail == ("new issue 'TimeoutError: feature store read timed out' first seen 17 minutes "
+                             "after release scorer@2.4.0")
+    events = timeline_events(data, TimeWindow(T0, T0 + timedelta(hours=8)))
+    titles = [e["title"] for e in events]
+    assert "Sentry release scorer@2.4.0" in titles
+    assert "New Sentry issue: TimeoutError: feature store read timed out" in titles
+    assert any(t.startswith("Sentry issue regressed: ConnectionResetError") for t in titles)
+
+
+@pytest.mark.parametrize("status, words", [(401, "refused the token"), (403, "denied access")])
+def test_api_refusals_are_exit_4_without_the_token(sentry_server, status, words):
+    _Recorded.status = status
+    with pytest.raises(SourceUnavailableError) as err:
+        _api(sentry_server).issues(TimeWindow(T0, T0 + timedelta(hours=1)))
+    assert words in str(err.value) and TOKEN not in str(err.value) and err.value.exit_code == 4
+
+
+def test_api_unreachable_is_exit_4():
+    from tests.servers import free_port
+
+    with pytest.raises(SourceUnavailableError, match="cannot be reached"):
+        _api(f"http://127.0.0.1:{free_port()}").issues(None)
+
+
+def test_api_needs_org_and_project():
+    with pytest.raises(InvalidInputError, match="SENTRY_ORG"):
+        open_source("errors", "sentry", load_settings({"SENTRY_AUTH_TOKEN": TOKEN},
+                                                      secrets_path=Path("/nonexistent.toml")))
+
+
+# ------------------------------------------------------------------ exports captured by the real sentry-sdk
+
+def capture_scenario(folder: Path) -> datetime:
+    """Events of a scorer as the sentry-sdk sends them, written to files by a Transport of the SDK's API.
+
+    Release 1.0: a connection error now and then. Release 2.0 at ``T0 + 3h``: a new KeyError 20 minutes
+    later, and the connection error surges after the onset ``T0 + 3h30``. Returns the onset.
+    """
+    sentry_sdk = pytest.importorskip("sentry_sdk")
+    from sentry_sdk.transport import Transport
+
+    folder.mkdir(parents=True, exist_ok=True)
+    clock = [T0]
+    written = []
+
+    class FileTransport(Transport):
+        def capture_envelope(self, envelope):
+            path = folder / f"event-{len(written):04d}.envelope"
+            path.write_bytes(envelope.serialize())
+            written.append(path)
+
+    def stamp(event, _hint):
+        event["timestamp"] = clock[0].isoformat()
+        return event
+
+    def connection_error():
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError:
+            sentry_sdk.capture_exception()
+
+    def missing_feature():
+        try:
+            {}["amount_7d"]
+        except KeyError:
+            sentry_sdk.capture_exception()
+
+    def init(release):
+        sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", transport=FileTransport, release=release,
+                        before_send=stamp, default_integrations=False)
+
+    init("scorer@1.0")
+    for minutes in (0, 70, 140):
+        clock[0] = T0 + timedelta(minutes=minutes)
+        connection_error()
+    init("scorer@2.0")
+    clock[0] = T0 + timedelta(hours=3)
+    connection_error()
+    clock[0] = T0 + timedelta(hours=3, minutes=20)
+    missing_feature()
+    onset = T0 + timedelta(hours=3, minutes=30)
+    for k in range(8):
+        clock[0] = onset + timedelta(minutes=5 * k + 1)
+        connection_error()
+    sentry_sdk.flush()
+    sentry_sdk.init(dsn=None)
+    return onset
+
+
+def test_export_reader_reads_sdk_envelopes_and_finds_release_and_surge(tmp_path):
+    onset = capture_scenario(tmp_path / "errors")
+    src = open_source("errors", str(tmp_path / "errors"))
+    assert isinstance(src, SentryExportSource) and isinstance(src, ErrorSource)
+    data = src.data()
+    assert len(data.events) == 13 and len(data.issues) == 2
+    assert data.releases["version"].tolist() == ["scorer@1.0", "scorer@2.0"]
+    key_error = data.issues[data.issues["title"].str.startswith("KeyError")].iloc[0]
+    assert key_error["culprit"].endswith("in missing_feature")
+    found = {f.kind: f for f in findings(data, onset, baseline=TimeWindow(T0, onset))}
+    assert found["new_after_release"].minutes == 20 and found["new_after_release"].release == "scorer@2.0"
+    assert "first seen 20 minutes after release scorer@2.0" in found["new_after_release"].detail
+    surge = found["surge"]
+    assert surge.title.startswith("ConnectionResetError") and surge.data == {"before": 4, "during": 8}
+    kinds = [e["title"] for e in timeline_events(data)]
+    assert kinds.count("Sentry release scorer@2.0") == 1 and any(k.startswith("New Sentry issue: KeyError") for k in kinds)
+
+
+def test_export_reader_reads_api_event_json_lines(tmp_path):
+    lines = [json.dumps({"eventID": f"e{i}", "groupID": "77", "title": "ValueError: bad", "dateCreated":
+                         f"2024-05-01T10:0{i}:00Z", "tags": [{"key": "release", "value": "r1"}]}) for i in range(3)]
+    (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
+    issues = SentryExportSource(tmp_path).issues(None)
+    assert issues["id"].tolist() == ["77"] and issues.loc[0, "count"] == 3
+
+
+def test_export_of_another_format_names_file_and_line(tmp_path):
+    (tmp_path / "spans.jsonl").write_text('{"event_id": "a", "timestamp": "2024-05-01T10:00:00Z"}\n'
+                                          '{"resourceSpans": []}\n')
+    with pytest.raises(InvalidInputError, match=r"spans.jsonl line 2: not a Sentry event"):
+        SentryExportSource(tmp_path)
+    (tmp_path / "spans.jsonl").unlink()
+    (tmp_path / "cut.jsonl").write_text('{"event_id": "a", "timestamp": "2024-05-01T10:00:00Z"}\n{"event_id": "b", "ti')
+    with pytest.raises(InvalidInputError, match=r"cut.jsonl line 2: not JSON"):
+        SentryExportSource(tmp_path)
+
+
+def test_truncated_envelope_names_the_file(tmp_path):
+    capture_scenario(tmp_path / "errors")
+    first = sorted((tmp_path / "errors").iterdir())[0]
+    first.write_bytes(first.read_bytes()[:400])
+    with pytest.raises(InvalidInputError, match=rf"{first.name} line 3: an envelope event payload that is not JSON"):
+        SentryExportSource(tmp_path / "errors")
