@@ -229,3 +229,6 @@ for _scheme in ("http", "https", "sqlite", "file", "path", "postgresql", "postgr
 register_source("runs", "*", _mlflow)  # any other tracking URI MLflow may know (databricks, plugins)
 register_source("quality", "path", lambda spec, config: __import__("core.sources.quality_gx", fromlist=["x"]).open_quality(spec, config))  # noqa: E501 - GX validation results
 register_source("lineage", "path", lambda spec, config: __import__("core.sources.lineage_dbt", fromlist=["open_lineage"]).open_lineage(spec, config))
+for _scheme in ("path", "sentry"):  # Sentry event exports (a bundle's errors/) and the Sentry REST API
+    register_source("errors", _scheme, lambda spec, config: __import__("core.sources.errors_sentry", fromlist=["x"]).open_errors(spec, config))  # noqa: E501
+register_source("traces", "path", lambda spec, config: __import__("core.sources.traces_otel", fromlist=["open_traces"]).open_traces(spec, config))  # OTLP JSON
