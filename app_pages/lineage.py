@@ -63,6 +63,8 @@ st.subheader("Node")
 choices = sorted((u for u in on_path if u in lineage.nodes), key=lambda u: lineage.nodes[u].label)
 if clicked in choices:
     st.session_state[lv.NODE_KEY] = clicked
+elif st.session_state.get(lv.NODE_KEY) not in choices:  # first the most telling node: a flagged one
+    st.session_state[lv.NODE_KEY] = flagged[0].node if flagged else next(iter(mapping.values()))[0]
 picked = st.selectbox("Node (or click one in the graph)", choices, key=lv.NODE_KEY,
                       format_func=lambda u: f"{lineage.nodes[u].label} ({lineage.nodes[u].resource_type})")
 if picked:

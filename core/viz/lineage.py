@@ -1,9 +1,9 @@
 """The lineage graph: from dbt sources through models to the model's input features (Plotly).
 
-Only the nodes on a path to a traced feature are drawn; when that is still more than
-:data:`MAX_NODES`, only the paths from flagged nodes (changed, failed, errored, late, stale) to the
-features, the features' models and their direct parents are kept, and the figure says how many
-nodes it collapsed. Columns are layers (longest distance from a source), features on the right.
+Only the nodes on a path to a traced feature are drawn; when that is more than
+:data:`MAX_NODES`, only the shortest path from each flagged node (changed, failed, errored, late,
+stale) to the features' models, those models and their direct parents are kept, and the page says
+how many nodes it collapsed. Columns are layers (longest distance from a source), features on the right.
 """
 
 from __future__ import annotations
@@ -41,17 +41,6 @@ def status_of(findings: Iterable) -> dict[str, str]:
     return out
 
 
-def _descendants(lineage, starts: Iterable[str], within: set[str]) -> set[str]:
-    seen, stack = set(), [s for s in starts if s in within]
-    while stack:
-        uid = stack.pop()
-        if uid in seen:
-            continue
-        seen.add(uid)
-        stack.extend(c for c in lineage.children.get(uid, ()) if c in within)
-    return seen
-
-
 def lineage_view(lineage, mapping: Mapping[str, tuple[str, str | None]], findings: Iterable,
                  max_nodes: int = MAX_NODES) -> LineageView:
     """The nodes and edges to draw for the features of ``mapping`` (feature → (model uid, column))."""
@@ -64,13 +53,13 @@ def lineage_view(lineage, mapping: Mapping[str, tuple[str, str | None]], finding
     targets = {uid for uid, _c in mapping.values()}
     keep = lineage.path_subgraph(targets) if targets else set()
     total = len(keep)
-    if len(keep) > max_nodes:
-        flagged = {u for u in status if u in keep}
-        on_paths = _descendants(lineage, flagged, keep)
+    if len(keep) > max_nodes:  # the shortest path from each flagged node to each feature model it feeds
+        from core.sources.lineage_dbt import path_between
+
+        flagged = sorted(u for u in status if u in keep)
+        paths = {u for f in flagged for t in targets for u in path_between(lineage, f, t)}
         parents = {p for t in targets for p in lineage.nodes[t].depends_on if p in keep}
-        keep = targets | parents | (on_paths & set().union(*(lineage.path_subgraph([t]) for t in targets)))
-        if len(keep) > max_nodes:  # still too many: the flagged nodes and the targets only
-            keep = targets | (flagged & on_paths) | parents
+        keep = targets | parents | paths
     edges = [(p, uid) for uid in keep for p in lineage.nodes[uid].depends_on if p in keep]
     features = [f"feature:{name}" for name in mapping]
     edges += [(uid, f"feature:{name}") for name, (uid, _c) in mapping.items()]
