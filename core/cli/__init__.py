@@ -35,5 +35,7 @@ COMMANDS: dict[str, Command] = {
     "quality": Command("core.cli.quality",
                        "list the failing Great Expectations data checks of a bundle, GX project or results folder"),
     "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
+    "traces": Command("core.cli.traces",
+                      "distributed traces (OTLP JSON): cascade origin ranking and the service map diff"),
     "triage": Command("core.cli.triage", "rank the likely root-cause classes of an incident bundle, with evidence"),
 }
