@@ -494,9 +494,9 @@ def _release_before(data: ErrorData, issue: Any) -> tuple[str, datetime] | None:
     first = issue.first_seen
     if issue.release and not pd.isna(issue.release):
         mine = rel[rel["version"] == issue.release]
-        if len(mine) and mine["at"].iloc[0] <= first:
+        if len(mine) and mine["at"].iloc[0] < first:
             return str(issue.release), mine["at"].iloc[0].to_pydatetime()
-    before = rel[rel["at"] <= first]
+    before = rel[rel["at"] < first]
     if len(before):
         return str(before["version"].iloc[-1]), before["at"].iloc[-1].to_pydatetime()
     return None
@@ -520,8 +520,8 @@ def findings(data: ErrorData, at: datetime, *, baseline: TimeWindow | None = Non
         if not (at - timedelta(hours=48) <= first < at + after):
             continue
         rel = _release_before(data, i)
-        if rel is None or first - rel[1] > RELEASE_WINDOW:
-            continue
+        if rel is None or first - rel[1] > RELEASE_WINDOW or first <= rel[1]:
+            continue  # no release before it (an issue that opens a release's events says nothing)
         minutes = round((first - rel[1]).total_seconds() / 60, 1)
         out.append(ErrorFinding("new_after_release", first, i.id, i.title,
                                 f"new issue '{i.title}' first seen {minutes:g} minutes after release {rel[0]}",

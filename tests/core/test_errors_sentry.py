@@ -247,3 +247,77 @@ def test_truncated_envelope_names_the_file(tmp_path):
     first.write_bytes(first.read_bytes()[:400])
     with pytest.raises(InvalidInputError, match=rf"{first.name} line 3: an envelope event payload that is not JSON"):
         SentryExportSource(tmp_path / "errors")
+
+
+# ------------------------------------------------------------------ the triage step
+
+def _bundle(path: Path, *, errors_from: Path | None = None) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    from core.bundle import write_bundle
+
+    idx = pd.date_range(T0 - timedelta(hours=6), T0 + timedelta(hours=8), freq="5min", inclusive="left")
+    kpi = pd.DataFrame({"timestamp": idx, "value": 0.1 + np.random.default_rng(1).normal(0, 0.002, len(idx))})
+    z = lambda d: d.isoformat().replace("+00:00", "Z")  # noqa: E731
+    manifest = {"id": "sentry-case", "title": "Scorer errors", "kpi": {"metric": "ctr", "direction": "higher_is_better"},
+                "baseline": {"start": z(T0 - timedelta(hours=6)), "end": z(T0 + timedelta(hours=3))},
+                "window": {"start": z(T0 + timedelta(hours=3)), "end": z(T0 + timedelta(hours=8))}}
+    out = write_bundle(path, manifest, metrics={"ctr": kpi})
+    if errors_from is not None:
+        import shutil
+
+        shutil.copytree(errors_from, Path(out) / "errors")
+    return Path(out)
+
+
+def _context(bundle_path: Path, at: datetime):
+    from core.bundle import read_bundle
+    from core.triage.models import TriageContext
+
+    return TriageContext(bundle=read_bundle(bundle_path), onset=None, at=at, data_end=at)
+
+
+def test_triage_step_is_skipped_without_errors_or_sentry(tmp_path, monkeypatch):
+    from core.config import reset_settings
+    from core.triage.steps.errors import ErrorsStep
+
+    for var in ("SENTRY_ORG", "SENTRY_PROJECT", "SENTRY_URL", "SENTRY_AUTH_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml here
+    reset_settings()
+    outcome = ErrorsStep().run(_context(_bundle(tmp_path / "b"), T0 + timedelta(hours=3, minutes=30)))
+    assert outcome.result.status == "skipped" and "no errors/ folder" in outcome.result.summary
+    assert outcome.signals == ()
+
+
+def test_triage_step_turns_sentry_findings_into_evidence(tmp_path):
+    from core.triage.steps.errors import ErrorsStep
+
+    onset = capture_scenario(tmp_path / "captured")
+    outcome = ErrorsStep().run(_context(_bundle(tmp_path / "b", errors_from=tmp_path / "captured"), onset))
+    assert outcome.result.status == "ok"
+    rules = {s.rule: s for s in outcome.signals}
+    assert rules["sentry_new_issue_after_release"].root_cause.value == "code_regression"
+    assert rules["sentry_issue_surge"].root_cause.value == "infrastructure"
+    assert "20 minutes after release scorer@2.0" in rules["sentry_new_issue_after_release"].evidence.detail
+    assert 0 < rules["sentry_new_issue_after_release"].strength <= 1
+
+
+def test_triage_step_reads_the_configured_sentry_api(tmp_path, sentry_server, monkeypatch):
+    from core.config import reset_settings
+    from core.triage.steps.errors import ErrorsStep
+
+    monkeypatch.chdir(tmp_path)
+    for k, v in {"SENTRY_URL": sentry_server, "SENTRY_ORG": "acme", "SENTRY_PROJECT": "scorer",
+                 "SENTRY_AUTH_TOKEN": TOKEN}.items():
+        monkeypatch.setenv(k, v)
+    reset_settings()
+    try:
+        at = datetime(2024, 5, 1, 10, 15, tzinfo=timezone.utc)
+        outcome = ErrorsStep().run(_context(_bundle(tmp_path / "b"), at))
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert outcome.result.status == "ok"
+    assert [s.rule for s in outcome.signals] == ["sentry_new_issue_after_release"]
