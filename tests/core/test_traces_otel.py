@@ -61,7 +61,7 @@ class Chain:
             self.tracers[name] = provider.get_tracer("fraud-demo")
 
     def request(self, at: datetime, *, feature_fails: bool = False, stray: bool = False, skew_ms: float = 0.0,
-                slow_ms: float = 0.0):
+                slow_ms: float = 0.0, cache_fails: bool = False):
         t = ns(at)
         txn = self.tracers["txn-processor"].start_span("POST /transactions", kind=SpanKind.SERVER, start_time=t,
                                                       attributes={"http.route": "/transactions"})
@@ -75,8 +75,10 @@ class Chain:
         ctx3 = otel_trace.set_span_in_context(fs)
         cache = self.tracers["feature-store"].start_span("GET", kind=SpanKind.CLIENT, context=ctx3,
                                                         start_time=t + int(5e6), attributes={"db.system": "redis"})
+        if cache_fails:
+            cache.set_status(Status(StatusCode.ERROR, "connection reset by peer"))
         cache.end(end_time=t + int(6e6))
-        if feature_fails:
+        if feature_fails or cache_fails:
             fs.set_status(Status(StatusCode.ERROR, "feature feed stale: newest row 47 min old"))
             score.set_status(Status(StatusCode.ERROR, "features unavailable"))
             txn.set_status(Status(StatusCode.ERROR, "scoring failed"))
@@ -280,3 +282,80 @@ def test_cli_prints_ranking_and_map_diff(tmp_path, chain_spans):
     bad = subprocess.run([sys.executable, "-m", "core", "traces", str(tmp_path / "nowhere")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no such file or folder" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------- triage
+
+
+def _fraud_bundle(path: Path, chain_spans, *, traces: bool = True) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    from core.bundle import write_bundle
+
+    rng = np.random.default_rng(5)
+    idx = pd.date_range(T0 - timedelta(hours=4), T0 + timedelta(hours=2), freq="1min", inclusive="left", tz="UTC")
+    value = np.where(idx >= pd.Timestamp(FAIL_AT), 0.6, 0.9) + rng.normal(0, 0.005, len(idx))
+    manifest = {"id": "fraud-cascade", "title": "Fraud scores fall back to defaults",
+                "kpi": {"metric": "approval_precision", "direction": "higher_is_better"},
+                "baseline": {"start": (T0 - timedelta(hours=4)).isoformat(), "end": T0.isoformat()},
+                "window": {"start": T0.isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()}}
+    bundle = write_bundle(path, manifest, metrics={"approval_precision": pd.DataFrame({"timestamp": idx,
+                                                                                       "value": value})})
+    if traces:
+        write_collector_file(Path(bundle) / "traces" / "otel-spans.jsonl", chain_spans)
+    return Path(bundle)
+
+
+@pytest.fixture
+def traces_step():
+    from core.triage import register, unregister
+    from core.triage.registry import registered_steps
+    from core.triage.steps.traces import TracesStep
+
+    added = "traces" not in {getattr(s, "name", None) for s in registered_steps()}
+    if added:
+        register(TracesStep())
+    yield
+    if added:
+        unregister("traces")
+
+
+def test_triage_takes_the_cascade_from_the_traces(tmp_path, chain_spans, traces_step):
+    from core.models import RootCause
+    from core.triage import triage_bundle
+
+    result = triage_bundle(_fraud_bundle(tmp_path / "b", chain_spans))
+    step = result.step("traces")
+    assert step.status == "ok" and "the cascade starts in feature-store (data)" in step.summary
+    stale = next(h for h in result.hypotheses if h.root_cause == RootCause.STALE_DATA)
+    assert any(e.kind == "trace_cascade_stale_data" for e in stale.evidence)
+    infra = next(h for h in result.hypotheses if h.root_cause == RootCause.INFRASTRUCTURE)
+    assert not any(e.kind.startswith("trace_cascade") for e in infra.evidence)
+
+
+def test_triage_without_traces_skips_with_the_reason(tmp_path, chain_spans, traces_step):
+    from core.triage import triage_bundle
+
+    result = triage_bundle(_fraud_bundle(tmp_path / "b", chain_spans, traces=False))
+    skipped = {s.name: s for s in result.skipped}
+    assert "traces" in skipped and "no traces/ folder" in skipped["traces"].summary
+
+
+def test_a_cascade_from_a_cache_span_is_infrastructure(tmp_path):
+    from core.models import RootCause
+    from core.triage.steps.traces import assess
+
+    chain = Chain()
+    for i in range(120):
+        at = T0 + timedelta(seconds=30 * i)
+        chain.request(at, cache_fails=at >= FAIL_AT)
+    src = load_traces(write_collector_file(tmp_path / "traces" / "spans.jsonl", chain.spans()))
+    ranking = cascade_ranking(src, WINDOW, BASELINE)
+    assert ranking[0].service == "feature-store" and ranking[0].category == "cache"
+    assert "GET: connection reset by peer" == ranking[0].sample
+    by = {r.service: r for r in ranking}
+    assert by["feature-store"].own_errors == 50 and by["feature-store"].inherited_errors == 50  # get_features
+    signals, facts = assess(ranking, FAIL_AT)
+    assert facts["origin"] == "feature-store"
+    assert [(s.root_cause, s.rule) for s in signals] == [(RootCause.INFRASTRUCTURE, "trace_cascade_infrastructure")]
