@@ -321,3 +321,38 @@ def test_triage_step_reads_the_configured_sentry_api(tmp_path, sentry_server, mo
         reset_settings()
     assert outcome.result.status == "ok"
     assert [s.rule for s in outcome.signals] == ["sentry_new_issue_after_release"]
+
+
+# ------------------------------------------------------------------ the command line
+
+def _cli(*args: str, env: dict | None = None):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "core", "errors", *args], cwd=root, capture_output=True,
+                          text=True, timeout=120, env=full)
+
+
+def test_cli_reads_an_export_and_exits_0_2_4(tmp_path, sentry_server):
+    onset = capture_scenario(tmp_path / "errors")
+    proc = _cli(str(tmp_path / "errors"), "--onset", onset.isoformat(), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {f["kind"] for f in out["findings"]} == {"new_after_release", "surge"}
+    assert len(out["issues"]) == 2 and any(e["title"] == "Sentry release scorer@2.0" for e in out["timeline"])
+    text = _cli(str(tmp_path / "errors"), "--onset", onset.isoformat())
+    assert text.returncode == 0 and "first seen 20 minutes after release scorer@2.0" in text.stdout
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.json").write_text('{"resourceSpans": []}')
+    bad = _cli(str(tmp_path / "other"))
+    assert bad.returncode == 2 and "x.json: not a Sentry event" in bad.stderr and "Traceback" not in bad.stderr
+    env = {"SENTRY_URL": sentry_server, "SENTRY_ORG": "acme", "SENTRY_PROJECT": "scorer", "SENTRY_AUTH_TOKEN": "wrong"}
+    refused = _cli("--sentry", "--json", env=env)
+    assert refused.returncode == 4 and "refused the token" in refused.stderr and "wrong" not in refused.stderr
+    ok = _cli("--sentry", "--onset", "2024-05-01T10:15:00Z", "--json", env={**env, "SENTRY_AUTH_TOKEN": TOKEN})
+    assert ok.returncode == 0, ok.stderr
+    assert [f["issue_id"] for f in json.loads(ok.stdout)["findings"]] == ["4001"]
