@@ -24,6 +24,8 @@ COMMANDS: dict[str, Command] = {
     "bundle": Command("core.cli.bundle", "validate or import an incident bundle"),
     "changes": Command("core.cli.changes", "rank the change events before the incident onset"),
     "drift": Command("core.cli.drift", "schema diff and drift between two files, or one file split at a time"),
+    "errors": Command("core.cli.errors",
+                      "Sentry issues, releases and findings from a bundle, an event export or the Sentry API"),
     "fishbone": Command("core.cli.fishbone", "export an incident's fishbone and Five Whys"),
     "lineage": Command("core.cli.lineage",
                        "dbt lineage: upstream of a feature, and what changed, failed or went stale"),
