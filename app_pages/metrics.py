@@ -66,8 +66,11 @@ if o is None:
     st.info("No change point: the series stays within its normal variation over this range.")
 else:
     m1.metric("Onset (UTC)", f"{o.time:%Y-%m-%d %H:%M}", help=f"new level reached {iso(o.settled)}")
-    m2.metric("Level before → after", f"{o.level_before:.4g} → {o.level_after:.4g}")
-    m3.metric(f"Change ({o.effect})", "n/a" if o.relative_change is None else f"{o.relative_change:+.1%}")
+    m2.metric("Level before → after", f"{o.level_before:.4g} → {o.level_after:.4g}",
+              help=f"mean level {iso(o.before_start)} – {iso(o.time)} against {iso(o.settled or o.time)} – {iso(o.after_end)}")
+    m3.metric(f"Change ({o.effect})", "n/a" if o.relative_change is None else f"{o.relative_change:+.1%}",
+              help="the level shift at the onset (after against before), the figure Triage and the Timeline show; "
+                   "the post-mortem also gives the mean over the whole impact against the baseline mean")
     m4.metric("Confidence", f"{o.confidence:.0%}", help="1 − p of Welch's test, damped for shifts small next "
               "to the point-to-point noise")
 st.plotly_chart(kpi_figure(result, milestones=incident.milestones, dark=state.presentation_mode()),

@@ -42,7 +42,9 @@ if result.onset is not None:
     red_when_down = (result.onset.effect == "bad") == ((rel or 0) < 0)
     c1.metric("Onset", f"{(result.onset_at or result.onset.time):%Y-%m-%d %H:%M} UTC",
               f"{rel:+.1%} {result.kpi}" if rel is not None else None,
-              delta_color="normal" if red_when_down else "inverse")
+              delta_color="normal" if red_when_down else "inverse",
+              help="the KPI's level shift at the onset (after against before, change-point fit over the baseline "
+                   "and incident windows), as on the Metrics page")
 else:
     c1.metric("Onset", "no change detected")
     st.warning("No detectable KPI change: nothing is confirmed. " + result.onset_note)

@@ -57,8 +57,8 @@ def draft_sections(inputs: PostmortemInputs, impact: ImpactNumbers, keys: list[T
     confirmed = [c for c in inputs.causes if c.status == CauseStatus.CONFIRMED and c.parent_id is None]
     parts = [summary]
     if impact.kpi_change is not None:
-        parts.append(f"{md_text(impact.kpi_name)} moved {pct(impact.kpi_change)} against its baseline "
-                     f"for {format_duration(impact.duration)}.")
+        parts.append(f"Over the {format_duration(impact.duration)} of impact, {md_text(impact.kpi_name)} averaged "
+                     f"{pct(impact.kpi_change)} against its baseline mean.")
     if confirmed:
         parts.append("Confirmed cause" + ("s" if len(confirmed) > 1 else "") + ": "
                      + "; ".join(md_text(c.text) for c in confirmed) + ".")
@@ -70,7 +70,7 @@ def draft_sections(inputs: PostmortemInputs, impact: ImpactNumbers, keys: list[T
     if impact.kpi_before is not None:
         rows += [[f"{md_text(impact.kpi_name)} before (baseline mean)", f"{impact.kpi_before:.4g}"],
                  [f"{md_text(impact.kpi_name)} during impact (mean)", f"{impact.kpi_during:.4g}"],
-                 ["KPI change", pct(impact.kpi_change)],
+                 ["KPI change (impact mean vs baseline mean)", pct(impact.kpi_change)],
                  ["Affected share", f"{impact.affected_share:.0%} of {impact.readings:,} KPI readings during impact "
                                     "were worse than 95% of baseline readings (normal: 5%)"]]
     else:
@@ -230,7 +230,7 @@ def star_summary(inputs: PostmortemInputs, impact: ImpactNumbers) -> Star:
     """Situation, task, action, result in one sentence each."""
     inc = inputs.incident
     svc = f" on {md_text(inc.service)}" if inc.service else ""
-    kpi = (f"; {md_text(impact.kpi_name)} moved {pct(impact.kpi_change)} against its baseline"
+    kpi = (f"; {md_text(impact.kpi_name)} averaged {pct(impact.kpi_change)} against its baseline mean over the impact"
            if impact.kpi_change is not None else "")
     situation = f"{inc.severity.value} incident{svc} starting {utc_text(impact.start)}: {md_text(inc.title)}{kpi}."
     task = ("Restore normal service, find the root cause without blaming anyone, and prevent a recurrence.")

@@ -118,7 +118,7 @@ def test_every_section_is_drafted_from_the_incident(full):
     for part in ("**Situation.**", "**Task.**", "**Action.**", "**Result.**"):
         assert part in text["star"]
     assert "Accuracy of the scorer fell" in text["summary"]
-    assert "| Duration | 4h 00m |" in text["impact"] and "| KPI change | -19.9% |" in text["impact"]
+    assert "| Duration | 4h 00m |" in text["impact"] and "| KPI change (impact mean vs baseline mean) | -19.9% |" in text["impact"]
     assert "**TTD** 20m" in text["impact"] and "**TTR** 6h 00m" in text["impact"]
     assert "feed export v2 released" in text["timeline"] and "log line" not in text["timeline"]
     assert "accuracy below band" in text["detection"] and "20m after impact start" in text["detection"]
