@@ -5,6 +5,7 @@ import streamlit as st
 from ui import presentation, sidebar, state
 
 st.set_page_config(page_title="ML Incident Workbench", page_icon=":material/emergency:", layout="wide")
+__import__("core.telemetry", fromlist=["start"]).start()  # unexpected errors to Sentry when SENTRY_DSN is set
 
 PAGES = [
     st.Page("app_pages/incidents.py", title="Incidents", icon=":material/list_alt:", default=True),
