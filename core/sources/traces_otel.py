@@ -35,6 +35,24 @@ from typing import Any, Iterable
 import duckdb
 import pandas as pd
 
+try:  # optional: about three times faster on large exports; the standard library reads the same JSON
+    import orjson
+
+    def _loads(text: str | bytes) -> Any:
+        return orjson.loads(text)
+
+    def _dumps(value: Any) -> str:
+        return orjson.dumps(value, default=str).decode()
+
+except ImportError:  # pragma: no cover - depends on the environment
+    orjson = None
+
+    def _loads(text: str | bytes) -> Any:
+        return json.loads(text)
+
+    def _dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), default=str)
+
 from core.errors import InvalidInputError, NotFoundError
 from core.models import TimeWindow
 
@@ -169,7 +187,9 @@ def _attributes(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in items or ():
         if isinstance(kv, dict) and "key" in kv:
-            out[str(kv["key"])] = _any_value(kv.get("value"))
+            v = kv.get("value")
+            sv = v.get("stringValue") if v.__class__ is dict else None
+            out[str(kv["key"])] = sv if sv is not None else _any_value(v)
     return out
 
 
@@ -186,6 +206,17 @@ class _Columns:
         return len(self.cols["span_id"])
 
 
+def _hex_id(value: Any, size: int) -> str | None:
+    """Fast path of :func:`_span_id`: OTLP/JSON's hex ids."""
+    if value.__class__ is str and len(value) == 2 * size:
+        try:
+            bytes.fromhex(value)
+        except ValueError:
+            return _span_id(value, size)
+        return value.lower()
+    return _span_id(value, size)
+
+
 def _parse_request(doc: Any, file_no: int, line: int, out: _Columns, where: str,
                    problems: list[str]) -> int:
     """Append the spans of one export request ``doc``; returns how many were read."""
@@ -199,6 +230,10 @@ def _parse_request(doc: Any, file_no: int, line: int, out: _Columns, where: str,
         return 0
     n = 0
     c = out.cols
+    trace_ids, span_ids, parents, services, names = (c["trace_id"], c["span_id"], c["parent_span_id"],
+                                                     c["service"], c["name"])
+    kinds, starts, ends, codes, messages = c["kind"], c["start_ns"], c["end_ns"], c["status_code"], c["status_message"]
+    attributes, files, lines = c["attributes"], c["src_file"], c["src_line"]
     bad: list[str] = []
     for rs in resource_spans or ():
         if not isinstance(rs, dict):
@@ -210,11 +245,12 @@ def _parse_request(doc: Any, file_no: int, line: int, out: _Columns, where: str,
         for ss in scopes:
             for sp in (ss or {}).get("spans") or ():
                 try:
-                    trace_id = _span_id(_get(sp, "traceId", "trace_id"), 16)
-                    span_id = _span_id(_get(sp, "spanId", "span_id"), 8)
-                    parent = _span_id(_get(sp, "parentSpanId", "parent_span_id"), 8)
-                    start = int(_get(sp, "startTimeUnixNano", "start_time_unix_nano"))
-                    end = int(_get(sp, "endTimeUnixNano", "end_time_unix_nano") or start)
+                    trace_id = _hex_id(sp.get("traceId") or sp.get("trace_id"), 16)
+                    span_id = _hex_id(sp.get("spanId") or sp.get("span_id"), 8)
+                    parent = sp.get("parentSpanId") or sp.get("parent_span_id")
+                    parent = _hex_id(parent, 8) if parent else None
+                    start = int(sp.get("startTimeUnixNano") or sp.get("start_time_unix_nano"))
+                    end = int(sp.get("endTimeUnixNano") or sp.get("end_time_unix_nano") or start)
                 except (TypeError, ValueError) as exc:
                     bad.append(str(exc) if "id " in str(exc) else "missing or unreadable id or time")
                     continue
@@ -223,26 +259,36 @@ def _parse_request(doc: Any, file_no: int, line: int, out: _Columns, where: str,
                     continue
                 status = sp.get("status") or {}
                 kind = sp.get("kind", 0)
-                attrs = _attributes(sp.get("attributes"))
+                raw_attrs = sp.get("attributes")
+                attrs = _attributes(raw_attrs) if raw_attrs else {}
                 if res_extra:
                     attrs.update(res_extra)
-                c["trace_id"].append(trace_id)
-                c["span_id"].append(span_id)
-                c["parent_span_id"].append(parent)
-                c["service"].append(service)
-                c["name"].append(str(sp.get("name") or ""))
-                c["kind"].append(_KIND.get(kind, str(kind).lower()))
-                c["start_ns"].append(start)
-                c["end_ns"].append(max(end, start))
-                c["status_code"].append(_STATUS.get(status.get("code", 0), STATUS_UNSET))
-                c["status_message"].append(str(status.get("message") or ""))
-                c["attributes"].append(json.dumps(attrs, separators=(",", ":"), default=str) if attrs else "{}")
-                c["src_file"].append(file_no)
-                c["src_line"].append(line)
+                trace_ids.append(trace_id)
+                span_ids.append(span_id)
+                parents.append(parent)
+                services.append(service)
+                names.append(str(sp.get("name") or ""))
+                kinds.append(_KIND.get(kind) or str(kind).lower())
+                starts.append(start)
+                ends.append(end if end > start else start)
+                codes.append(_STATUS.get(status.get("code", 0), STATUS_UNSET) if status else STATUS_UNSET)
+                messages.append(str(status.get("message") or "") if status else "")
+                attributes.append(_dumps(attrs) if attrs else "{}")
+                files.append(file_no)
+                lines.append(line)
                 n += 1
     if bad:
         problems.append(f"{where}: {len(bad)} span(s) skipped ({bad[0]})")
     return n
+
+
+def _std_error(raw: str) -> json.JSONDecodeError:
+    """The standard library's description of why ``raw`` is not JSON (its messages name the column)."""
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return exc
+    return json.JSONDecodeError("not valid JSON", raw, 0)
 
 
 def _read_file(path: Path, file_no: int, out: _Columns, problems: list[str]) -> int:
@@ -260,9 +306,9 @@ def _read_file(path: Path, file_no: int, out: _Columns, problems: list[str]) -> 
         problems.append(f"{path}: empty file")
         return 0
     try:
-        json.loads(lines[first])
+        _loads(lines[first])
         per_line = True
-    except json.JSONDecodeError:
+    except ValueError:
         per_line = False
     if not per_line:  # one pretty-printed export
         try:
@@ -278,8 +324,9 @@ def _read_file(path: Path, file_no: int, out: _Columns, problems: list[str]) -> 
         if not raw:
             continue
         try:
-            doc = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            doc = _loads(raw)
+        except ValueError:
+            exc = _std_error(raw)
             last = i == len(lines) - 1
             problems.append(f"{path}:{i + 1}: not valid JSON ({exc.msg}, column {exc.colno})"
                             + ("; the last line is truncated (the collector still writing?)" if last else ""))
@@ -320,11 +367,10 @@ class OtelTraceSource:
         if not len(cols):
             shown = "; ".join(problems[:5]) or "no spans in the files"
             raise InvalidInputError(f"{self.name}: no spans read from {len(self.files)} file(s): {shown}")
-        frame = pd.DataFrame(cols.cols)
-        frame["start_ns"] = frame["start_ns"].astype("int64")
-        frame["end_ns"] = frame["end_ns"].astype("int64")
-        frame["src_file"] = frame["src_file"].astype("int32")
-        frame["src_line"] = frame["src_line"].astype("int64")
+        import pyarrow as pa
+
+        types = {"start_ns": pa.int64(), "end_ns": pa.int64(), "src_file": pa.int32(), "src_line": pa.int64()}
+        frame = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in cols.cols.items()})
         con = self._con
         con.register("_frame", frame)
         con.execute("""
