@@ -67,7 +67,30 @@ def _current(path: Path) -> bool:
     return stamp.is_file() and stamp.read_text() == GENERATOR_VERSION
 
 
-def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, registry: bool = True) -> list[str]:
+DEMO_TITLES = {
+    schema_change.ID: "schema change",
+    ctr_drop.ID: "CTR drop",
+    fraud_stale.ID: "fraud stale features",
+}
+"""Short names of the demos, for progress messages."""
+
+
+def missing_demos(store) -> list[str]:
+    """The demo ids the store does not hold yet (three quick lookups; no lock, no generation)."""
+    from core.store.incidents import find_incident
+
+    return [i for i in DEMO_IDS if find_incident(store, i) is None]
+
+
+def demos_complete(store) -> bool:
+    """True when the store holds every demo incident and the embedded MLflow registry exists."""
+    from core.store import workbench_home
+
+    return not missing_demos(store) and (workbench_home() / "mlflow.db").exists()
+
+
+def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, registry: bool = True,
+                          progress=None) -> list[str]:
     """Make sure the store holds the demo incidents, with their fishbones and MLflow registry.
 
     Generates the bundles under the workbench home on first start (unless ``bundles``
@@ -76,6 +99,10 @@ def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, regi
     Safe to call from several processes at once: on one machine they take turns on a
     lock file in the home; across machines (PostgreSQL) the unique incident id makes a
     second import of a demo a no-op. Returns the demo ids.
+
+    ``progress(step, done, total)``, when given, is called as the work goes: ``step`` is a
+    sentence such as "Building demo 2 of 3: schema change — importing events…", ``done`` and
+    ``total`` count the demos in the store (``total`` is 3).
     """
     from core.demo.fishbones import demo_fishbone_spec, seed_fishbone
     from core.store import workbench_home
@@ -83,16 +110,35 @@ def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, regi
     from core.store.locks import file_lock
     from core.store.incidents import find_incident
 
+    total = len(DEMO_IDS)
+    report = progress or (lambda _step, _done, _total: None)
     with file_lock(workbench_home() / ".demo.lock"):
         missing = [i for i in DEMO_IDS if find_incident(store, i) is None]
         registry = registry and (bool(missing) or not (workbench_home() / "mlflow.db").exists())
-        if bundles is None and (missing or registry):
-            bundles = generate_demo_bundles(workbench_home() / "demo-bundles")
+        done = total - len(missing)
+        given = bundles is not None
+        bundles = dict(bundles or {})
         for demo_id in missing:
-            import_bundle(store, bundles[demo_id], copy=False, if_exists="skip")
+            name = f"Building demo {DEMO_IDS.index(demo_id) + 1} of {total}: {DEMO_TITLES[demo_id]}"
+            if demo_id not in bundles and not given:
+                report(f"{name} — generating its data…", done, total)
+                bundles.update(generate_demo_bundles(workbench_home() / "demo-bundles", (demo_id,)))
+
+            def events(step, n, of, name=name):
+                if step == "events" and of:
+                    report(f"{name} — importing events ({n:,} of {of:,})…", done, total)
+
+            report(f"{name} — importing events…", done, total)
+            import_bundle(store, bundles[demo_id], copy=False, if_exists="skip", progress=events)
+            report(f"{name} — drawing its fishbone…", done, total)
             seed_fishbone(store, demo_id, demo_fishbone_spec(demo_id), only_if_empty=True)
+            done += 1
         if registry:
+            report("Logging the demo models into the MLflow registry…", done, total)
+            if not given:
+                bundles = generate_demo_bundles(workbench_home() / "demo-bundles")
             from core.demo.mlflow_registry import seed_demo_registry
 
             seed_demo_registry(None, bundles)
+        report("The demo incidents are ready.", done, total)
     return list(DEMO_IDS)
