@@ -8,6 +8,8 @@ from ui import actions, bundle_import, incidents as widgets, state
 
 store = state.get_store()
 st.title("Incidents")
+if state.demos_building() or state.demo_build().error:
+    state.demo_progress()
 
 everything = list_incidents(store)
 widgets.analytics(everything)

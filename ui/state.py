@@ -31,6 +31,9 @@ RANGE_LABEL_KEY = "app_range_label"
 PAGE_KEY = "app_page"
 FOCUS_KEY = "app_focus"
 SYNCED_KEY = "app_focus_synced"
+PENDING_KEY = "app_pending_demo"
+PROGRESS_SHOWN_KEY = "app_demo_progress_shown"
+PROVISIONAL_KEY = "app_default_while_building"
 
 
 @st.cache_resource(show_spinner="Opening the incident store…")
@@ -38,18 +41,81 @@ def _store() -> Store:
     return open_store()
 
 
-@st.cache_resource(show_spinner="Loading the demo incidents (first start only)…")
-def _demo_loaded(_url: str) -> list[str]:
-    from core.demo import ensure_demo_incidents
+class DemoBuild:
+    """The demo incidents being built in a background thread (one per process and store).
 
-    return ensure_demo_incidents(_store())
+    The thread only calls core (never streamlit); pages read :attr:`step`, :attr:`done`,
+    :attr:`total` and :attr:`finished` to show progress and refresh when it ends.
+    """
+
+    def __init__(self, store: Store) -> None:
+        import threading
+
+        from core.demo import DEMO_IDS, demos_complete
+
+        self.total = len(DEMO_IDS)
+        self.done = 0
+        self.step = "Starting…"
+        self.error: str | None = None
+        self.finished = demos_complete(store)
+        if self.finished:
+            self.done = self.total
+            return
+        self._thread = threading.Thread(target=self._run, args=(store,), name="demo-build", daemon=True)
+        self._thread.start()
+
+    def _progress(self, step: str, done: int, total: int) -> None:
+        self.step, self.done, self.total = step, done, total
+
+    def _run(self, store: Store) -> None:
+        from core.demo import ensure_demo_incidents
+
+        try:
+            ensure_demo_incidents(store, progress=self._progress)
+        except WorkbenchError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown on the page; the thread must not die silently
+            self.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.finished = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the build ends (for scripts and tests); True when it has."""
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout)
+        return self.finished
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_build(_url: str) -> DemoBuild:
+    return DemoBuild(_store())
+
+
+def demo_build() -> DemoBuild:
+    """The background build of the demo incidents for this store (started on first use)."""
+    store = _store()
+    return _demo_build(store.url)
+
+
+def demos_building() -> bool:
+    """True while the demo incidents are still being built in the background."""
+    return not demo_build().finished
+
+
+def demo_progress_text(build: DemoBuild | None = None) -> str:
+    """"the demo incidents are still being built — N of 3 ready" (with the current step)."""
+    build = build or demo_build()
+    return (f"The demo incidents are still being built — {build.done} of {build.total} ready. "
+            f"{build.step}")
 
 
 def get_store() -> Store:
-    """The store, with demo incidents loaded; stops the page with a clear message if it cannot open."""
+    """The store (demo incidents are built in the background); stops the page with a clear message if it cannot open."""
     try:
         store = _store()
-        _demo_loaded(store.url)
+        demo_build()
         return store
     except StoreError as exc:
         st.error(f"**The incident store is unavailable.** {exc}")
@@ -118,6 +184,31 @@ def begin_run(store: Store, page: str) -> None:
             if name not in st.query_params:
                 st.query_params[name] = value
     write_url()
+    if page not in ("", "incidents") and demos_building():
+        pending = st.session_state.get(PENDING_KEY)
+        if pending or st.session_state.get(INCIDENT_KEY) is None:
+            demo_progress(f"This page opens {pending} when it is ready." if pending else "")
+        if pending:
+            st.stop()
+
+
+@st.fragment(run_every=1.0)
+def demo_progress(extra: str = "") -> None:
+    """While the demos build: their progress, refreshed every second; the whole page reruns when they are ready."""
+    build = demo_build()
+    shown = st.session_state.get(PROGRESS_SHOWN_KEY)
+    if build.finished:
+        st.session_state.pop(PROGRESS_SHOWN_KEY, None)
+        if build.error:
+            st.error(f"**The demo incidents could not be built.** {build.error}")
+        elif shown is not None:
+            st.rerun(scope="app")
+        return
+    st.session_state[PROGRESS_SHOWN_KEY] = build.done
+    if shown is not None and shown != build.done:  # one more demo is in the store: list it
+        st.rerun(scope="app")
+    st.info(f"{demo_progress_text(build)} {extra}".strip(), icon=":material/hourglass_top:")
+    st.progress(min(build.done / max(build.total, 1), 1.0))
 
 
 def write_url() -> None:
@@ -138,17 +229,27 @@ def sync_from_url(store: Store) -> None:
     """Read incident and time range from the URL; bad values give a message naming them, not a crash."""
     params = st.query_params
     wanted = params.get("incident")
+    st.session_state.pop(PENDING_KEY, None)
     if wanted and wanted != (st.session_state.get(MISSING_KEY) or st.session_state.get(INCIDENT_KEY)):
         if find_incident(store, wanted) is None:
-            st.session_state[MISSING_KEY] = wanted
+            if _is_demo(wanted) and demos_building():  # the link names a demo that is still being built
+                st.session_state[PENDING_KEY] = wanted
+                st.session_state.pop(MISSING_KEY, None)
+                st.session_state[INCIDENT_KEY] = None
+            else:
+                st.session_state[MISSING_KEY] = wanted
         else:
             st.session_state.pop(MISSING_KEY, None)
             st.session_state[INCIDENT_KEY] = wanted
             st.session_state.pop(RANGE_KEY, None)
             st.session_state.pop(RANGE_LABEL_KEY, None)
-    if INCIDENT_KEY not in st.session_state and not st.session_state.get(MISSING_KEY):
+    provisional = st.session_state.get(PROVISIONAL_KEY) and st.session_state.get(INCIDENT_KEY) is None
+    if (INCIDENT_KEY not in st.session_state or provisional) and not st.session_state.get(MISSING_KEY) \
+            and not st.session_state.get(PENDING_KEY):
         default = default_incident(list_incidents(store))
         st.session_state[INCIDENT_KEY] = default.id if default else None
+        # chosen while the demos build and nothing was there: choose again once something is
+        st.session_state[PROVISIONAL_KEY] = default is None and demos_building()
     f, t = params.get("from"), params.get("to")
     if f or t:
         try:
@@ -164,6 +265,12 @@ def sync_from_url(store: Store) -> None:
             note(f"The link's time range was ignored ({typed}): {exc}.")
             st.query_params.pop("from", None)
             st.query_params.pop("to", None)
+
+
+def _is_demo(incident_id: str) -> bool:
+    from core.demo import DEMO_IDS
+
+    return incident_id in DEMO_IDS
 
 
 OPEN_STATUSES = ("investigating", "identified", "mitigated")

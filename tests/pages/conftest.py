@@ -44,6 +44,17 @@ def workbench_home(seeded_home, tmp_path, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty workbench home: the app builds the demo incidents itself, in the background."""
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(ROOT)
+    return home
+
+
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches():
     import streamlit as st
