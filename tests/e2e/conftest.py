@@ -20,9 +20,31 @@ from screenshot import ARGS, CHROMIUM  # noqa: E402
 from tests.servers import free_port, http_ok, running  # noqa: E402
 
 
+DEMOS_READY = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const h = main && main.querySelector('h1');
+    return h && h.innerText.trim().startsWith('Incidents') && !main.innerText.includes('still being built')
+        && !document.querySelector('[data-testid="stException"]');
+}"""
+
+
+def wait_for_demos(browser, base: str, timeout_ms: int = 300_000) -> None:
+    """Open the app once (which starts building the demos in the background) and wait until they are built."""
+    page = browser.new_page()
+    try:
+        page.goto(base)
+        page.wait_for_function(DEMOS_READY, timeout=timeout_ms, polling=500)
+    finally:
+        page.close()
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The base address of ``streamlit run app.py`` on a free port, on the embedded SQLite default."""
+def server(tmp_path_factory, browser):
+    """The base address of ``streamlit run app.py`` on a free port, on the embedded SQLite default.
+
+    The home starts empty; the fixture waits until the app has built the demo incidents (in the
+    background, with progress on the Incidents page), so every browser test finds them.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing; scripts/test.sh installs Debian's chromium")
     home = tmp_path_factory.mktemp("e2e-home")
@@ -34,6 +56,7 @@ def server(tmp_path_factory):
            "--server.address", "127.0.0.1", "--server.headless", "true"]
     with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
                  cwd=ROOT, env=env):
+        wait_for_demos(browser, base)
         yield base
 
 
