@@ -130,7 +130,7 @@ def _explain(cls: RootCause, score: float, signals: Sequence[Signal], factors: S
     label = ROOT_CAUSE_LABELS[cls]
     if signals:
         head = signals[0]
-        text = f"{label} (score {score:.2f}): {head.evidence.detail}."
+        text = f"{label} (score {score:.2f}): {head.evidence.detail.rstrip('.')}."
         if len(signals) > 1:
             text += " Also: " + "; ".join(s.evidence.title for s in signals[1:4]) + "."
     else:

@@ -51,17 +51,20 @@ def find_stopped_jobs(events: Sequence[Mapping[str, Any]], onset: datetime, data
     """Routine events (three or more with the same title up to numbers) whose runs stopped
     before the onset while the data goes on: the last run is at most a few periods before
     the onset and no run follows for at least two periods."""
-    groups: dict[tuple[str, str], list[datetime]] = {}
+    groups: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
     for ev in events:
         kind = str(ev.get("kind") or "")
         if kind not in ("data_pipeline", "deploy", "config_change"):
             continue
-        groups.setdefault((kind, _job_key(str(ev.get("title") or ""))), []).append(utc(ev["timestamp"]))
+        shown = " ".join(str(ev.get("title") or "").split())
+        groups.setdefault((kind, _job_key(shown)), []).append((utc(ev["timestamp"]), shown))
     out = []
-    for (kind, title), times in groups.items():
-        if len(times) < 3:
+    for (kind, _key), runs in groups.items():
+        if len(runs) < 3:
             continue
-        times.sort()
+        runs.sort()
+        times = [t for t, _shown in runs]
+        title = runs[-1][1]  # the last run's own title, as the timeline shows it (the key masks its numbers)
         gaps = np.diff([t.timestamp() for t in times])
         period = timedelta(seconds=float(np.median(gaps)))
         if period <= timedelta(0):
