@@ -180,3 +180,24 @@ def test_other_json_is_refused_naming_the_file(tmp_path):
     (tmp_path / "cut.json").write_text('[{"time": 17')
     with pytest.raises(InvalidInputError, match=r"cut.json: not JSON"):
         read_annotations(tmp_path / "cut.json")
+
+
+def test_page_helper_gives_a_link_only_when_configured(monkeypatch, tmp_path):
+    from core.config import reset_settings
+    from ui.grafana import grafana_url
+
+    monkeypatch.chdir(tmp_path)  # no secrets file
+    for var in ("GRAFANA_URL", "GRAFANA_PROMETHEUS_DATASOURCE", "GRAFANA_ELASTICSEARCH_DATASOURCE"):
+        monkeypatch.delenv(var, raising=False)
+    reset_settings()
+    assert grafana_url("prometheus", "up", WINDOW) is None
+    monkeypatch.setenv("GRAFANA_URL", "https://grafana.example.com")
+    monkeypatch.setenv("GRAFANA_PROMETHEUS_DATASOURCE", "prom")
+    reset_settings()
+    try:
+        url = grafana_url("prometheus", "up", WINDOW)
+        assert url and _state(url, "panes")["wb"]["queries"][0]["expr"] == "up"
+        assert grafana_url("elasticsearch", "level:ERROR", WINDOW) is None
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -1,0 +1,38 @@
+"""The "Open in Grafana" link of the Metrics and Logs pages (nothing when Grafana is not configured).
+
+The URL comes from :func:`core.sources.grafana.explore_url`: the same query (PromQL on the Metrics page,
+Lucene on the Logs page) on the same absolute range, in the configured Grafana and data source
+(``GRAFANA_URL`` and ``GRAFANA_PROMETHEUS_DATASOURCE`` / ``GRAFANA_ELASTICSEARCH_DATASOURCE``; see
+docs/grafana.md).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import settings
+from core.errors import WorkbenchError
+from core.models import TimeWindow
+from core.sources.grafana import configured, explore_url
+
+
+def grafana_url(kind: str, query: str, window: TimeWindow) -> str | None:
+    """The Explore URL of ``query`` over ``window``, or None when Grafana or that data source is not configured."""
+    config = settings()
+    if not query or not configured(config, kind):
+        return None
+    try:
+        return explore_url(config, kind, query, window)
+    except WorkbenchError:
+        return None
+
+
+def explore_link(kind: str, query: str, window: TimeWindow, *, where=st) -> None:
+    """An "Open in Grafana" button opening Explore on ``query`` over ``window``; nothing when not configured.
+
+    ``kind`` is ``prometheus`` (PromQL) or ``elasticsearch`` (Lucene); ``where`` a column or container.
+    """
+    url = grafana_url(kind, query, window)
+    if url is not None:
+        where.link_button("Open in Grafana", url, icon=":material/open_in_new:",
+                          help="Grafana Explore with the same query on the same absolute time range (UTC)")
