@@ -200,6 +200,49 @@ def test_triage_step_runs_on_a_bundle_with_a_dbt_folder(dbt_runs, demo_bundles, 
     assert {s.rule for s in outcome.signals} >= {"dbt_source_stale", "dbt_upstream_schema_change"}
 
 
+def _shift_times(folder: Path, delta: timedelta) -> None:
+    """Move every time in the run's artifacts by ``delta`` (the run, replayed at the incident's onset)."""
+    keys = {"started_at", "completed_at", "max_loaded_at", "snapshotted_at", "generated_at"}
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            return {k: (_iso_shift(v, delta) if k in keys and isinstance(v, str) else walk(v)) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [walk(v) for v in obj]
+        return obj
+
+    for path in folder.rglob("*.json"):
+        path.write_text(json.dumps(walk(json.loads(path.read_text()))))
+
+
+def _iso_shift(text: str, delta: timedelta) -> str:
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return (t + delta).isoformat().replace("+00:00", "Z")
+
+
+def test_triage_with_the_step_registered_ranks_with_lineage_evidence(dbt_runs, demo_bundles, tmp_path):
+    """Registered as an extension would be, the step adds path evidence to the schema-change demo's triage."""
+    from core.triage import register, triage_bundle, unregister
+    from core.triage.steps.lineage import LineageStep
+
+    dst = Path(shutil.copytree(demo_bundles["demo-schema-change"], tmp_path / "bundle"))
+    shutil.copytree(dbt_runs["broken"], dst / "dbt")
+    onset = datetime(2026, 1, 21, 9, 0, tzinfo=timezone.utc)  # the demo's started milestone
+    _shift_times(dst / "dbt", onset + timedelta(minutes=30) - dbt_runs["at"])
+    register(LineageStep())
+    try:
+        result = triage_bundle(dst)
+    finally:
+        unregister("lineage")
+    assert result.step("lineage").status == "ok"
+    assert result.top.root_cause.value == "schema_change"
+    lineage_evidence = [e for h in result.hypotheses for e in h.evidence if e.step == "lineage"]
+    assert any("→ `stg_events` → `fct_features` → feature `" in e.detail for e in lineage_evidence)
+    schema = next(h for h in result.hypotheses if h.root_cause.value == "schema_change")
+    assert any(e.kind == "dbt_upstream_schema_change" for e in schema.evidence)
+
+
 # ---------------------------------------------------------------- bad input
 
 def _copy(dbt_runs, tmp_path) -> Path:
