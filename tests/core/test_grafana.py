@@ -201,3 +201,50 @@ def test_page_helper_gives_a_link_only_when_configured(monkeypatch, tmp_path):
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+# ------------------------------------------------------------------ the command line
+
+def _cli(*args: str, env: dict | None = None):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GRAFANA_")}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "core", "grafana", *args], cwd=root, capture_output=True,
+                          text=True, timeout=120, env=full)
+
+
+def test_cli_link_import_and_push(grafana, tmp_path):
+    from core.store import open_store
+    from core.store.incidents import create_incident
+    from core.store.timeline import add_event
+
+    env = {"GRAFANA_URL": grafana, "GRAFANA_TOKEN": TOKEN, "GRAFANA_PROMETHEUS_DATASOURCE": "prom"}
+    link = _cli("link", "--datasource", "prometheus", "--query", "up", "--window",
+                "2024-05-01T10:00Z/2024-05-01T12:00Z", env=env)
+    assert link.returncode == 0, link.stderr
+    assert _state(link.stdout.strip(), "panes")["wb"]["range"] == {"from": "1714557600000", "to": "1714564800000"}
+    imported = _cli("import", str(RECORDED / "alert_history.json"), "--json")
+    assert imported.returncode == 0 and [e["attributes"]["state"] for e in json.loads(imported.stdout)] == [
+        "Alerting", "Normal"]
+    (tmp_path / "x.json").write_text('{"resourceSpans": []}')
+    bad = _cli("import", str(tmp_path / "x.json"))
+    assert bad.returncode == 2 and "x.json: neither Grafana annotations" in bad.stderr
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(db)
+    try:
+        create_incident(store, id="INC-9", title="Scorer defaults",
+                        milestones={"started": "2024-05-01T10:05:00Z"})
+        add_event(store, "INC-9", timestamp="2024-05-01T09:55:00Z", kind="deploy", title="scorer 2.4.0", pinned=True)
+        add_event(store, "INC-9", timestamp="2024-05-01T10:40:00Z", kind="log", title="not pinned")
+    finally:
+        store.dispose()
+    pushed = _cli("push", "INC-9", "--database", db, "--json", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    assert len(json.loads(pushed.stdout)["added"]) == 2
+    refused = _cli("push", "INC-9", "--database", db, env={**env, "GRAFANA_TOKEN": "nope"})
+    assert refused.returncode == 4 and "refused the token" in refused.stderr
