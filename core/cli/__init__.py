@@ -27,6 +27,8 @@ COMMANDS: dict[str, Command] = {
     "errors": Command("core.cli.errors",
                       "Sentry issues, releases and findings from a bundle, an event export or the Sentry API"),
     "fishbone": Command("core.cli.fishbone", "export an incident's fishbone and Five Whys"),
+    "grafana": Command("core.cli.grafana",
+                       "Grafana: Explore link for a query and range, push incident annotations, import alert history"),
     "lineage": Command("core.cli.lineage",
                        "dbt lineage: upstream of a feature, and what changed, failed or went stale"),
     "logs": Command("core.cli.logs", "search logs and diff log templates (Lucene syntax)"),
