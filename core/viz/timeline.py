@@ -267,7 +267,7 @@ def _share_time_axis(fig: go.Figure, dark: bool) -> None:
         trace.xaxis = "x"
     fig.layout.xaxis2 = None
     fig.update_layout(yaxis={"anchor": "x"}, yaxis2={"anchor": "x"}, hoversubplots="axis")
-    fig.layout.xaxis.update(anchor="y2", showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1,
+    fig.layout.xaxis.update(anchor="y2", showticklabels=True, showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1,
                             spikedash="dot", spikecolor="#9aa0a6" if dark else "#5f6368")
 
 

@@ -38,6 +38,7 @@ def test_one_lane_per_kind_with_points_spans_kpi_and_milestones():
     assert fig.data[0].yaxis == "y" and {t.yaxis for t in fig.data[1:]} == {"y2"}
     assert fig.layout.hoversubplots == "axis" and fig.layout.hovermode == "x"
     assert fig.layout.xaxis.showspikes and fig.layout.xaxis.spikemode == "across"
+    assert fig.layout.xaxis.anchor == "y2" and fig.layout.xaxis.showticklabels is not False  # times under the lanes
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]  # the KPI above the lanes
     labels = [a.text for a in fig.layout.annotations]
     assert "started" in labels and "detected (TTD 45m)" in labels
