@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         counts[n.resource_type] = counts.get(n.resource_type, 0) + 1
     if args.json:
         out = {"folder": lineage.name, "dbt_version": lineage.dbt_version,
-               "generated_at": lineage.generated_at.isoformat().replace("+00:00", "Z") if lineage.generated_at else None,
+               "generated_at": (lineage.generated_at.isoformat().replace("+00:00", "Z")
+                                if lineage.generated_at else None),
                "run_command": lineage.run_command, "nodes": counts, "features": features,
                "findings": [f.to_dict() for f in shown]}
         json.dump(out, sys.stdout, indent=2)

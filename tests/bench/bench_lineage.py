@@ -45,7 +45,8 @@ def write_large_project(folder: Path, nodes: int = 5000, *, seed: int = 7) -> di
                         "relation_name": f'"wh"."raw"."t{i}"', "columns": {"id": {"name": "id"}},
                         "checksum": {"name": "none", "checksum": ""}}
         status = "error" if i == 0 else "pass"
-        fresh.append({"unique_id": uid, "status": status, "max_loaded_at": _iso(now - timedelta(hours=20 if i == 0 else 1)),
+        loaded = now - timedelta(hours=20 if i == 0 else 1)
+        fresh.append({"unique_id": uid, "status": status, "max_loaded_at": _iso(loaded),
                       "snapshotted_at": _iso(now), "max_loaded_at_time_ago_in_s": 3600.0,
                       "criteria": {"error_after": {"count": 12, "period": "hour"}}})
     layer_size = max(1, n_models // 8)
