@@ -445,14 +445,17 @@ def open_errors(spec: Any, config: Any) -> Any:
 
     if scheme_of(spec) == "sentry":
         return SentryApiSource.from_settings(config)
-    if _is_bundle_object(spec):
-        return SentryExportSource(spec.path / "errors", label=f"bundle {spec.id} errors/")
-    path = Path(str(spec)).expanduser()
-    if path.exists() and _is_bundle(path):
+    bundle = spec if _is_bundle_object(spec) else None
+    path = Path(str(spec)).expanduser() if bundle is None else bundle.path
+    if bundle is None and path.exists() and _is_bundle(path):
         from core.bundle import read_bundle
 
-        b = read_bundle(path)
-        return SentryExportSource(b.path / "errors", label=f"bundle {b.id} errors/")
+        bundle = read_bundle(path)
+    if bundle is not None:
+        if not (bundle.path / "errors").is_dir():
+            raise InvalidInputError(f"bundle {bundle.id} has no errors/ folder (Sentry events); give an export "
+                                    "file or folder, or 'sentry' for the Sentry API")
+        return SentryExportSource(bundle.path / "errors", label=f"bundle {bundle.id} errors/")
     if not path.exists():
         raise InvalidInputError(f"errors source '{spec}' not found; give a bundle, a Sentry export file or folder, "
                                 "or 'sentry' (the API from SENTRY_*)")

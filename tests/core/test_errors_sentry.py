@@ -289,6 +289,8 @@ def test_triage_step_is_skipped_without_errors_or_sentry(tmp_path, monkeypatch):
     outcome = ErrorsStep().run(_context(_bundle(tmp_path / "b"), T0 + timedelta(hours=3, minutes=30)))
     assert outcome.result.status == "skipped" and "no errors/ folder" in outcome.result.summary
     assert outcome.signals == ()
+    with pytest.raises(InvalidInputError, match="bundle sentry-case has no errors/ folder"):
+        open_source("errors", str(tmp_path / "b"))
 
 
 def test_triage_step_turns_sentry_findings_into_evidence(tmp_path):
