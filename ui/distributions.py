@@ -255,12 +255,17 @@ def _run_checks(_pair: DatasetPair, signature: str, suite_text: str | None) -> t
     return suite_json(suite), validate_frame(_pair.current, suite)
 
 
+def _observed_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
 def data_checks(pair: DatasetPair, bundle_path: str | None) -> None:
     """The expander "Data checks (Great Expectations)": the current data validated against a suite
     generated from the reference (or one stored in the bundle's quality/ folder), on request."""
     from core.sources.quality_gx import stored_suites
 
-    with st.expander("Data checks (Great Expectations)", icon=":material/rule:"):
+    with st.expander("Data checks (Great Expectations)", icon=":material/rule:", key="distributions_gx_panel"):
         stored = stored_suites(f"{bundle_path}/quality") if bundle_path else {}
         c1, c2 = st.columns([3, 1])
         choice = c1.selectbox("Suite", [GENERATED, *stored], key="distributions_gx_suite",
@@ -283,9 +288,9 @@ def data_checks(pair: DatasetPair, bundle_path: str | None) -> None:
         failed = len(report.failed)
         (st.warning if failed else st.success)(
             f"{failed} of {len(report.results)} check(s) failed on {report.rows:,} current rows.")
-        st.dataframe(pd.DataFrame([{"result": "✅ pass" if r.success else "❌ fail", "expectation": r.expectation,
+        st.dataframe(pd.DataFrame([{"result": "pass" if r.success else "FAIL", "expectation": r.expectation,
                                     "column": r.column or "(table)", "category": r.category,
-                                    "observed": json.dumps(r.to_dict()["observed"], default=str)[:120]}
+                                    "observed": _observed_text(r.to_dict()["observed"])}
                                    for r in sorted(report.results, key=lambda r: r.success)]),
                      width="stretch", hide_index=True)
         st.download_button("Save as GX suite", text, file_name=f"{json.loads(text).get('name', 'suite')}.json",
