@@ -309,3 +309,27 @@ def test_cli_lists_failing_checks_with_exit_codes(project, tmp_path):
     bad = _cli(str(passing))
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "cut.json: is not valid JSON" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_checkpoint_summary_needs_a_run_time_and_the_source_meets_its_protocol(tmp_path):
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    from core.sources.protocols import DataQualitySource
+
+    context = gx.get_context(mode="ephemeral")
+    batch = context.data_sources.add_pandas("p").add_dataframe_asset("f").add_batch_definition_whole_dataframe("w")
+    suite = context.suites.add(gx.ExpectationSuite(name="s"))
+    suite.add_expectation(gx.expectations.ExpectColumnToExist(column="gone"))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name="v", data=batch, suite=suite))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(name="c", validation_definitions=[definition]))
+    result = checkpoint.run(batch_parameters={"dataframe": _frame(10)}, run_id=RunIdentifier(run_time=T0))
+    summary = result.describe_dict()
+    (tmp_path / "summary.json").write_text(json.dumps(summary, default=str))
+    with pytest.raises(InvalidInputError, match=r"summary\.json: a checkpoint summary .* carries no run time"):
+        GxQualitySource(tmp_path / "summary.json")
+    (tmp_path / "summary.json").write_text(json.dumps({**summary, "run_time": T0.isoformat()}, default=str))
+    source = GxQualitySource(tmp_path / "summary.json")
+    assert isinstance(source, DataQualitySource)
+    [finding] = source.findings()
+    assert (finding.expectation, finding.column, finding.category, finding.since) == (
+        "expect_column_to_exist", "gone", "schema", T0)
