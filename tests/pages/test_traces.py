@@ -1,0 +1,62 @@
+"""AppTest of the Traces page: no traces, then SDK-made traces in the bundle: map, cascade origin, search, waterfall."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk.trace")
+
+PAGE = "app_pages/traces.py"
+ID = "demo-schema-change"
+
+
+def _incident(home: Path):
+    from core.store import open_store
+    from core.store.incidents import get_incident
+
+    store = open_store(f"sqlite:///{home / 'workbench.db'}")
+    try:
+        return get_incident(store, ID)
+    finally:
+        store.dispose()
+
+
+def test_without_traces_the_page_says_so(app_test):
+    at = app_test(PAGE, incident=ID)
+    assert not at.exception
+    assert at.title[0].value == "Traces"
+    assert any("no traces" in i.value for i in at.info)
+
+
+def test_map_cascade_search_and_waterfall(app_test, workbench_home):
+    from tests.core.test_traces_otel import Chain, write_collector_file
+
+    incident = _incident(workbench_home)
+    start = incident.window.start
+    chain = Chain()
+    for i in range(60):  # the feature store fails from the 20th request on
+        at = start + timedelta(seconds=30 * i)
+        chain.request(at, feature_fails=i >= 20)
+    write_collector_file(Path(incident.bundle_path) / "traces" / "spans.jsonl", chain.spans())
+    started = time.perf_counter()
+    at = app_test(PAGE, incident=ID)
+    first = time.perf_counter() - started
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "The cascade most likely started in **feature\\-store** (data)" in text
+    frames = [d.value for d in at.dataframe]
+    ranking = next(f for f in frames if "rank" in f)
+    assert list(ranking["service"])[0] == "feature-store" and ranking.iloc[0]["inherited share"] == "0%"
+    assert set(frames[-1]["name"]) == {"get_features"}  # the search opens on the origin's errors
+    assert any(str(e.value).startswith("Edges caller") for e in at.caption)
+    assert at.selectbox(key="traces_trace").value
+    at.text_input(key="traces_query").set_value("service:scorer").run()
+    assert not at.exception
+    assert set(at.dataframe[-1].value["service"]) == {"scorer"}
+    started = time.perf_counter()
+    at.run()
+    assert time.perf_counter() - started < 1.0 + first * 0  # a rerun answers from the cache
