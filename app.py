@@ -17,6 +17,7 @@ PAGES = [
     st.Page("app_pages/fishbone.py", title="Fishbone", icon=":material/account_tree:", url_path="fishbone"),
     st.Page("app_pages/triage.py", title="Triage", icon=":material/troubleshoot:", url_path="triage"),
     st.Page("app_pages/lineage.py", title="Lineage", icon=":material/schema:", url_path="lineage"),
+    st.Page("app_pages/traces.py", title="Traces", icon=":material/lan:", url_path="traces"),
     st.Page("app_pages/postmortem.py", title="Post-mortem", icon=":material/description:", url_path="postmortem"),
 ]
 
