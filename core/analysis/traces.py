@@ -333,9 +333,9 @@ def origin_category(src: Any, service: str, window: TimeWindow | None = None) ->
     where, params = _window_sql(window, "s.")
     rows = src.rows(f"""
         SELECT s.name, s.kind, s.status_message, s.attributes FROM spans s
+        ANTI JOIN (SELECT DISTINCT trace_id, parent_span_id FROM spans WHERE status_code = 'error'
+                   AND parent_span_id IS NOT NULL) c ON c.trace_id = s.trace_id AND c.parent_span_id = s.span_id
         WHERE s.service = ? AND s.status_code = 'error' AND ({where})
-          AND NOT EXISTS (SELECT 1 FROM spans c WHERE c.trace_id = s.trace_id AND c.parent_span_id = s.span_id
-                          AND c.status_code = 'error')
         ORDER BY s.start_ns LIMIT 200""", [service] + params)
     votes = {"database": 0, "cache": 0, "network": 0}
     for name, kind, message, attrs in rows:
@@ -379,13 +379,13 @@ def cascade_ranking(src: Any, window: TimeWindow | None = None,
     # per own-error service: the services with error spans in the same traces
     w_s, p_s = _window_sql(window, "s.")
     pairs = src.rows(f"""
-        WITH own AS (SELECT DISTINCT s.trace_id, s.service FROM spans s
-                     WHERE s.status_code = 'error' AND ({w_s}) AND NOT EXISTS (
-                        SELECT 1 FROM spans c WHERE c.trace_id = s.trace_id AND c.parent_span_id = s.span_id
-                        AND c.status_code = 'error')),
-             bad AS (SELECT DISTINCT trace_id, service FROM spans s WHERE status_code = 'error' AND ({w_s}))
+        WITH err AS (SELECT trace_id, span_id, parent_span_id, service FROM spans s
+                     WHERE status_code = 'error' AND ({w_s})),
+             own AS (SELECT DISTINCT s.trace_id, s.service FROM err s
+                     ANTI JOIN err c ON c.trace_id = s.trace_id AND c.parent_span_id = s.span_id),
+             bad AS (SELECT DISTINCT trace_id, service FROM err)
         SELECT own.service, bad.service FROM own JOIN bad USING (trace_id)
-        WHERE own.service <> bad.service GROUP BY 1, 2""", p_s + p_s)
+        WHERE own.service <> bad.service GROUP BY 1, 2""", p_s)
     together: dict[str, set[str]] = {}
     for a, b in pairs:
         together.setdefault(a, set()).add(b)
