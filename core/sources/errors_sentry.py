@@ -171,6 +171,10 @@ class SentryApiSource:
         if resp.status_code == 404:
             raise SourceUnavailableError(f"{where} has no project {self.org}/{self.project} (HTTP 404); "
                                          "check SENTRY_ORG and SENTRY_PROJECT")
+        if resp.status_code == 429:
+            wait = resp.headers.get("Retry-After")
+            raise SourceUnavailableError(f"{where} is rate-limiting this token (HTTP 429)"
+                                         + (f"; retry after {wait} s" if wait else "; retry later"))
         if resp.status_code >= 400:
             raise SourceUnavailableError(f"{where} answered HTTP {resp.status_code}")
         try:
@@ -194,8 +198,8 @@ class SentryApiSource:
             url, params = nxt["url"], None  # the next URL carries the cursor and the query
 
     def check(self) -> None:
-        next(iter(self._request(f"{self.url}/api/0/projects/{self.org}/{self.project}/issues/",
-                                {"limit": 1, "query": ""})), None)
+        """One cheap call; raises SourceUnavailableError when Sentry cannot be reached or refuses the token."""
+        self._request(f"{self.url}/api/0/projects/{self.org}/{self.project}/issues/", {"limit": 1, "query": ""})
 
     def _issue_rows(self, since: datetime | None) -> list[dict[str, Any]]:
         rows = []

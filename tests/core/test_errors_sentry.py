@@ -37,9 +37,13 @@ class _Recorded(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - http.server's name
         parts = urlsplit(self.path)
+        if type(self).status == "slow":
+            import time
+
+            time.sleep(2)
         query = parse_qs(parts.query, keep_blank_values=True)
         type(self).requests.append((parts.path, query, self.headers.get("Authorization")))
-        if type(self).status != 200:
+        if type(self).status not in (200, "slow"):
             return self._send(type(self).status, {"detail": "Invalid token"})
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._send(401, {"detail": "Authentication credentials were not provided."})
@@ -130,6 +134,16 @@ def test_api_refusals_are_exit_4_without_the_token(sentry_server, status, words)
     with pytest.raises(SourceUnavailableError) as err:
         _api(sentry_server).issues(TimeWindow(T0, T0 + timedelta(hours=1)))
     assert words in str(err.value) and TOKEN not in str(err.value) and err.value.exit_code == 4
+
+
+def test_api_timeout_and_rate_limit_are_exit_4(sentry_server):
+    _Recorded.status = "slow"
+    src = SentryApiSource(sentry_server, "acme", "scorer", TOKEN, timeout=0.5)
+    with pytest.raises(SourceUnavailableError, match="did not answer within 0.5 s"):
+        src.check()
+    _Recorded.status = 429
+    with pytest.raises(SourceUnavailableError, match="rate-limiting"):
+        src.check()
 
 
 def test_api_unreachable_is_exit_4():
