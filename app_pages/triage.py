@@ -53,6 +53,9 @@ c2.metric("Most likely", top.label if top else "—", f"score {top.score:.2f}" i
 c3.metric("Triage time", f"{result.seconds:.1f} s")
 for step in result.skipped:
     st.warning(f"Not checked — {step.title}: {step.summary}", icon=":material/block:")
+if result.not_configured:
+    st.caption("Not used by this incident (no cost to confidence): "
+               + "; ".join(f"{s.title} — {s.summary}" for s in result.not_configured))
 
 author = st.text_input("Your name (for accepted causes and pinned evidence)", key="triage_author")
 if st.button("Pin this triage result as evidence", key="triage_pin", icon=":material/push_pin:"):

@@ -167,6 +167,7 @@ class TriageResult:
     onset_source: str = ""  # where onset_at came from (core.onset: milestone, detected change, window)
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    not_configured: tuple[StepResult, ...] = ()  # optional steps whose tool (dbt, GX, …) the incident lacks
 
     @property
     def skipped(self) -> tuple[StepResult, ...]:
@@ -186,6 +187,7 @@ class TriageResult:
             "onset_used": iso(self.onset_at), "onset_source": self.onset_source, "onset_note": self.onset_note,
             "hypotheses": [h.to_dict() for h in self.hypotheses],
             "skipped": [{"step": s.name, "title": s.title, "reason": s.summary} for s in self.skipped],
+            "not_configured": [{"step": s.name, "title": s.title, "reason": s.summary} for s in self.not_configured],
             "steps": [s.to_dict() for s in self.steps],
             "notes": list(self.notes), "seconds": round(self.seconds, 3),
         }

@@ -79,6 +79,7 @@ def triage_bundle(path: Path | str | Bundle, *, tracking_uri: str | None = None,
 
     context = TriageContext(bundle=bundle, onset=onset, at=at, data_end=data_end, tracking_uri=tracking_uri)
     outcomes: list[StepOutcome] = []
+    absent: list[StepResult] = []  # optional steps whose tool this incident does not use at all
     for step in registered_steps():
         if not all(r in context.outcomes and context.outcomes[r].result.ran for r in getattr(step, "requires", ())):
             continue  # built on a step that did not run: that step's skip says why; counted as unchecked
@@ -88,10 +89,14 @@ def triage_bundle(path: Path | str | Bundle, *, tracking_uri: str | None = None,
         except WorkbenchError as exc:
             outcome = StepOutcome(StepResult(step.name, step.title, "failed", str(exc)))
         context.outcomes[step.name] = outcome
+        if getattr(step, "optional", False) and outcome.result.status == "skipped":
+            absent.append(outcome.result)  # not counted as unchecked: the team may not use this tool
+            continue
         outcomes.append(outcome)
         say(outcome.result.name, outcome.result.status, outcome.result.summary)
 
-    hypotheses = score_hypotheses(outcomes, at=at, change=onset.change, onset_step=first)
+    hypotheses = score_hypotheses(outcomes, at=at, change=onset.change, onset_step=first,
+                                  absent={r.name for r in absent})
     if onset.change is None:
         note = first.summary
     else:
@@ -102,6 +107,7 @@ def triage_bundle(path: Path | str | Bundle, *, tracking_uri: str | None = None,
         incident=bundle.id, kpi=bundle.kpi_metric, onset=onset.change, onset_note=note,
         steps=(first, *(o.result for o in outcomes)), hypotheses=hypotheses, onset_at=at,
         onset_source=onset.source, notes=tuple(notes), seconds=time.perf_counter() - t0,
+        not_configured=tuple(absent),
     )
 
 

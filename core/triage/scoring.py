@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import AbstractSet as Set, Any, Mapping, Sequence
 
 from core.models import ROOT_CAUSE_LABELS, RootCause, iso
 from core.onset import DETECTED
@@ -70,7 +70,8 @@ def cross_checks(signals: Sequence[Signal], facts: Mapping[str, Any], at: dateti
 
 
 def score_hypotheses(outcomes: Sequence[StepOutcome], *, at: datetime, change: Any | None,
-                     onset_step: StepResult | None = None) -> tuple[RankedHypothesis, ...]:
+                     onset_step: StepResult | None = None,
+                     absent: Set[str] = frozenset()) -> tuple[RankedHypothesis, ...]:
     """Score every root-cause class from the step outcomes and rank them (see :data:`core.triage.RULES`).
 
     Args:
@@ -78,6 +79,8 @@ def score_hypotheses(outcomes: Sequence[StepOutcome], *, at: datetime, change: A
         at: the onset the analysis cut at.
         change: the detected KPI change point (None when no change was detected).
         onset_step: the onset's step result (counts as a step that ran when ``ok``).
+        absent: optional steps (``optional = True``) whose tool the incident does not use: left out of
+            every class's coverage instead of counting as unchecked.
     """
     signals: list[Signal] = [s for o in outcomes for s in o.signals]
     factors: list[Factor] = [f for o in outcomes for f in o.factors]
@@ -101,7 +104,7 @@ def score_hypotheses(outcomes: Sequence[StepOutcome], *, at: datetime, change: A
         raw = 1.0 - math.prod(1.0 - s.contribution for s in mine) if mine else 0.0
         fs = tuple(f for f in factors if f.root_cause == cls)
         score = raw * math.prod(f.value for f in fs)
-        rel = rel_all[cls]
+        rel = {k: w for k, w in rel_all[cls].items() if k not in absent}
         total = sum(rel.values())
         coverage = sum(w for k, w in rel.items() if k in ran) / total if total else 1.0
         unchecked = tuple(f"{titles[k]} (not available)" for k in rel if k not in ran)
@@ -163,6 +166,8 @@ def summarise(result: TriageResult, top: int = 3) -> list[str]:
         lines.append(f"     = {h.arithmetic()}")
     for s in result.skipped:
         lines.append(f"Skipped {s.title}: {s.summary}")
+    if result.not_configured:
+        lines.append("Not used by this incident: " + ", ".join(s.title for s in result.not_configured))
     return lines
 
 

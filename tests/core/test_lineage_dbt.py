@@ -221,26 +221,34 @@ def _iso_shift(text: str, delta: timedelta) -> str:
     return (t + delta).isoformat().replace("+00:00", "Z")
 
 
-def test_triage_with_the_step_registered_ranks_with_lineage_evidence(dbt_runs, demo_bundles, tmp_path):
-    """Registered as an extension would be, the step adds path evidence to the schema-change demo's triage."""
-    from core.triage import register, triage_bundle, unregister
-    from core.triage.steps.lineage import LineageStep
+def test_triage_ranks_with_lineage_evidence(dbt_runs, demo_bundles, tmp_path):
+    """The built-in lineage step adds path evidence to the schema-change demo's triage."""
+    from core.triage import triage_bundle
 
     dst = Path(shutil.copytree(demo_bundles["demo-schema-change"], tmp_path / "bundle"))
     shutil.copytree(dbt_runs["broken"], dst / "dbt")
     onset = datetime(2026, 1, 21, 9, 0, tzinfo=timezone.utc)  # the demo's started milestone
     _shift_times(dst / "dbt", onset + timedelta(minutes=30) - dbt_runs["at"])
-    register(LineageStep())
-    try:
-        result = triage_bundle(dst)
-    finally:
-        unregister("lineage")
+    result = triage_bundle(dst)
     assert result.step("lineage").status == "ok"
     assert result.top.root_cause.value == "schema_change"
     lineage_evidence = [e for h in result.hypotheses for e in h.evidence if e.step == "lineage"]
     assert any("→ `stg_events` → `fct_features` → feature `" in e.detail for e in lineage_evidence)
     schema = next(h for h in result.hypotheses if h.root_cause.value == "schema_change")
     assert any(e.kind == "dbt_upstream_schema_change" for e in schema.evidence)
+
+
+def test_without_dbt_artifacts_lineage_is_not_used_and_costs_no_confidence(demo_bundles):
+    """A team that does not use dbt: the step is listed as not used, not as an unchecked source."""
+    from core.triage import triage_bundle
+    from core.triage.steps.lineage import LineageStep
+
+    assert LineageStep.optional
+    result = triage_bundle(demo_bundles["demo-schema-change"])
+    assert "lineage" not in {s.name for s in result.skipped}
+    assert [s.name for s in result.not_configured] == ["lineage"] or "lineage" in {s.name for s in result.not_configured}
+    assert all("dbt" not in u for h in result.hypotheses for u in h.unchecked)
+    assert result.to_dict()["not_configured"][0]["reason"]
 
 
 # ---------------------------------------------------------------- bad input

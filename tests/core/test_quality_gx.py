@@ -263,8 +263,9 @@ def test_without_a_quality_folder_the_step_is_skipped_and_lowers_no_confidence(t
 
     bundle = _incident_bundle(tmp_path / "b")
     with_step = triage_bundle(bundle)
-    step = next(s for s in with_step.steps if s.name == "quality")
+    step = next(s for s in with_step.not_configured if s.name == "quality")  # not used, not "unchecked"
     assert step.status == "skipped" and "no quality/ folder" in step.summary
+    assert "quality" not in {s.name for s in with_step.skipped}
     tr.unregister("quality")
     try:
         without = triage_bundle(bundle)

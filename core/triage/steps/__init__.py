@@ -7,10 +7,12 @@ step is one file in this folder plus one line here (see docs/architecture.md).
 from core.triage.registry import register
 from core.triage.steps.changes import ChangesStep
 from core.triage.steps.data import DataStep
+from core.triage.steps.lineage import LineageStep
 from core.triage.steps.logs import LogsStep
 from core.triage.steps.metrics import MetricsStep
 from core.triage.steps.model_registry import RegistryStep
 from core.triage.steps.non_finite import NonFiniteStep
+from core.triage.steps.quality import QualityStep
 
 register(ChangesStep())
 register(DataStep())
@@ -18,3 +20,5 @@ register(LogsStep())
 register(MetricsStep())
 register(RegistryStep())
 register(NonFiniteStep())
+register(QualityStep())
+register(LineageStep())

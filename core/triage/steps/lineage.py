@@ -140,6 +140,7 @@ class LineageStep:
     relevance = {RootCause.SCHEMA_CHANGE: 0.15, RootCause.STALE_DATA: 0.15, RootCause.CODE_REGRESSION: 0.1,
                  RootCause.DATA_DRIFT: 0.05}
     rules = RULES
+    optional = True  # an incident without dbt artifacts is not "unchecked": the team may not use dbt
 
     def run(self, context: TriageContext) -> StepOutcome:
         if not (context.bundle.path / "dbt").is_dir():

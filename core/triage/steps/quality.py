@@ -11,9 +11,9 @@ end of the data into evidence, by what the check is about:
 * distribution (range, mean, set, quantiles, …) → ``data_drift``.
 
 A check that started failing well before the onset (more than :data:`LEAD` ahead of it)
-explains a new incident less: its strength is :data:`OLD_STRENGTH`. Most teams keep no
-GX results in a bundle, so the step bears on no class's coverage (``relevance`` is empty):
-when the folder is missing it is skipped with the reason and no confidence is lowered.
+explains a new incident less: its strength is :data:`OLD_STRENGTH`. Many teams keep no
+GX results, so the step is ``optional``: without a ``quality/`` folder it is listed as not used
+by the incident (``TriageResult.not_configured``) and lowers no class's confidence.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ class QualityStep:
 
     name = NAME
     title = TITLE
-    relevance: dict[RootCause, float] = {}
+    relevance = {RootCause.SCHEMA_CHANGE: 0.15, RootCause.STALE_DATA: 0.1, RootCause.DATA_DRIFT: 0.1}
     rules = RULES
+    optional = True  # an incident without GX results is not "unchecked": the team may not use GX
 
     def run(self, context: TriageContext) -> StepOutcome:
         if not (context.bundle.path / "quality").is_dir():
