@@ -291,6 +291,29 @@ def _std_error(raw: str) -> json.JSONDecodeError:
     return json.JSONDecodeError("not valid JSON", raw, 0)
 
 
+def _parse_lines(path: Path, file_no: int, lines: list[str], first_no: int, out: _Columns, problems: list[str],
+                 *, ends_file: bool = True) -> int:
+    """Parse collector lines (one export request each); ``first_no`` is the 1-based number of ``lines[0]``."""
+    n = 0
+    last = len(lines) - 1
+    while last >= 0 and not lines[last].strip():
+        last -= 1
+    for k, line in enumerate(lines):
+        raw = line.strip()
+        if not raw:
+            continue
+        try:
+            doc = _loads(raw)
+        except ValueError:
+            exc = _std_error(raw)
+            problems.append(f"{path}:{first_no + k}: not valid JSON ({exc.msg}, column {exc.colno})"
+                            + ("; the last line is truncated (the collector still writing?)"
+                               if ends_file and k == last else ""))
+            continue
+        n += _parse_request(doc, file_no, first_no + k, out, f"{path}:{first_no + k}", problems)
+    return n
+
+
 def _read_file(path: Path, file_no: int, out: _Columns, problems: list[str]) -> int:
     try:
         text = path.read_text(encoding="utf-8")
@@ -300,7 +323,7 @@ def _read_file(path: Path, file_no: int, out: _Columns, problems: list[str]) -> 
     except OSError as exc:
         problems.append(f"{path}: cannot be read ({type(exc).__name__})")
         return 0
-    lines = text.splitlines()
+    lines = text.split("\n")
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None:
         problems.append(f"{path}: empty file")
@@ -318,21 +341,15 @@ def _read_file(path: Path, file_no: int, out: _Columns, problems: list[str]) -> 
                             "a truncated or partly written file?")
             return 0
         return _parse_request(doc, file_no, first + 1, out, f"{path}:{first + 1}", problems)
-    n = 0
-    for i in range(first, len(lines)):
-        raw = lines[i].strip()
-        if not raw:
-            continue
-        try:
-            doc = _loads(raw)
-        except ValueError:
-            exc = _std_error(raw)
-            last = i == len(lines) - 1
-            problems.append(f"{path}:{i + 1}: not valid JSON ({exc.msg}, column {exc.colno})"
-                            + ("; the last line is truncated (the collector still writing?)" if last else ""))
-            continue
-        n += _parse_request(doc, file_no, i + 1, out, f"{path}:{i + 1}", problems)
-    return n
+    del text
+    return _parse_lines(path, file_no, lines, 1, out, problems)
+
+
+def _arrow(cols: _Columns) -> Any:
+    import pyarrow as pa
+
+    types = {"start_ns": pa.int64(), "end_ns": pa.int64(), "src_file": pa.int32(), "src_line": pa.int64()}
+    return pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in cols.cols.items()})
 
 
 # ------------------------------------------------------------------ the source
@@ -364,13 +381,10 @@ class OtelTraceSource:
         problems: list[str] = []
         for no, path in enumerate(self.files):
             _read_file(path, no, cols, problems)
-        if not len(cols):
+        frame = _arrow(cols)
+        if not frame.num_rows:
             shown = "; ".join(problems[:5]) or "no spans in the files"
             raise InvalidInputError(f"{self.name}: no spans read from {len(self.files)} file(s): {shown}")
-        import pyarrow as pa
-
-        types = {"start_ns": pa.int64(), "end_ns": pa.int64(), "src_file": pa.int32(), "src_line": pa.int64()}
-        frame = pa.table({k: pa.array(v, type=types.get(k, pa.string())) for k, v in cols.cols.items()})
         con = self._con
         con.register("_frame", frame)
         con.execute("""
