@@ -21,6 +21,7 @@ VIEW_PAGES = {
     "distributions": ("distributions.py", "Distributions"),
     "logs": ("logs.py", "Logs"),
     "models": ("models.py", "Models"),
+    "lineage": ("lineage.py", "Lineage"),
 }
 STATUS_ICONS = {"ok": ":material/check_circle:", "skipped": ":material/block:", "failed": ":material/error:"}
 RESULT_KEY = "triage_result"
