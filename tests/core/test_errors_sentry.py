@@ -372,3 +372,26 @@ def test_cli_reads_an_export_and_exits_0_2_4(tmp_path, sentry_server):
     ok = _cli("--sentry", "--onset", "2024-05-01T10:15:00Z", "--json", env={**env, "SENTRY_AUTH_TOKEN": TOKEN})
     assert ok.returncode == 0, ok.stderr
     assert [f["issue_id"] for f in json.loads(ok.stdout)["findings"]] == ["4001"]
+
+
+def test_triage_uses_the_step_once_registered(tmp_path):
+    from core import triage as tr
+    from core.triage import triage_bundle
+    from core.triage.steps.errors import NAME, ErrorsStep
+
+    capture_scenario(tmp_path / "captured")
+    bundle = _bundle(tmp_path / "b", errors_from=tmp_path / "captured")
+    added = NAME not in dict(tr.STEPS)
+    if added:
+        tr.register(ErrorsStep())
+    try:
+        result = triage_bundle(bundle)
+    finally:
+        if added:
+            tr.unregister(NAME)
+    step = result.step(NAME)
+    assert step is not None and step.status == "ok", step
+    code = next(h for h in result.hypotheses if h.root_cause.value == "code_regression")
+    infra = next(h for h in result.hypotheses if h.root_cause.value == "infrastructure")
+    assert "sentry_new_issue_after_release" in {s.rule for s in code.signals}
+    assert "sentry_issue_surge" in {s.rule for s in infra.signals}
