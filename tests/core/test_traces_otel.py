@@ -101,7 +101,8 @@ def fraud_chain() -> Chain:
     return chain
 
 
-def write_collector_file(path: Path, spans, *, per_line: int = 40, otlp_json: bool = False) -> Path:
+def write_collector_file(path: Path, spans, *, per_line: int = 40, otlp_json: bool = False,
+                         snake_case: bool = False) -> Path:
     """One ExportTraceServiceRequest per line, as the collector's file exporter writes.
 
     ``otlp_json``: the OTLP/JSON spelling (hex ids, integer enums) the collector uses; otherwise protobuf's
@@ -110,7 +111,8 @@ def write_collector_file(path: Path, spans, *, per_line: int = 40, otlp_json: bo
     lines = []
     for i in range(0, len(spans), per_line):
         request = encode_spans(spans[i:i + per_line])
-        text = MessageToJson(request, indent=None, use_integers_for_enums=otlp_json)
+        text = MessageToJson(request, indent=None, use_integers_for_enums=otlp_json,
+                             preserving_proto_field_name=snake_case)
         if otlp_json:
             doc = json.loads(text)
             for rs in doc["resourceSpans"]:
@@ -359,3 +361,14 @@ def test_a_cascade_from_a_cache_span_is_infrastructure(tmp_path):
     signals, facts = assess(ranking, FAIL_AT)
     assert facts["origin"] == "feature-store"
     assert [(s.root_cause, s.rule) for s in signals] == [(RootCause.INFRASTRUCTURE, "trace_cascade_infrastructure")]
+
+
+
+def test_a_plain_pretty_printed_export_with_proto_field_names_loads(tmp_path, chain_spans):
+    request = encode_spans(chain_spans[:12])
+    path = tmp_path / "export.json"
+    path.write_text(MessageToJson(request, indent=2, preserving_proto_field_name=True), encoding="utf-8")
+    assert '"resource_spans"' in path.read_text()
+    src = load_traces(path)
+    assert src.info.spans == 12 and src.warnings == []
+    assert set(src.sql("SELECT DISTINCT kind FROM spans")["kind"]) <= {"server", "client"}
