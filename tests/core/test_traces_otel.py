@@ -372,3 +372,29 @@ def test_a_plain_pretty_printed_export_with_proto_field_names_loads(tmp_path, ch
     src = load_traces(path)
     assert src.info.spans == 12 and src.warnings == []
     assert set(src.sql("SELECT DISTINCT kind FROM spans")["kind"]) <= {"server", "client"}
+
+
+def test_the_cascade_is_typed_evidence(source):
+    from core.evidence.kinds.trace_cascade import TraceCascadePayload, TraceCascadeRenderer
+    from core.evidence.registry import register_kind, registered_kinds, typed_payload, unregister_kind
+
+    ranking = cascade_ranking(source, WINDOW, BASELINE)
+    payload = TraceCascadePayload.from_ranking(ranking, window=WINDOW, baseline=BASELINE)
+    stored = json.loads(json.dumps(payload.to_payload()))
+    assert stored["origin"] == "feature-store" and stored["ranking"][0]["downstream_affected"] == ["scorer",
+                                                                                                 "txn-processor"]
+    added = "trace_cascade" not in registered_kinds()
+    if added:
+        register_kind("trace_cascade", TraceCascadePayload, TraceCascadeRenderer(),
+                      description="where a cascade started, from the traces")
+    try:
+        again = typed_payload("trace_cascade", stored)
+        assert isinstance(again, TraceCascadePayload) and again.to_payload() == stored
+        numbers = dict(TraceCascadeRenderer().numbers(again))
+        assert numbers["origin"] == "feature-store (data)" and numbers["inherited share"] == "0%"
+        assert TraceCascadeRenderer().figure(again) is not None
+        old = TraceCascadePayload.from_payload({"ranking": [{"service": "x"}]})  # a partial old row
+        assert TraceCascadeRenderer().numbers(old)[0][0] == "origin"
+    finally:
+        if added:
+            unregister_kind("trace_cascade")
