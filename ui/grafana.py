@@ -36,3 +36,25 @@ def explore_link(kind: str, query: str, window: TimeWindow, *, where=st) -> None
     if url is not None:
         where.link_button("Open in Grafana", url, icon=":material/open_in_new:",
                           help="Grafana Explore with the same query on the same absolute time range (UTC)")
+
+
+def push_annotations_button(store, incident, *, where=st) -> None:
+    """A "Push to Grafana" button: the incident's milestones and pinned events as annotations ``incident:<id>``.
+
+    Nothing when ``GRAFANA_URL`` is not set; pushing twice adds nothing (the client skips what is there).
+    """
+    config = settings()
+    if not configured(config):
+        return
+    if where.button("Push to Grafana", key=f"grafana_push_{incident.id}", icon=":material/upload:",
+                    help=f"Add the milestones and pinned events to Grafana as annotations tagged incident:{incident.id}"):
+        from core.sources.grafana import GrafanaClient
+        from core.store.timeline import list_events
+        from ui.state import show_error
+
+        try:
+            got = GrafanaClient.from_settings(config).push(incident, list_events(store, incident.id))
+        except WorkbenchError as exc:
+            show_error(exc, "Could not push to Grafana.")
+            return
+        where.success(f"{len(got['added'])} annotation(s) added to Grafana, {got['skipped']} already there.")

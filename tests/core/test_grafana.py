@@ -248,3 +248,50 @@ def test_cli_link_import_and_push(grafana, tmp_path):
     assert len(json.loads(pushed.stdout)["added"]) == 2
     refused = _cli("push", "INC-9", "--database", db, env={**env, "GRAFANA_TOKEN": "nope"})
     assert refused.returncode == 4 and "refused the token" in refused.stderr
+
+
+def test_page_buttons_open_explore_and_push_annotations(grafana, tmp_path, monkeypatch):
+    """The two page helpers in a real Streamlit run (AppTest): the link, and the push button."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.config import reset_settings
+    from core.store import open_store
+    from core.store.incidents import create_incident
+    from core.store.timeline import add_event
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(db)
+    create_incident(store, id="INC-3", title="Scorer defaults", milestones={"started": "2024-05-01T10:05:00Z"})
+    add_event(store, "INC-3", timestamp="2024-05-01T09:55:00Z", kind="deploy", title="scorer 2.4.0", pinned=True)
+    store.dispose()
+    script = tmp_path / "page.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from datetime import datetime, timezone\n"
+        "from core.models import TimeWindow\n"
+        "from core.store import open_store\n"
+        "from core.store.incidents import get_incident\n"
+        "from ui.grafana import explore_link, push_annotations_button\n"
+        "w = TimeWindow(datetime(2024, 5, 1, 10, tzinfo=timezone.utc), datetime(2024, 5, 1, 12, tzinfo=timezone.utc))\n"
+        "explore_link('prometheus', 'up', w)\n"
+        "explore_link('elasticsearch', 'level:ERROR', w)\n"
+        f"store = open_store({db!r})\n"
+        "push_annotations_button(store, get_incident(store, 'INC-3'))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GRAFANA_URL", grafana)
+    monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
+    monkeypatch.setenv("GRAFANA_PROMETHEUS_DATASOURCE", "prom")
+    monkeypatch.delenv("GRAFANA_ELASTICSEARCH_DATASOURCE", raising=False)
+    reset_settings()
+    try:
+        at = AppTest.from_file(str(script)).run(timeout=60)
+        assert not at.exception
+        links = at.get("link_button")
+        assert len(links) == 1 and links[0].proto.url.startswith(f"{grafana}/explore?schemaVersion=1&panes=")
+        at.button[0].click().run(timeout=60)
+        assert [s.value for s in at.success] == ["2 annotation(s) added to Grafana, 0 already there."]
+        assert len([c for c in _Grafana.calls if c[0] == "POST"]) == 2
+    finally:
+        monkeypatch.undo()
+        reset_settings()
