@@ -398,3 +398,22 @@ def test_the_cascade_is_typed_evidence(source):
     finally:
         if added:
             unregister_kind("trace_cascade")
+
+
+def test_the_fraud_demo_traces_show_the_cascade_from_the_feature_store(tmp_path):
+    from core.demo import fraud_stale
+    from core.demo.traces import write_cascade_traces
+
+    write_cascade_traces(tmp_path / "traces", fraud_stale.DATA_START, fraud_stale.DATA_END, fraud_stale.ONSET)
+    src = load_traces(tmp_path / "traces")
+    assert src.warnings == [] and src.info.services == ["feature-store", "fraud-scorer", "txn-processor"]
+    window = TimeWindow(fraud_stale.ONSET - timedelta(minutes=30), fraud_stale.DATA_END)
+    baseline = TimeWindow(window.start - timedelta(hours=6), window.start)
+    ranking = cascade_ranking(src, window, baseline)
+    top = ranking[0]
+    assert top.service == "feature-store" and top.category == "data"
+    assert fraud_stale.ONSET <= top.first_own_error < fraud_stale.ONSET + timedelta(minutes=2)
+    assert top.downstream_affected == ("txn-processor",)  # the scorer hides the failure: no error of its own
+    by = {r.service: r for r in ranking}
+    assert by["txn-processor"].rank == 2 and by["txn-processor"].first_own_error > top.first_own_error
+    assert "fraud-scorer" not in by
