@@ -15,7 +15,7 @@ from core.store import Store
 from core.store.analytics import load_analytics_inputs
 from core.store.reports import reset_section, save_section
 from core.viz.analytics import GROUP_TITLES, counts_figure, durations_figure
-from ui import state
+from ui import progress as cancelling, state
 from ui import timeline as tl
 
 MESSAGES = "postmortem_messages"
@@ -116,19 +116,47 @@ def section_editor(store: Store, incident_id: str, section: Section) -> None:
 
 
 def export_buttons(store: Store, incident: Incident, *, mask: bool) -> None:
-    """Download buttons; each report is built when its button is pressed (PDF renders chart images)."""
+    """Download buttons; Markdown and HTML are built when their button is pressed; the PDF (about ten
+    seconds: its charts are drawn as images) is built on request with its steps shown and a Cancel button."""
     def maker(fmt: str):
         def make() -> bytes:
             return export_postmortem(build(store, incident, mask=mask, dark=False), fmt)
         return make
 
     cols = st.columns(3)
-    labels = {"md": "Markdown (wiki, issue)", "html": "HTML (interactive charts)", "pdf": "PDF (print)"}
-    for col, fmt in zip(cols, ("md", "html", "pdf")):
+    labels = {"md": "Markdown (wiki, issue)", "html": "HTML (interactive charts)"}
+    for col, fmt in zip(cols, ("md", "html")):
         col.download_button(labels[fmt], maker(fmt), f"{incident.id}-postmortem.{fmt}", MEDIA_TYPES[fmt],
                             key=f"postmortem_export_{fmt}", width="stretch", on_click="ignore")
+    with cols[2]:
+        _pdf_button(store, incident, mask=mask)
     st.caption("Built from the current state when you press a button; the PDF takes a few seconds more "
                "(its charts are rendered as images)." + (" Sensitive values are masked." if mask else ""))
+
+
+def _pdf_button(store: Store, incident: Incident, *, mask: bool) -> None:
+    if cancelling.take_cancelled("postmortem_pdf"):
+        st.caption("The PDF was cancelled; nothing was built.")
+    if not st.button("PDF (print)", key="postmortem_export_pdf", width="stretch",
+                     help="Builds the PDF from the current state, then offers it for download."):
+        return
+    cancel = cancelling.cancel_button("postmortem_pdf", "PDF")
+    try:
+        with st.status("Building the PDF…", expanded=True) as box:
+            def step(message: str) -> None:
+                box.update(label=f"{message}…")
+                st.write(message)
+
+            step("Gathering the report")
+            data = export_postmortem(build(store, incident, mask=mask, dark=False), "pdf", progress=step)
+            box.update(label="PDF ready", state="complete", expanded=False)
+    except WorkbenchError as exc:
+        state.show_error(exc, "The PDF could not be built.")
+        return
+    finally:
+        cancel.empty()
+    st.download_button("Download the PDF", data, f"{incident.id}-postmortem.pdf", MEDIA_TYPES["pdf"],
+                       key="postmortem_export_pdf_ready", width="stretch", on_click="ignore", type="primary")
 
 
 # ---------------------------------------------------------------- analytics

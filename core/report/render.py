@@ -22,7 +22,7 @@ import base64
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import plotly.graph_objects as go
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -99,15 +99,18 @@ def _figure_html(view: _ChartView) -> str:
     ).render(v=view)
 
 
-def render_html(pm: Postmortem, *, static: bool = False) -> str:
+def render_html(pm: Postmortem, *, static: bool = False, progress: Callable[[str], None] | None = None) -> str:
     """The post-mortem as one self-contained HTML file.
 
     Args:
         static: charts as embedded PNG images (the PDF variant) instead of interactive Plotly.
+        progress: called with a one-line description of each step (the slow one is drawing the images).
     """
     views: dict[int, _ChartView] = {}
     plotlyjs = ""
     if static and pm.charts:
+        if progress:
+            progress(f"Drawing {len(pm.charts)} chart(s) as images")
         try:
             pngs = _images([_for_print(c.figure) for c in pm.charts])
             for i, (c, png) in enumerate(zip(pm.charts, pngs)):
@@ -164,11 +167,16 @@ def _embedded_only_fetcher() -> Any:
     return EmbeddedOnlyFetcher(allowed_protocols={"data", "file"}, allow_redirects=False)
 
 
-def render_pdf(pm: Postmortem) -> bytes:
-    """The post-mortem as PDF (weasyprint over the static-image HTML variant; nothing outside is fetched)."""
+def render_pdf(pm: Postmortem, progress: Callable[[str], None] | None = None) -> bytes:
+    """The post-mortem as PDF (weasyprint over the static-image HTML variant; nothing outside is fetched).
+
+    ``progress`` is called with each step's description (drawing the chart images, laying out the pages).
+    """
     from weasyprint import HTML
 
-    html = render_html(pm, static=True)
+    html = render_html(pm, static=True, progress=progress)
+    if progress:
+        progress("Laying out the pages")
     return HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_embedded_only_fetcher()).write_pdf()
 
 
@@ -182,8 +190,10 @@ def without_prompts(pm: Postmortem) -> Postmortem:
     return replace(pm, sections=tuple(s for s in pm.sections if not _PROMPT.fullmatch(s.text.strip())))
 
 
-def export_postmortem(pm: Postmortem, fmt: str) -> bytes:
+def export_postmortem(pm: Postmortem, fmt: str, progress: Callable[[str], None] | None = None) -> bytes:
     """One export as bytes: ``md``, ``html`` or ``pdf``; sections left at their prompt are not exported.
+
+    ``progress`` (PDF only, the slow one) is called with each step's description.
 
     Raises:
         InvalidInputError: unknown format.
@@ -194,7 +204,7 @@ def export_postmortem(pm: Postmortem, fmt: str) -> bytes:
     if fmt == "html":
         return render_html(pm).encode()
     if fmt == "pdf":
-        return render_pdf(pm)
+        return render_pdf(pm, progress)
     raise InvalidInputError(f"'{fmt}' is not a post-mortem format; use one of {', '.join(FORMATS)}")
 
 

@@ -86,8 +86,10 @@ def test_user_text_never_becomes_markup(sqlite_store):
 
 
 def test_pdf_pages_are_readable(full_pm, tmp_path):
-    data = export_postmortem(full_pm, "pdf")
+    steps: list[str] = []
+    data = export_postmortem(full_pm, "pdf", progress=steps.append)
     assert data.startswith(b"%PDF")
+    assert steps == [f"Drawing {len(full_pm.charts)} chart(s) as images", "Laying out the pages"]
     pages = pdf_pages(data, tmp_path)
     assert len(pages) >= 3
     assert all(p.width < p.height for p in pages)  # A4 portrait

@@ -138,3 +138,15 @@ def test_analytics_tab_renders(app_test, seeded):
     assert any(m.value == "3" for m in at.metric)
     at.selectbox(key="postmortem_an_by").set_value("severity").run()
     assert not at.exception
+
+
+def test_pdf_is_built_on_request_with_its_steps(app_test, seeded):
+    at = app_test(PAGE, incident="demo-ctr-drop")
+    assert not at.exception
+    at.button(key="postmortem_export_pdf").click().run(timeout=180)
+    assert not at.exception
+    assert [s.label for s in at.status] == ["PDF ready"]
+    shown = [m.value for m in at.markdown]
+    assert "Drawing" in " ".join(shown) and "Laying out the pages" in shown
+    # the download is offered in the same run; no Cancel button is left behind
+    assert not [b for b in at.button if b.key == "postmortem_pdf_cancel"]
