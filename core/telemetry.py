@@ -9,9 +9,9 @@ not logged, so they are not sent). Without the DSN nothing is imported and nothi
 without the SDK one warning says to install ``requirements-sentry.txt``.
 
 Every event passes :func:`scrub` (the SDK's ``before_send``) first: the presentation-mode masking of
-:mod:`core.masking` is applied to the message, the exception values, the stack frames' local variables,
-the breadcrumbs and the extra data, so a card number, an e-mail address or a token in an error message
-arrives masked. ``send_default_pii`` stays off. Optional settings: ``SENTRY_ENVIRONMENT``,
+:mod:`core.masking` is applied to the message, the exception values, the stack frames' local variables
+and source lines, the breadcrumbs and the extra data, so a card number, an e-mail address or a token in
+an error message arrives masked. ``send_default_pii`` stays off. Optional settings: ``SENTRY_ENVIRONMENT``,
 ``SENTRY_RELEASE``, ``SENTRY_SAMPLE_RATE`` (errors, 0..1, default 1).
 """
 
@@ -27,6 +27,8 @@ __all__ = ["scrub", "start"]
 LOG = logging.getLogger(__name__)
 INSTALL_HINT = "SENTRY_DSN is set but sentry-sdk is not installed: install requirements-sentry.txt " \
                "(pip install -r requirements-sentry.txt) to report the workbench's errors to Sentry"
+#: what a stack frame carries that can hold user data: local variables and the source lines around it
+FRAME_KEYS = ("vars", "context_line", "pre_context", "post_context")
 _started: str | None = None
 _warned = False
 
@@ -46,10 +48,10 @@ def scrub(event: dict[str, Any], _hint: Any = None) -> dict[str, Any]:
     for exc in (event.get("exception") or {}).get("values") or []:
         _mask_in(exc, "value")
         for frame in (exc.get("stacktrace") or {}).get("frames") or []:
-            _mask_in(frame, "vars")
+            _mask_in(frame, *FRAME_KEYS)
     for thread in (event.get("threads") or {}).get("values") or []:
         for frame in (thread.get("stacktrace") or {}).get("frames") or []:
-            _mask_in(frame, "vars")
+            _mask_in(frame, *FRAME_KEYS)
     for crumb in (event.get("breadcrumbs") or {}).get("values") or []:
         _mask_in(crumb, "message", "data")
     _mask_in(event, "extra", "request")

@@ -122,3 +122,32 @@ def test_dsn_without_the_sdk_says_what_to_install(telemetry, monkeypatch, caplog
     with caplog.at_level(logging.WARNING, logger="core.telemetry"):
         assert telemetry.start(settings) is False
     assert "install requirements-sentry.txt" in caplog.text
+
+
+def test_an_uncaught_page_exception_in_streamlit_is_reported_masked(endpoint, telemetry, tmp_path, monkeypatch):
+    """A page that raises, run by Streamlit itself (AppTest): Streamlit logs it, the SDK sends it masked."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.config import reset_settings
+
+    script = tmp_path / "page.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "__import__('core.telemetry', fromlist=['start']).start()\n"
+        f"raise RuntimeError('scoring failed for {EMAIL}')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SENTRY_DSN", f"http://publickey@127.0.0.1:{endpoint}/1")
+    reset_settings()
+    try:
+        at = AppTest.from_file(str(script)).run(timeout=60)
+        assert at.exception  # Streamlit shows it on the page as usual
+        sentry_sdk.flush(timeout=10)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    events = _events(_Envelopes.received)
+    assert len(events) == 1
+    value = events[0]["exception"]["values"][-1]
+    assert value["type"] == "RuntimeError" and value["value"] == "scoring failed for [email]"
+    assert EMAIL not in b"".join(body for _p, body in _Envelopes.received).decode()
