@@ -4,7 +4,8 @@
   of the query on that absolute range (:func:`core.sources.grafana.explore_url`);
 * ``push INCIDENT [--database URL]``: push the stored incident's milestones and pinned timeline events
   as annotations tagged ``incident:<id>`` (those already there are skipped);
-* ``import FILE [--json]``: Grafana annotation JSON or alert-state history as timeline events.
+* ``import FILE [--incident ID] [--json]``: Grafana annotation JSON or alert-state history as timeline
+  events, printed, and with ``--incident`` added to that stored incident's timeline (all or nothing).
 
 Settings: ``GRAFANA_*`` or ``[grafana]`` (docs/grafana.md). Exit codes: 0 on success, 2 for unusable
 input (settings missing, a file of another format), 4 when Grafana cannot be reached or refuses the token.
@@ -40,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push.set_defaults(func=_push)
     imp = sub.add_parser("import", help="read Grafana annotation JSON or alert-state history as timeline events")
     imp.add_argument("file", help="a JSON file: GET /api/annotations or GET /api/v1/rules/history output")
+    imp.add_argument("--incident", default=None, help="add the events to this stored incident's timeline")
+    imp.add_argument("--database", metavar="URL", help="store URL (default: DATABASE_URL or the embedded SQLite file)")
     imp.add_argument("--json", action="store_true", help="print the events as JSON")
     imp.set_defaults(func=_import)
 
@@ -82,6 +85,20 @@ def _import(args: argparse.Namespace) -> int:
     from core.sources.grafana import read_annotations
 
     events = read_annotations(Path(args.file))
+    if args.incident:
+        from core.store import open_store
+        from core.store.incidents import get_incident
+        from core.store.timeline import add_events
+
+        store = open_store(args.database)
+        try:
+            incident = get_incident(store, args.incident)
+            add_events(store, incident.id, [{**{k: v for k, v in e.items() if k != "attributes"},
+                                             "details": e["attributes"]} for e in events])
+        finally:
+            store.dispose()
+        if not args.json:
+            print(f"{len(events)} event(s) added to the timeline of {incident.id}")
     if args.json:
         json.dump([{**e, "timestamp": e["timestamp"].isoformat(),
                     "end": e["end"].isoformat() if e["end"] else None} for e in events],

@@ -246,6 +246,16 @@ def test_cli_link_import_and_push(grafana, tmp_path):
     pushed = _cli("push", "INC-9", "--database", db, "--json", env=env)
     assert pushed.returncode == 0, pushed.stderr
     assert len(json.loads(pushed.stdout)["added"]) == 2
+    added = _cli("import", str(RECORDED / "annotations.json"), "--incident", "INC-9", "--database", db)
+    assert added.returncode == 0 and "2 event(s) added to the timeline of INC-9" in added.stdout, added.stderr
+    from core.store.timeline import list_events
+
+    store = open_store(db)
+    try:
+        titles = [e.title for e in list_events(store, "INC-9")]
+    finally:
+        store.dispose()
+    assert "Grafana alert Scorer default rate high: ok → alerting" in titles
     refused = _cli("push", "INC-9", "--database", db, env={**env, "GRAFANA_TOKEN": "nope"})
     assert refused.returncode == 4 and "refused the token" in refused.stderr
 
