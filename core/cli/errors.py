@@ -1,11 +1,12 @@
-"""``python -m core errors [BUNDLE_OR_FOLDER] [--sentry] [--onset TIME] [--window START/END] [--json]``.
+"""``python -m core errors [BUNDLE_OR_FOLDER] [--sentry] [--onset TIME] [--window START/END] [--incident ID] [--json]``.
 
 Application errors from Sentry (:mod:`core.sources.errors_sentry`): from a bundle's ``errors/``
 folder, a folder or file of Sentry event exports, or with ``--sentry`` the Sentry REST API of the
 settings (``SENTRY_URL``, ``SENTRY_ORG``, ``SENTRY_PROJECT``, ``SENTRY_AUTH_TOKEN``). Lists the issues,
 the timeline events (new issues, regressions, releases) and the findings around the onset: a new
 issue first seen N minutes after a release, a surge of an existing issue. The onset is ``--onset``,
-else the bundle's onset (core.onset), else none (then no findings). Exit codes: 0 on success,
+else the bundle's onset (core.onset), else none (then no findings). ``--incident`` adds the timeline
+events to that stored incident (all or nothing). Exit codes: 0 on success,
 2 for unusable input (a file of another format, naming the file and line), 4 when Sentry cannot be
 reached or refuses the token.
 """
@@ -37,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--onset", default=None, help="the incident onset (ISO 8601, UTC); default: the bundle's")
     p.add_argument("--window", default=None, help="START/END (ISO 8601): only issues seen in it; default: "
                    "the bundle's baseline and window, else everything")
+    p.add_argument("--incident", default=None,
+                   help="add the timeline events (new issues, regressions, releases) to this stored incident")
+    p.add_argument("--database", metavar="URL", help="store URL (default: DATABASE_URL or the embedded SQLite file)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run)
 
@@ -64,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     baseline = bundle.baseline if bundle is not None and bundle.baseline and onset and bundle.baseline.end <= onset \
         else None
     found = findings(data, onset, baseline=baseline) if onset else []
+    if args.incident:
+        _store_events(args, events)
     if args.json:
         out = {"source": source.name, "window": window.to_dict() if window else None,
                "onset": onset.isoformat() if onset else None,
@@ -92,3 +98,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"no new issue after a release and no surge around the onset {onset:%Y-%m-%dT%H:%M:%SZ}")
     return 0
+
+
+def _store_events(args: argparse.Namespace, events: list[dict]) -> None:
+    """Add the timeline events to the stored incident (all or nothing)."""
+    from core.store import open_store
+    from core.store.incidents import get_incident
+    from core.store.timeline import add_events
+
+    store = open_store(args.database)
+    try:
+        incident = get_incident(store, args.incident)
+        add_events(store, incident.id, [{**{k: v for k, v in e.items() if k != "attributes"},
+                                         "details": e["attributes"]} for e in events])
+    finally:
+        store.dispose()
+    if not args.json:
+        print(f"{len(events)} event(s) added to the timeline of {incident.id}")

@@ -362,6 +362,22 @@ def test_cli_reads_an_export_and_exits_0_2_4(tmp_path, sentry_server):
     assert len(out["issues"]) == 2 and any(e["title"] == "Sentry release scorer@2.0" for e in out["timeline"])
     text = _cli(str(tmp_path / "errors"), "--onset", onset.isoformat())
     assert text.returncode == 0 and "first seen 20 minutes after release scorer@2.0" in text.stdout
+    from core.store import open_store
+    from core.store.incidents import create_incident
+    from core.store.timeline import list_events
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(db)
+    create_incident(store, id="INC-5", title="Scorer errors")
+    store.dispose()
+    stored = _cli(str(tmp_path / "errors"), "--incident", "INC-5", "--database", db)
+    assert stored.returncode == 0 and "event(s) added to the timeline of INC-5" in stored.stdout, stored.stderr
+    store = open_store(db)
+    try:
+        titles = [e.title for e in list_events(store, "INC-5")]
+    finally:
+        store.dispose()
+    assert "Sentry release scorer@2.0" in titles and any(t.startswith("New Sentry issue: KeyError") for t in titles)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.json").write_text('{"resourceSpans": []}')
     bad = _cli(str(tmp_path / "other"))
