@@ -16,18 +16,19 @@ from core.models import TimeWindow
 from core.sources.grafana import configured, explore_url
 
 
-def grafana_url(kind: str, query: str, window: TimeWindow) -> str | None:
-    """The Explore URL of ``query`` over ``window``, or None when Grafana or that data source is not configured."""
+def grafana_url(kind: str, query: str, window: TimeWindow | tuple) -> str | None:
+    """The Explore URL of ``query`` over ``window`` (a TimeWindow or ``(start, end)``), or None when Grafana or
+    that data source is not configured."""
     config = settings()
     if not query or not configured(config, kind):
         return None
     try:
-        return explore_url(config, kind, query, window)
+        return explore_url(config, kind, query, window if isinstance(window, TimeWindow) else TimeWindow(*window))
     except WorkbenchError:
         return None
 
 
-def explore_link(kind: str, query: str, window: TimeWindow, *, where=st) -> None:
+def explore_link(kind: str, query: str, window: TimeWindow | tuple, *, where=st) -> None:
     """An "Open in Grafana" button opening Explore on ``query`` over ``window``; nothing when not configured.
 
     ``kind`` is ``prometheus`` (PromQL) or ``elasticsearch`` (Lucene); ``where`` a column or container.

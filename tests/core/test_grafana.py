@@ -198,6 +198,7 @@ def test_page_helper_gives_a_link_only_when_configured(monkeypatch, tmp_path):
         url = grafana_url("prometheus", "up", WINDOW)
         assert url and _state(url, "panes")["wb"]["queries"][0]["expr"] == "up"
         assert grafana_url("elasticsearch", "level:ERROR", WINDOW) is None
+        assert grafana_url("prometheus", "up", (WINDOW.start, WINDOW.end)) == url
     finally:
         monkeypatch.undo()
         reset_settings()
