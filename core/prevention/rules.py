@@ -101,7 +101,7 @@ class SeriesData:
 
     def smoothed(self, window_min: int) -> pd.Series:
         """``avg(avg_over_time(m[W]))`` at each minute, as Prometheus evaluates it."""
-        parts = [s.rolling(f"{window_min}min", min_periods=1).mean() for s in self.per_series.values()]
+        parts = [s.rolling(f"{window_min}min", min_periods=1, closed="both").mean() for s in self.per_series.values()]
         return pd.concat(parts, axis=1).mean(axis=1)
 
 
