@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.correlate import ChangeRanking, rank_changes
-from core.bundle import read_bundle
 from core.errors import InvalidInputError, WorkbenchError
 from core.models import EventKind, Incident, TimelineEvent, TimeWindow, format_duration, iso
 from core.onset import DETECTED, IncidentOnset, incident_onset
@@ -62,8 +61,10 @@ def onset_for(incident: Incident) -> IncidentOnset:
 
 def detected_onset(bundle_path: str, metric: str, direction: str) -> datetime | None:
     """The KPI onset the one policy detects in the bundle's window (None when no change made the KPI worse)."""
+    from ui.bundle_cache import read_bundle_cached
+
     try:
-        bundle = read_bundle(bundle_path)
+        bundle = read_bundle_cached(bundle_path)
     except WorkbenchError:
         return None
     found = _onset(bundle_path, metric, direction, bundle.window, bundle.baseline, None)
