@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.rundiff import RunDiff, diff_runs
-from core.bundle import read_bundle
 from core.config import settings
 from core.errors import BundleError, InvalidInputError
 from core.models import Incident, TimeWindow
@@ -57,7 +56,9 @@ def bundle_model(incident: Incident) -> str | None:
     if not incident.bundle_path:
         return None
     try:
-        return (read_bundle(incident.bundle_path).manifest.get("model") or {}).get("name")
+        from ui.bundle_cache import read_bundle_cached
+
+        return (read_bundle_cached(incident.bundle_path).manifest.get("model") or {}).get("name")
     except BundleError:
         return None
 
