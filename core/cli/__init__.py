@@ -36,6 +36,8 @@ COMMANDS: dict[str, Command] = {
     "pin": Command("core.cli.pin", "pin an incident's triage result or ranked changes as evidence"),
     "postmortem": Command("core.cli.postmortem",
                           "write an incident's blameless post-mortem as Markdown, HTML or PDF"),
+    "prevent": Command("core.cli.prevent",
+                       "write Prometheus guard rails and a circuit breaker from an incident's root cause, proven with promtool"),
     "quality": Command("core.cli.quality",
                        "list the failing Great Expectations data checks of a bundle, GX project or results folder"),
     "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
