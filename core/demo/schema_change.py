@@ -8,10 +8,20 @@ finer unit (values ×10). The serving layer fills the now-missing column with th
 median and passes the rescaled area through, so accuracy falls with no error.
 The accuracies per minute are drawn from the pipeline's real accuracy on clean
 and on corrupted inputs.
+
+The bundle also carries what the data teams' tools recorded, made once with real
+Great Expectations and dbt by ``scripts/make_demo_artifacts.py`` and stored under
+``core/demo/data/schema_change/``: ``quality/`` (hourly GX validations of the
+prediction log: the column set passes until 09:00 and fails from the 10:00 run on)
+and ``dbt/`` (the 08:48 ``dbt build`` in which the upstream model
+``stg_lab_results`` changed and lost ``mean radius``, upstream of the feature model
+``lab_features``; the nightly run's manifest as ``dbt/previous/manifest.json``).
+They are copied as they are: their times are already the demo's.
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +41,8 @@ BASELINE = (DATA_START, t("2026-01-20T12:00"))
 WINDOW = (t("2026-01-20T12:00"), DATA_END)
 RENAMED = ("mean radius", "radius_mean")
 RESCALED = ("mean area", 10.0)
+ARTIFACTS = Path(__file__).resolve().parent / "data" / "schema_change"
+"""The GX results (``quality/``) and dbt artifacts (``dbt/``) copied into the bundle."""
 
 
 def _pipeline_and_data(rng: np.random.Generator):
@@ -167,7 +179,7 @@ def build(target: Path) -> Path:
              "planted_event": {"kind": "data_pipeline", "title": "Upstream lab-results export v2 released"},
              "renamed": list(RENAMED), "rescaled": {"column": RESCALED[0], "factor": RESCALED[1]},
              "accuracy_before": round(acc_before, 4), "accuracy_after": round(acc_after, 4)}
-    return write_bundle(
+    path = write_bundle(
         target, manifest,
         metrics={"accuracy": series(idx, accuracy), "requests_per_min": series(idx, requests),
                  "latency_p95_ms": series(idx, latency)},
@@ -175,3 +187,6 @@ def build(target: Path) -> Path:
         datasets={"reference.parquet": reference, "current.parquet": current},
         ground_truth=truth,
     )
+    for folder in ("quality", "dbt"):
+        shutil.copytree(ARTIFACTS / folder, path / folder, dirs_exist_ok=True)
+    return path
