@@ -36,7 +36,7 @@ from typing import Any, Iterable
 import duckdb
 import pandas as pd
 
-try:  # optional: about three times faster on large exports; the standard library reads the same JSON
+try:  # optional: large exports load about twice as fast; the standard library reads the same JSON
     import orjson
 
     def _loads(text: str | bytes) -> Any:
