@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -214,7 +216,7 @@ from core.store import open_store
 from core.flows.import_bundle import import_bundle
 from core.errors import WorkbenchError
 store = open_store(sys.argv[2])
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+start_together(sys.argv[3])
 try:
     print(import_bundle(store, sys.argv[1]))
 except WorkbenchError as exc:
@@ -223,12 +225,35 @@ except WorkbenchError as exc:
 """
 
 
-def _start_together(argvs: list[list[str]], env: dict[str, str], script: str, delay: float = 8.0):
-    """Start one process per argv; each waits for the same instant before its real work."""
-    at = str(time.time() + delay)
-    procs = [subprocess.Popen([sys.executable, "-c", script, *argv, at], cwd=ROOT, env=env,
+_BARRIER = """
+import os, time
+def start_together(folder):
+    open(os.path.join(folder, "ready-%d" % os.getpid()), "w").close()
+    while not os.path.exists(os.path.join(folder, "go")):
+        time.sleep(0.002)
+"""
+
+
+def _start_together(argvs: list[list[str]], env: dict[str, str], script: str, timeout: float = 300.0):
+    """Start one process per argv; each gets ready (imports, opens its store), then all start their
+    real work at the same instant: when every one is ready, the parent says go."""
+    barrier = Path(tempfile.mkdtemp(prefix="race-"))
+    procs = [subprocess.Popen([sys.executable, "-c", _BARRIER + script, *argv, str(barrier)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for argv in argvs]
-    return [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    try:
+        deadline = time.monotonic() + timeout
+        while len(list(barrier.glob("ready-*"))) < len(procs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                break  # the results below say what went wrong
+            time.sleep(0.01)
+        (barrier / "go").touch()
+        return [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(barrier, ignore_errors=True)
 
 
 def test_concurrent_imports_of_one_id_keep_row_and_files_together(store_url, tmp_path, home):
@@ -257,7 +282,7 @@ import sys, time
 from core.store import open_store
 from core.demo import ensure_demo_incidents
 store = open_store()
-time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+start_together(sys.argv[1])
 print(ensure_demo_incidents(store, registry=False))
 """
 
@@ -270,7 +295,7 @@ def test_two_replicas_build_the_demos_into_one_fresh_home(store_url, tmp_path):
     env = _env(home, url)
     if url is None:
         env.pop("DATABASE_URL", None)
-    results = _start_together([[], []], env, _REPLICA, delay=10.0)
+    results = _start_together([[], []], env, _REPLICA)
     for code, out, err in results:
         assert code == 0 and "Traceback" not in err, err
     store = open_store(url or f"sqlite:///{home / 'workbench.db'}")
