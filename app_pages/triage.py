@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.models import iso
-from ui import progress, state
+from ui import prevention, progress, state
 from ui import triage as tg
 
 st.title("Triage")
@@ -106,3 +106,5 @@ with st.expander("What each step found"):
     for step in result.steps:
         st.markdown(f"{tg.STATUS_ICONS.get(step.status, '')} **{step.title}** ({step.status})")
         st.text(step.summary)
+
+prevention.show(incident, result)
