@@ -181,12 +181,20 @@ def test_triage_evidence_carries_the_path_and_the_class(dbt_runs):
     assert rule_for(next(f for f in findings(lin) if f.kind == "changed"), lin) in RULES
 
 
+def _without_dbt(demo_bundles, dst: Path) -> Path:
+    """A copy of the schema-change demo without its own dbt artifacts (and GX results)."""
+    shutil.copytree(demo_bundles["demo-schema-change"], dst)
+    shutil.rmtree(dst / "dbt")
+    shutil.rmtree(dst / "quality")
+    return dst
+
+
 def test_triage_step_runs_on_a_bundle_with_a_dbt_folder(dbt_runs, demo_bundles, tmp_path):
     from core.bundle import read_bundle
     from core.triage.models import TriageContext
     from core.triage.steps.lineage import LineageStep
 
-    src = demo_bundles["demo-schema-change"]
+    src = _without_dbt(demo_bundles, tmp_path / "bare")
     bare = read_bundle(src)
     ctx = TriageContext(bundle=bare, onset=None, at=dbt_runs["at"], data_end=dbt_runs["at"])
     outcome = LineageStep().run(ctx)
@@ -225,7 +233,7 @@ def test_triage_ranks_with_lineage_evidence(dbt_runs, demo_bundles, tmp_path):
     """The built-in lineage step adds path evidence to the schema-change demo's triage."""
     from core.triage import triage_bundle
 
-    dst = Path(shutil.copytree(demo_bundles["demo-schema-change"], tmp_path / "bundle"))
+    dst = _without_dbt(demo_bundles, tmp_path / "bundle")
     shutil.copytree(dbt_runs["broken"], dst / "dbt")
     onset = datetime(2026, 1, 21, 9, 0, tzinfo=timezone.utc)  # the demo's started milestone
     _shift_times(dst / "dbt", onset + timedelta(minutes=30) - dbt_runs["at"])
@@ -238,13 +246,13 @@ def test_triage_ranks_with_lineage_evidence(dbt_runs, demo_bundles, tmp_path):
     assert any(e.kind == "dbt_upstream_schema_change" for e in schema.evidence)
 
 
-def test_without_dbt_artifacts_lineage_is_not_used_and_costs_no_confidence(demo_bundles):
+def test_without_dbt_artifacts_lineage_is_not_used_and_costs_no_confidence(demo_bundles, tmp_path):
     """A team that does not use dbt: the step is listed as not used, not as an unchecked source."""
     from core.triage import triage_bundle
     from core.triage.steps.lineage import LineageStep
 
     assert LineageStep.optional
-    result = triage_bundle(demo_bundles["demo-schema-change"])
+    result = triage_bundle(_without_dbt(demo_bundles, tmp_path / "bundle"))
     assert "lineage" not in {s.name for s in result.skipped}
     assert [s.name for s in result.not_configured] == ["lineage"] or "lineage" in {s.name for s in result.not_configured}
     assert all("dbt" not in u for h in result.hypotheses for u in h.unchecked)

@@ -51,6 +51,8 @@ def test_demo_evidence_names_the_planted_cause(demo_results):
     assert any("recs-ranker v42" in s.evidence.title for s in ctr.signals)
     schema = demo_results["demo-schema-change"].top
     assert {"schema_finding", "schema_pipeline_event"} <= {s.rule for s in schema.signals}
+    # the bundle's GX results and dbt artifacts (core/demo/data/schema_change) add their own evidence
+    assert {"gx_schema_check_failed", "dbt_upstream_schema_change"} <= {s.rule for s in schema.signals}
     stale = demo_results["demo-fraud-stale"]
     rules = {s.rule for s in stale.top.signals}
     assert {"freshness", "collapse", "job_stopped", "stale_log"} <= rules
