@@ -48,7 +48,7 @@ else:
     st.caption("Edges caller → callee; colour: red worse, orange new, green better, grey unchanged or gone; "
                "width: the window's error rate. The red node is the cascade origin.")
     with st.expander("Edges as a table"):
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=tv.NUMBER_COLUMNS)
 
 st.subheader("Cascade origin")
 if not ranks:
@@ -67,7 +67,7 @@ if baseline and window:
     ops = tv.operations(src, baseline, window)
     st.dataframe(ops[["service", "operation", "change", "calls_base", "calls_window", "error_rate_base",
                       "error_rate_window", "p95_ms_base", "p95_ms_window", "p95_change_ms"]],
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", column_config=tv.NUMBER_COLUMNS)
 
 st.subheader("Search")
 query = st.text_input("Spans", value=f"service:{origin} status:error" if origin else "status:error",
@@ -80,7 +80,7 @@ except WorkbenchError as exc:
     state.show_error(exc)
     st.stop()
 st.dataframe(hits[["start", "trace_id", "service", "name", "duration_ms", "status_code", "status_message"]],
-             hide_index=True, width="stretch")
+             hide_index=True, width="stretch", column_config=tv.NUMBER_COLUMNS)
 
 st.subheader("Trace")
 choices = list(dict.fromkeys(hits["trace_id"]))

@@ -16,6 +16,16 @@ from core.sources.traces_otel import SUFFIXES, OtelTraceSource
 CHANGE_COLOURS = {"new": "#e8590c", "worse": "#e03131", "gone": "#868e96", "better": "#2f9e44", "same": "#adb5bd",
                   None: "#4c6ef5"}
 
+_RATE = st.column_config.NumberColumn(format="percent")
+_MS = st.column_config.NumberColumn(format="%.1f ms")
+_PER_MIN = st.column_config.NumberColumn(format="%.2f")
+NUMBER_COLUMNS = {
+    **{f"error_rate{p}": _RATE for p in ("", "_base", "_window", "_change")},
+    **{f"{c}{p}": _MS for c in ("p50_ms", "p95_ms") for p in ("", "_base", "_window")},
+    "p95_change_ms": _MS, "duration_ms": _MS,
+    **{f"rate_per_min{p}": _PER_MIN for p in ("", "_base", "_window")}, "rate_change": _PER_MIN,
+}
+
 
 def traces_folder_of(incident: Incident) -> Path | None:
     """The bundle's ``traces/`` folder, or None when the incident has no bundle or the bundle no traces."""
