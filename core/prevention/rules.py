@@ -326,7 +326,7 @@ def _template(guard: Guard, missing: str, cause: RootCause) -> Template:
         f"#   expr: {expr}",
         f"#   for: {FOR_MIN}m",
         "#   labels:",
-        f"#     severity: page",
+        "#     severity: page",
         f"#     guard: {guard.kind}",
     ])
     return Template(guard.kind, guard.title, missing, text)
