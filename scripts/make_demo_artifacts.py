@@ -112,7 +112,7 @@ def make_quality(reference: pd.DataFrame, current: pd.DataFrame, out: Path) -> N
         E = gx.expectations
         suite.add_expectation(E.ExpectTableColumnsToMatchSet(column_set=list(reference.columns), exact_match=True))
         suite.add_expectation(E.ExpectColumnValuesToBeBetween(
-            column="mean area", min_value=round(float(ref_area.min()) - 0.1 * span, 1),
+            column="mean area", min_value=max(0.0, round(float(ref_area.min()) - 0.1 * span, 1)),
             max_value=round(float(ref_area.max()) + 0.1 * span, 1), mostly=0.99))
         suite.add_expectation(E.ExpectTableRowCountToBeBetween(min_value=1))
         definition = context.validation_definitions.add(
@@ -234,10 +234,10 @@ def _run(project: Path, db: Path, raw: pd.DataFrame, at: datetime, out: Path, *,
     out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         data = _shift(data, offset, start - timedelta(minutes=5), end)
+        data["metadata"].pop("invocation_id", None)  # a random id per run: kept out of the committed files
         if name == "manifest.json":
             data = {k: data[k] for k in ("metadata", "nodes", "sources", "exposures", "parent_map", "child_map")
                     if k in data}
-            data["metadata"].pop("invocation_id", None)
         text = json.dumps(data, indent=1, sort_keys=True).replace(str(project), "lab_features")
         text = text.replace(str(db), "warehouse.duckdb")
         (out / name).write_text(text + "\n")
