@@ -23,8 +23,12 @@ from tests.servers import free_port, http_ok, running  # noqa: E402
 DEMOS_READY = """() => {
     const main = document.querySelector('[data-testid="stMain"]');
     const h = main && main.querySelector('h1');
-    return h && h.innerText.trim().startsWith('Incidents') && !main.innerText.includes('still being built')
-        && !document.querySelector('[data-testid="stException"]');
+    const header = document.querySelector('[data-testid="stHeader"]');
+    const running = (header && [...header.querySelectorAll('button')].some(b => b.innerText.trim() === 'Stop'))
+        || document.querySelector('[data-testid="stApp"][data-test-script-state="running"]');
+    return h && h.innerText.trim().startsWith('Incidents') && !running
+        && main.querySelector('[data-testid="stDataFrame"]') !== null
+        && !main.innerText.includes('still being built') && !document.querySelector('[data-testid="stException"]');
 }"""
 
 
