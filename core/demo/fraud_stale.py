@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.bundle import write_bundle
+from core.demo.traces import write_cascade_traces
 from core.demo.common import random_times, daily_cycle, event, hourly_pipeline_runs, log, log_stream, merge_logs, minutes, ramp, series, t, z
 
 ID = "demo-fraud-stale"
@@ -170,5 +171,8 @@ def build(target: Path) -> Path:
     truth = {"root_cause": "stale_data", "onset": z(ONSET),
              "planted_event": {"kind": "data_pipeline", "title": "account-features-refresh stopped after 02:05"},
              "new_log_template": "feature cache miss for account <*>, using default"}
-    return write_bundle(target, manifest, metrics=_metrics(rng, idx), logs=_logs(rng), events=_events(),
-                        datasets={"scored_transactions.parquet": _features(rng)}, ground_truth=truth)
+    bundle = write_bundle(target, manifest, metrics=_metrics(rng, idx), logs=_logs(rng), events=_events(),
+                          datasets={"scored_transactions.parquet": _features(rng)}, ground_truth=truth)
+    # the cascade as OpenTelemetry traces: feature store stale -> scorer on defaults -> transactions back up
+    write_cascade_traces(Path(bundle) / "traces", DATA_START, DATA_END, ONSET)
+    return bundle

@@ -32,7 +32,8 @@ from core.onset import load_kpi
 from core.store.evidence import get_evidence, list_evidence, pin_evidence
 from core.store.incidents import create_incident
 
-BUILT_IN = ("triage", "drift", "schema", "changepoint", "log_query", "log_patterns", "changes", "run_diff")
+BUILT_IN = ("triage", "drift", "schema", "changepoint", "log_query", "log_patterns", "changes", "run_diff",
+            "trace_cascade")
 T0 = datetime(2026, 3, 12, 12, 0, tzinfo=timezone.utc)
 
 
@@ -69,6 +70,12 @@ def payloads(demo_bundles) -> dict[str, list[dict[str, Any]]]:
         "run_diff": [{"finding": True, "model": "m", "version": "3", "changed_params": [
             {"key": "lr", "a": "0.1", "b": "0.3", "status": "changed"}], "code_change": None,
             "counts": {"params": 1}}],
+        "trace_cascade": [{"origin": "feature-store", "category": "data",
+                           "window": {"start": "2026-03-12T12:00:00Z", "end": "2026-03-12T14:00:00Z"},
+                           "baseline": None, "ranking": [
+                               {"rank": 1, "service": "feature-store", "category": "data", "degraded": True,
+                                "first_own_error": "2026-03-12T12:05:00Z", "own_errors": 40, "inherited_errors": 0,
+                                "inherited_share": 0.0, "downstream_affected": ["scorer", "txn-processor"]}]}],
     }
 
 

@@ -11,6 +11,7 @@ from core.evidence.kinds.log_patterns import LogPatternsPayload, LogPatternsRend
 from core.evidence.kinds.log_query import LogQueryPayload, LogQueryRenderer
 from core.evidence.kinds.run_diff import RunDiffPayload, RunDiffRenderer
 from core.evidence.kinds.schema import SchemaPayload, SchemaRenderer
+from core.evidence.kinds.trace_cascade import TraceCascadePayload, TraceCascadeRenderer
 from core.evidence.kinds.triage import TriagePayload, TriageRenderer
 from core.evidence.registry import register_kind
 
@@ -26,3 +27,5 @@ register_kind("log_patterns", LogPatternsPayload, LogPatternsRenderer(),
 register_kind("changes", ChangesPayload, ChangesRenderer(), description="change events ranked before the onset")
 register_kind("run_diff", RunDiffPayload, RunDiffRenderer(),
               description="a model version that changed before the onset")
+register_kind("trace_cascade", TraceCascadePayload, TraceCascadeRenderer(),
+              description="where a cascade started, from the traces")

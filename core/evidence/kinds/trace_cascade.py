@@ -72,21 +72,6 @@ class TraceCascadePayload(StoredPayload):
 
 
 class TraceCascadeRenderer(TableRenderer):
-    def numbers(self, payload: TraceCascadePayload) -> list[tuple[str, str]]:
-        if not payload.ranking:
-            return [("origin", "no error spans: no cascade")]
-        top = next((r for r in payload.ranking if r.service == payload.origin), None)
-        if top is None:
-            return [("origin", "none: no service's own errors rose above its baseline"),
-                    ("services with errors", str(len(payload.ranking)))]
-        share = f"{top.inherited_share:.0%}" if top.inherited_share is not None else "—"
-        return [("origin", f"{top.service} ({top.category or '?'})"),
-                ("first own error", top.first_own_error or "—"),
-                ("own errors", str(top.own_errors if top.own_errors is not None else "—")),
-                ("inherited share", share),
-                ("downstream affected", ", ".join(top.downstream_affected) or "—"),
-                ("first error", top.sample or "—")]
-
     def figure(self, payload: TraceCascadePayload, *, dark: bool = False) -> Any:
         rows = [(f"{r.rank}. {r.service}", float(r.own_errors)) for r in payload.ranking if r.own_errors]
         return ranked_bars_figure(rows, axis="own errors in the window", dark=dark)

@@ -13,6 +13,7 @@ from core.triage.steps.metrics import MetricsStep
 from core.triage.steps.model_registry import RegistryStep
 from core.triage.steps.non_finite import NonFiniteStep
 from core.triage.steps.quality import QualityStep
+from core.triage.steps.traces import TracesStep
 
 register(ChangesStep())
 register(DataStep())
@@ -22,3 +23,4 @@ register(RegistryStep())
 register(NonFiniteStep())
 register(QualityStep())
 register(LineageStep())
+register(TracesStep())

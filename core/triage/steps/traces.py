@@ -88,6 +88,7 @@ class TracesStep:
     title = TITLE
     relevance = {RootCause.INFRASTRUCTURE: 0.15, RootCause.STALE_DATA: 0.1, RootCause.DATA_DRIFT: 0.05}
     rules = RULES
+    optional = True  # an incident without traces is not "unchecked": the team may not export traces
 
     def run(self, context: TriageContext) -> StepOutcome:
         if not (context.bundle.path / "traces").is_dir():
