@@ -21,7 +21,7 @@ GENERATORS = {
 }
 DEMO_IDS = tuple(GENERATORS)
 # Bump when a generator changes, so stored demo bundles are rebuilt.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"  # 4: GX results and dbt artifacts (schema change), traces (fraud)
 
 
 def generate_demo_bundles(target_dir: Path | str, ids: tuple[str, ...] = DEMO_IDS) -> dict[str, Path]:
@@ -82,11 +82,20 @@ def missing_demos(store) -> list[str]:
     return [i for i in DEMO_IDS if find_incident(store, i) is None]
 
 
-def demos_complete(store) -> bool:
-    """True when the store holds every demo incident and the embedded MLflow registry exists."""
+def stale_demo_bundles() -> list[str]:
+    """Demo ids whose bundle under the workbench home was written by an older generator."""
     from core.store import workbench_home
 
-    return not missing_demos(store) and (workbench_home() / "mlflow.db").exists()
+    folder = workbench_home() / "demo-bundles"
+    return [i for i in DEMO_IDS if (folder / i).is_dir() and not _current(folder / i)]
+
+
+def demos_complete(store) -> bool:
+    """True when the store holds every demo incident, their bundles are current and the embedded MLflow
+    registry exists."""
+    from core.store import workbench_home
+
+    return not missing_demos(store) and not stale_demo_bundles() and (workbench_home() / "mlflow.db").exists()
 
 
 def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, registry: bool = True,
@@ -118,6 +127,10 @@ def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, regi
         done = total - len(missing)
         given = bundles is not None
         bundles = dict(bundles or {})
+        stale = [] if given else stale_demo_bundles()
+        if stale:  # a newer generator adds data (the stored incidents point at these folders)
+            report(f"Updating the data of {len(stale)} demo(s)…", done, total)
+            bundles.update(generate_demo_bundles(workbench_home() / "demo-bundles", tuple(stale)))
         for demo_id in missing:
             name = f"Building demo {DEMO_IDS.index(demo_id) + 1} of {total}: {DEMO_TITLES[demo_id]}"
             if demo_id not in bundles and not given:

@@ -156,6 +156,32 @@ def _event_rows(path: Path, incident_id: str, author: str, milestones: dict[str,
         yield chunk
 
 
+#: Folders of a bundle whose sources give timeline events at import: (source kind, folder). Each source
+#: opened by :func:`core.sources.factory.open_source` has ``events()`` in the ``events.jsonl`` shape.
+EVENT_SOURCES = (("quality", "quality"), ("lineage", "dbt"))
+
+
+def _source_event_rows(bundle: Bundle, incident_id: str, author: str) -> list[dict[str, Any]]:
+    """Timeline rows from the bundle's tool folders (failed GX checks, changed or stale dbt nodes).
+
+    Raises:
+        InvalidInputError: a folder is malformed (the message names the file); nothing is imported.
+    """
+    from core.sources.factory import open_source
+
+    now = datetime.now(timezone.utc)
+    rows = []
+    for kind, folder in EVENT_SOURCES:
+        if not (bundle.path / folder).is_dir():
+            continue
+        for ev in open_source(kind, bundle).events():
+            rows.append({"incident_id": incident_id, "ts": _utc(ev["timestamp"]),
+                         "end_ts": _utc(ev["end"]) if ev.get("end") else None, "kind": ev["kind"],
+                         "source": str(ev.get("source") or kind)[:MAX_SOURCE], "title": str(ev["title"]).strip(),
+                         "details": _finite(ev.get("attributes") or {}), "author": author, "created_at": now})
+    return rows
+
+
 def _choice(value: Any, allowed: type, default: str | None) -> str | None:
     return value if isinstance(value, str) and value in {v.value for v in allowed} else default
 
@@ -328,6 +354,7 @@ def _write(store: Store, bundle: Bundle, incident_id: str, events_path: Path, to
     final = home_path("bundles", incident_id) if staging is not None else None
     bundle_path = str(final if final is not None else bundle.path.resolve())
     milestones: dict[str, str] = {}
+    tool_rows = _source_event_rows(bundle, incident_id, author)  # read before the transaction opens
     try:
         with store.engine.begin() as conn:
             # first statement: the row claims the id (a concurrent insert of the same id waits here)
@@ -339,6 +366,8 @@ def _write(store: Store, bundle: Bundle, incident_id: str, events_path: Path, to
                     insert_event_rows(conn, chunk)
                     done += len(chunk)
                     report("events", min(done, total), total)
+            if tool_rows:
+                insert_event_rows(conn, tool_rows)
             if milestones:
                 set_milestones(conn, incident_id, milestones)
             if staging is not None:

@@ -178,6 +178,10 @@ def _columns(entry: Mapping[str, Any]) -> dict[str, str]:
 class DbtLineage:
     """The dbt graph with run results, freshness and catalog columns (see the module docstring)."""
 
+    def events(self) -> list[dict[str, Any]]:
+        """The findings that have a time, as timeline events (what a bundle import adds)."""
+        return timeline_events(findings(self))
+
     def __init__(self, manifest: Mapping[str, Any], *, run_results: Mapping[str, Any] | None = None,
                  sources: Mapping[str, Any] | None = None, catalog: Mapping[str, Any] | None = None,
                  previous: Mapping[str, Any] | None = None, name: str = "dbt"):
@@ -480,11 +484,14 @@ def path_text(lineage: DbtLineage, finding: LineageFinding, feature: str, model:
 
 
 def timeline_events(found: Iterable[LineageFinding]) -> list[dict[str, Any]]:
-    """Findings with a time as timeline events (the ``events.jsonl`` shape, kind ``data_pipeline``)."""
+    """Findings with a time as timeline events (the ``events.jsonl`` shape): changed or errored nodes as
+    ``data_pipeline`` changes, failed tests and late or stale sources as ``alert``."""
     titles = {"changed": "dbt: {label} changed", "errored": "dbt: {label} errored",
               "test_failed": "dbt: test failed on {label}", "late": "dbt: source {label} late",
               "stale": "dbt: source {label} stale"}
-    return [{"timestamp": f.at.isoformat().replace("+00:00", "Z"), "kind": "data_pipeline",
+    # a changed or errored node is a pipeline change; a failed test, a late or stale source is monitoring
+    kinds = {"test_failed": "alert", "late": "alert", "stale": "alert"}
+    return [{"timestamp": f.at.isoformat().replace("+00:00", "Z"), "kind": kinds.get(f.kind, "data_pipeline"),
              "title": titles[f.kind].format(label=f.label), "source": "dbt",
              "attributes": {"finding": f.kind, "node": f.node, "detail": f.detail}}
             for f in found if f.at is not None]

@@ -151,7 +151,7 @@ class QualityFinding:
     def event(self) -> dict[str, Any]:
         """The finding as a timeline event (the shape of a bundle's change events)."""
         return {
-            "timestamp": self.since, "end": None, "kind": "data_quality", "source": "great_expectations",
+            "timestamp": self.since.isoformat(), "end": None, "kind": "alert", "source": "great_expectations",
             "title": self.title,
             "attributes": {"expectation": self.expectation, "column": self.column, "category": self.category,
                            "observed": _short(self.observed), "suite": self.suite, "asset": self.asset,

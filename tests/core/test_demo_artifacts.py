@@ -7,6 +7,7 @@ and are committed under ``core/demo/data/schema_change/``; reading them needs ne
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -112,3 +113,44 @@ def test_triage_ranks_schema_change_first_with_gx_and_dbt_evidence(demo_triage):
     assert "stg_lab_results" in dbt.evidence.data["path"] and "lab_features" in dbt.evidence.data["path"]
     assert dbt.strength > 0.99  # 12 minutes before the onset
     assert demo_triage.step("quality").status == "ok" and demo_triage.step("lineage").status == "ok"
+
+
+def test_bundles_of_an_older_generator_are_stale_and_rebuilt(tmp_path, monkeypatch):
+    """A home built by an older generator gets the new folders (dbt/, quality/, traces/) on the next start."""
+    import core.demo as demo
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    folder = tmp_path / "demo-bundles"
+    demo.generate_demo_bundles(folder, ("demo-schema-change",))
+    assert demo.stale_demo_bundles() == []
+    (folder / "demo-schema-change" / ".generator-version").write_text("3")
+    shutil.rmtree(folder / "demo-schema-change" / "dbt")
+    assert demo.stale_demo_bundles() == ["demo-schema-change"]
+    demo.generate_demo_bundles(folder, tuple(demo.stale_demo_bundles()))
+    assert demo.stale_demo_bundles() == [] and (folder / "demo-schema-change" / "dbt").is_dir()
+
+
+def test_import_puts_failed_checks_and_dbt_changes_on_the_timeline(demo_bundles, sqlite_store):
+    from core.flows.import_bundle import import_bundle
+    from core.store.timeline import list_events
+
+    import_bundle(sqlite_store, demo_bundles["demo-schema-change"], copy=False)
+    events = list_events(sqlite_store, "demo-schema-change")
+    gx = [e for e in events if e.source == "great_expectations"]
+    dbt = [e for e in events if e.source == "dbt"]
+    assert gx and all(e.kind.value == "alert" for e in gx)
+    assert any("mean radius" in e.title or "column" in e.title.lower() for e in gx)
+    assert any(e.title == "dbt: stg_lab_results changed" or "stg_lab_results" in e.title for e in dbt)
+
+
+def test_a_malformed_tool_folder_imports_nothing(demo_bundles, sqlite_store, tmp_path):
+    from core.errors import WorkbenchError
+    from core.flows.import_bundle import import_bundle
+    from core.store.incidents import find_incident
+
+    bundle = Path(shutil.copytree(demo_bundles["demo-schema-change"], tmp_path / "b"))
+    manifest = bundle / "dbt" / "manifest.json"
+    manifest.write_text(manifest.read_text()[:500])  # cut off
+    with pytest.raises(WorkbenchError, match="manifest.json"):
+        import_bundle(sqlite_store, bundle, copy=False)
+    assert find_incident(sqlite_store, "demo-schema-change") is None

@@ -161,7 +161,9 @@ def test_the_broken_run_shows_the_rename_the_stale_source_and_the_failing_test(d
         "model.features.stg_events": "modified"}
     events = timeline_events(findings(lin))
     assert {e["attributes"]["finding"] for e in events} == {"changed", "errored", "stale", "test_failed"}
-    assert all(e["kind"] == "data_pipeline" and e["timestamp"].endswith("Z") for e in events)
+    assert all(e["timestamp"].endswith("Z") for e in events)
+    kinds = {e["attributes"]["finding"]: e["kind"] for e in events}
+    assert kinds["changed"] == "data_pipeline" and kinds["test_failed"] == "alert" and kinds["stale"] == "alert"
     text = path_text(lin, stale, "amount_7d", "model.features.fct_features")
     assert text.startswith("source `raw.events` stale since ")
     assert text.endswith("→ `stg_events` → `fct_features` → feature `amount_7d`")

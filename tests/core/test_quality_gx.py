@@ -84,8 +84,8 @@ def test_a_gx_project_gives_the_failing_checks_and_since_when(project):
     table = source.results()
     assert len(table) == 12 and set(table["success"]) == {True, False}
     events = source.events()
-    assert {e["kind"] for e in events} == {"data_quality"}
-    assert min(e["timestamp"] for e in events) == T0 + timedelta(days=1)
+    assert {e["kind"] for e in events} == {"alert"}
+    assert min(e["timestamp"] for e in events) == (T0 + timedelta(days=1)).isoformat()  # events.jsonl text
 
 
 def test_a_folder_of_results_and_a_bundle_quality_folder(project, tmp_path):

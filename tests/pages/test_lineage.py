@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 PAGE = "app_pages/lineage.py"
-ID = "demo-schema-change"
+ID = "demo-ctr-drop"  # no dbt artifacts of its own (the schema-change demo has them)
 V = "https://schemas.getdbt.com/dbt/{}/v{}.json"
 
 

@@ -45,8 +45,8 @@ def test_page_drafts_every_section(app_test, seeded):
     assert "Validate columns, types and value ranges" in text  # action item
     assert "ops@example.com" in text  # not masked outside presentation mode
     assert len(at.tabs) == 4
-    assert [b.label for b in at.get("download_button")] == [
-        "Markdown (wiki, issue)", "HTML (interactive charts)", "PDF (print)"]
+    assert [b.label for b in at.get("download_button")] == ["Markdown (wiki, issue)", "HTML (interactive charts)"]
+    assert at.button(key="postmortem_export_pdf").label == "PDF (print)"  # built on request (see below)
 
 
 def test_section_edit_is_saved_with_a_version_and_stale_edit_refused(app_test, seeded):
