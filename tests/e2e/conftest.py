@@ -20,6 +20,19 @@ from screenshot import ARGS, CHROMIUM  # noqa: E402
 from tests.servers import free_port, http_ok, running  # noqa: E402
 
 
+def app_pages() -> dict[str, str]:
+    """Every page of the app as {url path: title}, read from app.py's navigation ("" is the default page)."""
+    import re
+
+    pages = {}
+    for line in (ROOT / "app.py").read_text(encoding="utf-8").splitlines():
+        page = re.search(r'st\.Page\("[^"]+", title="([^"]+)"', line)
+        if page:
+            path = re.search(r'url_path="([^"]*)"', line)
+            pages[path.group(1) if path and "default=True" not in line else ""] = page.group(1)
+    return pages
+
+
 DEMOS_READY = """() => {
     const main = document.querySelector('[data-testid="stMain"]');
     const h = main && main.querySelector('h1');

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from screenshot import wait_idle  # noqa: E402
 
-from tests.e2e.conftest import screenshot_dir  # noqa: E402
+from tests.e2e.conftest import app_pages, screenshot_dir  # noqa: E402
 
-PAGES = ["", "timeline", "distributions", "logs", "metrics", "models", "fishbone", "triage", "postmortem"]
+PAGES = list(app_pages())  # every page of app.py's navigation
 INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale"]
 
 pytestmark = pytest.mark.e2e

@@ -19,12 +19,11 @@ from screenshot import wait_idle  # noqa: E402
 
 from core.timerange import format_input  # noqa: E402
 from core.models import utc  # noqa: E402
+from tests.e2e.conftest import app_pages  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # the first start alone takes 20–100 s on a busy machine
 
-PAGES = {"": "Incidents", "timeline": "Timeline", "distributions": "Distributions", "logs": "Logs",
-         "metrics": "Metrics", "models": "Models", "fishbone": "Fishbone", "triage": "Triage",
-         "postmortem": "Post-mortem"}
+PAGES = app_pages()  # every page of app.py's navigation, {url path: title}
 INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale"]
 SETTLED = """(title) => {
     const h = document.querySelector('[data-testid="stMain"] h1');

@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from screenshot import wait_idle  # noqa: E402
 
-from tests.e2e.conftest import screenshot_dir  # noqa: E402
+from tests.e2e.conftest import app_pages, screenshot_dir  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["Incidents", "Timeline", "Distributions", "Logs", "Metrics", "Models", "Fishbone", "Triage", "Post-mortem"]
+PAGES = list(app_pages().values())  # every page of app.py's navigation
 VIEWPORTS = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}
 
 # Runs in the page: returns clipped metric values and low-contrast text elements.
