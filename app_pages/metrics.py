@@ -7,6 +7,7 @@ from core.analysis.changepoint import DEFAULT_PENALTY_SCALE, METHODS, SEASONALIT
 from core.errors import WorkbenchError
 from core.models import format_duration, iso
 from core.viz.metrics import kpi_figure, segments_figure
+from ui import grafana as gf
 from ui import metrics as mx
 from ui import state
 
@@ -75,6 +76,7 @@ else:
               "to the point-to-point noise")
 st.plotly_chart(kpi_figure(result, milestones=incident.milestones, dark=state.presentation_mode()),
                 key="metrics_chart", width="stretch", theme=None, config={"displaylogo": False})
+gf.explore_link("prometheus", name, (start, window.end))  # only when Grafana is configured
 if start < window.start:
     st.caption(f"Shown from {iso(start)}, the start of the baseline, not from the shared range's start "
                f"({iso(window.start)}): normal days give the change-point detector its reference. Untick "
