@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.models import TimeWindow, iso
+from ui import grafana as gf
 from ui import logs as lg
 from ui import state
 
@@ -48,6 +49,7 @@ if pills:
             st.rerun()
 full_query = lg.effective_query(query)
 st.caption(f"{lg.md(source.info.name)} · {iso(window.start)} – {iso(window.end)} (UTC)")
+gf.explore_link("elasticsearch", full_query or "*", window)  # only when Grafana is configured
 
 search_tab, patterns_tab = st.tabs(["Search", "Patterns"])
 with search_tab:
