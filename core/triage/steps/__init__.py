@@ -7,6 +7,7 @@ step is one file in this folder plus one line here (see docs/architecture.md).
 from core.triage.registry import register
 from core.triage.steps.changes import ChangesStep
 from core.triage.steps.data import DataStep
+from core.triage.steps.errors import ErrorsStep
 from core.triage.steps.lineage import LineageStep
 from core.triage.steps.logs import LogsStep
 from core.triage.steps.metrics import MetricsStep
@@ -24,3 +25,4 @@ register(NonFiniteStep())
 register(QualityStep())
 register(LineageStep())
 register(TracesStep())
+register(ErrorsStep())

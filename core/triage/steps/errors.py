@@ -66,6 +66,7 @@ class ErrorsStep:
     title = TITLE
     relevance = {RootCause.CODE_REGRESSION: 0.1, RootCause.INFRASTRUCTURE: 0.1}
     rules = RULES
+    optional = True  # an incident without Sentry data is not "unchecked": the team may not use Sentry
 
     def run(self, context: TriageContext) -> StepOutcome:
         from core.sources.errors_sentry import findings
