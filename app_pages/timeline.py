@@ -10,6 +10,7 @@ from core.viz.timeline import KIND_LABELS, build_timeline_figure
 from ui import state
 from ui import timeline as tl
 from ui.presentation import present
+from ui import grafana as gf
 
 st.title("Timeline")
 incident = state.current_incident()
@@ -91,6 +92,7 @@ with edit:
 with imp:
     tl.import_panel(store, incident, all_events, author)
 with exp:
+    gf.push_annotations_button(store, incident)  # only when GRAFANA_URL is set
     e1, e2, e3 = st.columns(3)
     e1.download_button("CSV", export_events(visible, "csv"), f"{incident.id}-timeline.csv", "text/csv",
                        key="timeline_export_csv")
