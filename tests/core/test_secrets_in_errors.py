@@ -223,6 +223,15 @@ def test_mlflow_error_echoing_basic_credentials_is_redacted(monkeypatch):
     assert _leaks(msg, repr(info.value)) == []
 
 
+def test_a_port_holding_401_or_403_is_not_read_as_a_refusal():
+    from core.sources.mlflow_runs import _short_reason
+
+    echoed = "400 Client Error: proxy failed for url: http://127.0.0.1:34035/api/2.0/mlflow/runs/get"
+    assert _short_reason(echoed) == echoed  # the server's own words, not "not authorised"
+    assert _short_reason("HTTP 401 Unauthorized").startswith("not authorised")
+    assert _short_reason("API request failed with error code 403 != 200").startswith("not authorised")
+
+
 # ------------------------------------------------------------------ the command line
 
 def _cli(*args: str, env: dict[str, str] | None = None, tmp_path: Path) -> subprocess.CompletedProcess:
