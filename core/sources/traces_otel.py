@@ -376,6 +376,24 @@ class OtelTraceSource:
         files = trace_files(spec)
         return cls(files, name=str(traces_folder(spec)))
 
+    @classmethod
+    def from_columns(cls, cols: "_Columns", *, name: str, origins: list[str],
+                     problems: list[str] | None = None) -> "OtelTraceSource":
+        """A source over spans already parsed into ``cols`` (e.g. by a query API client).
+
+        ``origins[i]`` names where the spans with ``src_file == i`` came from (a request, a trace);
+        warnings then read ``ORIGIN:LINE``. The same table, checks and warnings as for files.
+        """
+        self = cls.__new__(cls)
+        self.files = list(origins)
+        self.name = name
+        self._lock = threading.Lock()
+        self._con = duckdb.connect(":memory:")
+        self._con.execute("SET TimeZone='UTC'")
+        self.info = TraceInfo(files=[str(o) for o in origins])
+        self._build(_arrow(cols), list(problems or []), what=f"{len(origins)} request(s)")
+        return self
+
     # -------------------------------------------------------------- loading
     def _load(self) -> None:
         cols = _Columns()
@@ -392,9 +410,14 @@ class OtelTraceSource:
         finally:
             if collecting:
                 gc.enable()
+        del cols
+        self._build(frame, problems, what=f"{len(self.files)} file(s)")
+
+    def _build(self, frame: Any, problems: list[str], *, what: str) -> None:
+        """Create the ``spans`` table from the parsed columns (an Arrow table) and check it."""
         if not frame.num_rows:
             shown = "; ".join(problems[:5]) or "no spans in the files"
-            raise InvalidInputError(f"{self.name}: no spans read from {len(self.files)} file(s): {shown}")
+            raise InvalidInputError(f"{self.name}: no spans read from {what}: {shown}")
         con = self._con
         con.register("_frame", frame)
         con.execute("""
@@ -405,7 +428,7 @@ class OtelTraceSource:
                    status_code, status_message, attributes, src_file, src_line
             FROM _frame ORDER BY start_ns""")
         con.unregister("_frame")
-        del frame, cols
+        del frame
         self._check(problems)
 
     def _where(self, file_no: int, line: int) -> str:
