@@ -232,3 +232,5 @@ register_source("lineage", "path", lambda spec, config: __import__("core.sources
 for _scheme in ("path", "sentry"):  # Sentry event exports (a bundle's errors/) and the Sentry REST API
     register_source("errors", _scheme, lambda spec, config: __import__("core.sources.errors_sentry", fromlist=["x"]).open_errors(spec, config))  # noqa: E501
 register_source("traces", "path", lambda spec, config: __import__("core.sources.traces_otel", fromlist=["open_traces"]).open_traces(spec, config))  # OTLP JSON
+register_source("traces", "jaeger", lambda spec, config: __import__("core.sources.traces_api", fromlist=["x"]).open_api_traces(spec, config))  # noqa: E501 - Jaeger query API
+register_source("traces", "tempo", lambda spec, config: __import__("core.sources.traces_api", fromlist=["x"]).open_api_traces(spec, config))  # noqa: E501 - Tempo HTTP API
