@@ -6,7 +6,8 @@ ranking (:func:`core.analysis.traces.cascade_ranking`) and the service map, as a
 baseline and the incident window when both are given. Problems met while reading (truncated lines,
 non-OTLP JSON, missing parents, clock skew) are printed with their file and line. Exit codes: 0 when
 the traces were read (whatever they show), 2 for unusable input (no such folder, no span read, a
-bad window).
+bad window), 4 when a configured Jaeger or Tempo query API (``jaeger`` / ``tempo`` as the source,
+:mod:`core.sources.traces_api`) cannot be reached or refuses the credentials.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "by how likely their own failure started the cascade, and show the calls between services "
                     "(baseline against incident window when both are given).",
     )
-    p.add_argument("source", help="a folder or file of OTLP JSON traces, or an incident bundle (dir or .zip)")
+    p.add_argument("source", help="a folder or file of OTLP JSON traces, an incident bundle (dir or .zip), or "
+                                  "jaeger / tempo: the configured query API (JAEGER_URL, TEMPO_URL)")
     p.add_argument("--baseline", default=None, help="the baseline window START/END (ISO 8601)")
     p.add_argument("--window", default=None, help="the incident window START/END (ISO 8601; default: all spans)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -43,6 +45,27 @@ def _fmt(value, spec: str = ".1f") -> str:
         return "-"
 
 
+#: sources read from a configured trace query API through the factory (``jaeger[:START/END]``, ``tempo``)
+API = ("jaeger", "tempo")
+
+
+def _is_api(spec: str) -> bool:
+    from pathlib import Path
+
+    return spec.split(":", 1)[0].lower() in API and not Path(spec).exists()
+
+
+def _open(spec: str, window, baseline):
+    """A Jaeger/Tempo source over the baseline and the incident window together (when given)."""
+    from core.models import iso
+    from core.sources.factory import open_source
+
+    wins = [w for w in (baseline, window) if w is not None]
+    if wins and ":" not in spec:
+        spec = f"{spec}:{iso(min(w.start for w in wins))}/{iso(max(w.end for w in wins))}"
+    return open_source("traces", spec)
+
+
 def run(args: argparse.Namespace) -> int:
     from core.analysis.traces import cascade_ranking, service_map, service_map_diff
     from core.jsonsafe import jsonable
@@ -53,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     baseline = TimeWindow.parse(args.baseline) if args.baseline else None
     if baseline is not None and window is None:
         raise InvalidInputError("--baseline needs --window (the incident window to compare it with)")
-    src = load_traces(args.source)
+    api = _is_api(args.source)
+    src = _open(args.source, window, baseline) if api else load_traces(args.source)
     ranking = cascade_ranking(src, window, baseline)
     edges = service_map_diff(src, baseline, window) if baseline is not None else service_map(src, window)
     if args.json:
@@ -65,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     info = src.info
-    print(f"{info.spans} span(s) in {info.traces} trace(s) from {len(info.files)} file(s) in {src.name}; "
+    read_from = "request(s) to" if api else "file(s) in"
+    print(f"{info.spans} span(s) in {info.traces} trace(s) from {len(info.files)} {read_from} {src.name}; "
           f"services: {', '.join(info.services)}")
     for w in info.warnings:
         print(f"  warning: {w}")
