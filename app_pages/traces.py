@@ -15,15 +15,28 @@ if incident is None:
     st.stop()
 st.caption(f"{incident.id} · {md_text(incident.title)}")
 folder = tv.traces_folder_of(incident)
-if folder is None:
+apis = tv.configured_apis()
+choices = (["bundle"] if folder is not None else []) + apis
+if not choices:
     st.info("This incident has no traces: the Traces view reads OTLP JSON in a `traces/` folder of the incident "
             "bundle (the OpenTelemetry collector's file exporter output, one export request per line, or plain OTLP "
-            "JSON exports). Copy the files there, or run `python -m core traces FOLDER` on a folder of them.")
+            "JSON exports), or a Jaeger or Tempo query API set with JAEGER_URL / TEMPO_URL (docs/traces.md). Copy "
+            "the files there, or run `python -m core traces FOLDER` on a folder of them.")
     st.stop()
+picked = choices[0] if len(choices) == 1 else st.radio(
+    "Source", choices, horizontal=True, key="traces_source",
+    format_func=lambda c: "Incident bundle traces" if c == "bundle" else tv.API_LABELS[c])
 try:
-    src = tv.load(folder)
+    if picked == "bundle":
+        src = tv.load(folder)
+    else:  # the incident's baseline and window (or the shared range) from the query API
+        shown = state.time_range()
+        start = min(w.start for w in (incident.baseline, incident.window, shown) if w is not None)
+        end = max(w.end for w in (incident.baseline, incident.window, shown) if w is not None)
+        src = tv.load_api(picked, start, end)
 except WorkbenchError as exc:
-    state.show_error(exc, "The traces of this bundle cannot be read.")
+    state.show_error(exc, "The traces cannot be read." if picked != "bundle"
+                     else "The traces of this bundle cannot be read.")
     st.stop()
 
 info = src.info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.analysis import traces as ta
-from core.models import Incident, TimeWindow
+from core.models import Incident, TimeWindow, iso
 from core.sources.traces_otel import SUFFIXES, OtelTraceSource
 
 CHANGE_COLOURS = {"new": "#e8590c", "worse": "#e03131", "gone": "#868e96", "better": "#2f9e44", "same": "#adb5bd",
@@ -50,6 +51,29 @@ def _open(folder: str, _stamp: tuple) -> OtelTraceSource:
 def load(folder: Path) -> OtelTraceSource:
     """The traces of ``folder``, read once per version of its files."""
     return _open(str(folder), _stamp(folder))
+
+
+API_LABELS = {"jaeger": "Jaeger", "tempo": "Tempo"}
+
+
+def configured_apis() -> list[str]:
+    """The trace query APIs with a URL in the settings (``JAEGER_URL``/``[jaeger]``, ``TEMPO_URL``/``[tempo]``)."""
+    from core.config import settings
+
+    config = settings()
+    return [name for name in API_LABELS if config.section(name).text("url")]
+
+
+@st.cache_resource(show_spinner="Reading the traces from the query API…", max_entries=4, ttl=300)
+def _open_api(spec: str) -> OtelTraceSource:
+    from core.sources.factory import open_source
+
+    return open_source("traces", spec)
+
+
+def load_api(system: str, start: datetime, end: datetime) -> OtelTraceSource:
+    """The spans of ``start``–``end`` from a configured Jaeger or Tempo (kept five minutes)."""
+    return _open_api(f"{system}:{iso(start)}/{iso(end)}")
 
 
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs={OtelTraceSource: id})

@@ -60,3 +60,37 @@ def test_map_cascade_search_and_waterfall(app_test, workbench_home):
     started = time.perf_counter()
     at.run()
     assert time.perf_counter() - started < 1.0 + first * 0  # a rerun answers from the cache
+
+
+def test_a_configured_jaeger_feeds_the_page(app_test, workbench_home, monkeypatch):
+    """An incident without a traces/ folder reads its baseline and window from a Jaeger query API
+    (a local server answering with recorded responses: no Jaeger server runs here)."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from core.store import open_store
+    from core.store.incidents import create_incident
+    from tests.core.test_traces_api import TOKEN, Recorded, _Server
+    from tests.core.test_traces_otel import BASELINE, WINDOW, fraud_chain
+
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    try:
+        create_incident(store, id="traces-from-jaeger", title="Fraud scorer cascade", window=WINDOW,
+                        baseline=BASELINE)
+    finally:
+        store.dispose()
+    _Server.recorded, _Server.requests, _Server.mode = Recorded(fraud_chain().spans()), [], "ok"
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("JAEGER_URL", f"http://127.0.0.1:{httpd.server_address[1]}")
+        monkeypatch.setenv("JAEGER_TOKEN", TOKEN)
+        at = app_test(PAGE, incident="traces-from-jaeger")
+        assert not at.exception, at.exception
+        assert not at.radio  # one source: nothing to choose
+        text = " ".join(m.value for m in at.markdown)
+        assert "The cascade most likely started in **feature\\-store**" in text
+        assert any(path.startswith("/api/traces") for path, _q, _h in _Server.requests)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
