@@ -80,6 +80,7 @@ def start(config: Any = None) -> bool:
         return False
     sentry_sdk.init(dsn=dsn, before_send=scrub, send_default_pii=False,
                     environment=sec.text("environment"), release=sec.text("release"),
-                    sample_rate=sec.number("sample_rate", 1.0))
+                    sample_rate=sec.number("sample_rate", 1.0),
+                    trace_propagation_targets=[])  # no trace headers on calls to the team's own servers
     _started = dsn
     return True

@@ -81,3 +81,14 @@ def pg_store(pg_url):
 def store(request):
     """The same test against both backends."""
     return request.getfixturevalue("sqlite_store" if request.param == "sqlite" else "pg_store")
+
+
+def reset_sentry() -> None:
+    """Leave no Sentry client, scope data or trace propagation behind (sentry-sdk state is process-wide:
+    a test that initialised it would otherwise add its trace headers to every later test's HTTP calls)."""
+    import sentry_sdk
+
+    sentry_sdk.flush()
+    sentry_sdk.init(dsn=None, default_integrations=False, trace_propagation_targets=[])
+    for scope in (sentry_sdk.get_global_scope(), sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()):
+        scope.clear()

@@ -700,7 +700,7 @@ def _short_reason(text: str) -> str:
     if "connection refused" in low or "failed to establish" in low or "max retries exceeded" in low:
         return "connection refused or host unreachable"
     # a status code, not digits of a port or an id (":34035" once read as "403")
-    if re.search(r"(?<![\w.:])40[13](?!\w)", text) or "unauthorized" in low or "permission" in low:
+    if re.search(r"(?<![\w.:%/@=-])40[13](?!\w)", text) or "unauthorized" in low or "permission" in low:
         return "not authorised; check MLFLOW_TRACKING_TOKEN"
     return text[:200]
 

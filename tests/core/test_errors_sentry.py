@@ -20,6 +20,7 @@ from core.sources.errors_sentry import (
 )
 from core.sources.factory import open_source
 from core.sources.protocols import ErrorSource
+from tests.conftest import reset_sentry
 
 RECORDED = Path(__file__).parent / "recorded" / "sentry"
 TOKEN = "sntrys_secret_token_123"
@@ -213,8 +214,7 @@ def capture_scenario(folder: Path) -> datetime:
     for k in range(8):
         clock[0] = onset + timedelta(minutes=5 * k + 1)
         connection_error()
-    sentry_sdk.flush()
-    sentry_sdk.init(dsn=None)
+    reset_sentry()
     return onset
 
 

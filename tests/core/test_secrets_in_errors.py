@@ -228,6 +228,8 @@ def test_a_port_holding_401_or_403_is_not_read_as_a_refusal():
 
     echoed = "400 Client Error: proxy failed for url: http://127.0.0.1:34035/api/2.0/mlflow/runs/get"
     assert _short_reason(echoed) == echoed  # the server's own words, not "not authorised"
+    echoed_headers = "proxy failed, request baggage: sentry-release=scorer%401.0"  # a URL-encoded "@1.0"
+    assert _short_reason(echoed_headers) == echoed_headers
     assert _short_reason("HTTP 401 Unauthorized").startswith("not authorised")
     assert _short_reason("API request failed with error code 403 != 200").startswith("not authorised")
 

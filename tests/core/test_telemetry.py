@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.config import load_settings
+from tests.conftest import reset_sentry
 
 sentry_sdk = pytest.importorskip("sentry_sdk")
 
@@ -60,8 +61,7 @@ def telemetry():
 
     tel._started = None
     yield tel
-    sentry_sdk.flush()
-    sentry_sdk.init(dsn=None)
+    reset_sentry()
     tel._started = None
 
 
