@@ -102,16 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _store_events(args: argparse.Namespace, events: list[dict]) -> None:
     """Add the timeline events to the stored incident (all or nothing)."""
-    from core.store import open_store
-    from core.store.incidents import get_incident
-    from core.store.timeline import add_events
+    from core.flows.timeline_io import add_source_events
 
-    store = open_store(args.database)
-    try:
-        incident = get_incident(store, args.incident)
-        add_events(store, incident.id, [{**{k: v for k, v in e.items() if k != "attributes"},
-                                         "details": e["attributes"]} for e in events])
-    finally:
-        store.dispose()
+    added = add_source_events(args.database, args.incident, events)
     if not args.json:
-        print(f"{len(events)} event(s) added to the timeline of {incident.id}")
+        print(f"{added} event(s) added to the timeline of {args.incident}")

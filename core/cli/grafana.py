@@ -86,19 +86,11 @@ def _import(args: argparse.Namespace) -> int:
 
     events = read_annotations(Path(args.file))
     if args.incident:
-        from core.store import open_store
-        from core.store.incidents import get_incident
-        from core.store.timeline import add_events
+        from core.flows.timeline_io import add_source_events
 
-        store = open_store(args.database)
-        try:
-            incident = get_incident(store, args.incident)
-            add_events(store, incident.id, [{**{k: v for k, v in e.items() if k != "attributes"},
-                                             "details": e["attributes"]} for e in events])
-        finally:
-            store.dispose()
+        added = add_source_events(args.database, args.incident, events)
         if not args.json:
-            print(f"{len(events)} event(s) added to the timeline of {incident.id}")
+            print(f"{added} event(s) added to the timeline of {args.incident}")
     if args.json:
         json.dump([{**e, "timestamp": e["timestamp"].isoformat(),
                     "end": e["end"].isoformat() if e["end"] else None} for e in events],

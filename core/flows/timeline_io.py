@@ -523,6 +523,28 @@ def apply_import(store: Any, incident_id: str, preview: ImportPreview) -> list[i
     return add_events(store, incident_id, preview.new_events)
 
 
+def add_source_events(database: str | None, incident_id: str, events: Iterable[Mapping[str, Any]]) -> int:
+    """Add a tool's timeline events (the ``events.jsonl`` shape: ``attributes`` for details) to a stored
+    incident, all or nothing; the count added. Used by the commands that read Sentry and Grafana.
+
+    Raises:
+        NotFoundError: no such incident. StoreError: the store cannot be opened.
+    """
+    from core.store import open_store
+    from core.store.incidents import get_incident
+    from core.store.timeline import add_events
+
+    rows = [{**{k: v for k, v in e.items() if k != "attributes"}, "details": e.get("attributes") or {}}
+            for e in events]
+    store = open_store(database)
+    try:
+        incident = get_incident(store, incident_id)
+        add_events(store, incident.id, rows)
+    finally:
+        store.dispose()
+    return len(rows)
+
+
 def export_events(events: Iterable[TimelineEvent], fmt: str) -> bytes:
     """Events as ``csv`` or ``jsonl`` bytes (UTC ISO times; details as JSON)."""
     fmt = fmt.lower()
