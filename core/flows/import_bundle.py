@@ -158,7 +158,14 @@ def _event_rows(path: Path, incident_id: str, author: str, milestones: dict[str,
 
 #: Folders of a bundle whose sources give timeline events at import: (source kind, folder). Each source
 #: opened by :func:`core.sources.factory.open_source` has ``events()`` in the ``events.jsonl`` shape.
-EVENT_SOURCES = (("quality", "quality"), ("lineage", "dbt"))
+EVENT_SOURCES = (("quality", "quality"), ("lineage", "dbt"), ("errors", "errors"))
+
+
+def _when(value: Any) -> datetime:
+    """A tool event's time (ISO text or an aware datetime) as aware UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc) if value.tzinfo else utc(value.isoformat())
+    return _utc(str(value))
 
 
 def _source_event_rows(bundle: Bundle, incident_id: str, author: str) -> list[dict[str, Any]]:
@@ -175,8 +182,8 @@ def _source_event_rows(bundle: Bundle, incident_id: str, author: str) -> list[di
         if not (bundle.path / folder).is_dir():
             continue
         for ev in open_source(kind, bundle).events():
-            rows.append({"incident_id": incident_id, "ts": _utc(ev["timestamp"]),
-                         "end_ts": _utc(ev["end"]) if ev.get("end") else None, "kind": ev["kind"],
+            rows.append({"incident_id": incident_id, "ts": _when(ev["timestamp"]),
+                         "end_ts": _when(ev["end"]) if ev.get("end") else None, "kind": ev["kind"],
                          "source": str(ev.get("source") or kind)[:MAX_SOURCE], "title": str(ev["title"]).strip(),
                          "details": _finite(ev.get("attributes") or {}), "author": author, "created_at": now})
     return rows

@@ -442,6 +442,10 @@ class SentryExportSource:
     def data(self, window: TimeWindow | None = None) -> ErrorData:
         return ErrorData(self._issues, self._events, self._releases, self.name)
 
+    def events(self) -> list[dict[str, Any]]:
+        """Releases, new and regressed issues as timeline events (what a bundle import adds)."""
+        return timeline_events(self.data())
+
 
 def open_errors(spec: Any, config: Any) -> Any:
     """The factory's opener: ``sentry`` → the API of the settings; a bundle → its ``errors/``; else a path."""

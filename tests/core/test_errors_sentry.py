@@ -411,3 +411,16 @@ def test_triage_uses_the_step_once_registered(tmp_path):
     infra = next(h for h in result.hypotheses if h.root_cause.value == "infrastructure")
     assert "sentry_new_issue_after_release" in {s.rule for s in code.signals}
     assert "sentry_issue_surge" in {s.rule for s in infra.signals}
+
+
+def test_import_puts_releases_and_new_issues_on_the_timeline(tmp_path, sqlite_store):
+    from core.flows.import_bundle import import_bundle
+    from core.store.timeline import list_events
+
+    capture_scenario(tmp_path / "captured")
+    bundle = _bundle(tmp_path / "b", errors_from=tmp_path / "captured")
+    import_bundle(sqlite_store, bundle, copy=False)
+    events = [e for e in list_events(sqlite_store, "sentry-case") if e.source.startswith("sentry")]
+    titles = " | ".join(e.title for e in events)
+    assert events and "scorer@2.0" in titles, titles  # the release that preceded the new issue
+    assert all(e.timestamp.tzinfo is not None for e in events)
