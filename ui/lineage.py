@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.markdown_text import md_escape
 from core.models import Incident
 from core.sources.factory import open_source
 from core.sources.lineage_dbt import ARTIFACTS, DbtLineage, LineageFinding, findings, path_text
@@ -103,7 +104,8 @@ def node_details(lineage: DbtLineage, uid: str) -> None:
     node = lineage.nodes[uid]
     run = lineage.results.get(uid)
     fresh = lineage.freshness.get(uid)
-    st.markdown(f"**{node.resource_type} `{node.label}`** · `{node.relation or uid}`")
+    # names, messages and columns come from the team's dbt project: shown as text, never as Markdown
+    st.markdown(f"**{md_escape(node.resource_type)} {md_escape(node.label)}** · {md_escape(node.relation or uid)}")
     facts = []
     if run:
         facts.append(f"last run: {run.status}" + (f", ended {run.finished:%Y-%m-%d %H:%M} UTC" if run.finished else "")
@@ -114,9 +116,9 @@ def node_details(lineage: DbtLineage, uid: str) -> None:
     if uid in lineage.changed:
         facts.append(f"{lineage.changed[uid]} since the previous manifest")
     for line in facts:
-        st.write(line)
+        st.markdown(md_escape(line))
     if node.columns:
-        st.caption("Columns: " + ", ".join(node.columns))
+        st.caption("Columns: " + md_escape(", ".join(node.columns)))
     if node.sql:
         st.code(node.sql, language="sql")
     if node.compiled_sql and node.compiled_sql != node.sql:

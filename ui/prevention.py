@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.markdown_text import md_escape
 from core.errors import WorkbenchError
 from core.models import ROOT_CAUSE_LABELS, Incident
 from core.prevention.plan import FILES, POLICY_PY, POLICY_YAML, RULES_FILE, TESTS_FILE, PreventionPlan, prevent
@@ -50,7 +51,7 @@ def show(incident: Incident, result: TriageResult) -> None:
 
 def _render(plan: PreventionPlan) -> None:
     for line in plan.proof_lines():
-        st.markdown(f"- {line}")
+        st.markdown(f"- {md_escape(line)}")  # metric and column names come from the bundle
     if not plan.check.ok:
         st.error("promtool check rules failed:")
         st.code(plan.check.output, language="text")
@@ -58,7 +59,7 @@ def _render(plan: PreventionPlan) -> None:
         st.error("promtool test rules failed:")
         st.code(plan.test.output, language="text")
     for t in plan.ruleset.templates:
-        st.caption(f"Template only — {t.title}: {t.missing}")
+        st.caption(md_escape(f"Template only — {t.title}: {t.missing}"))
     st.code(plan.files[RULES_FILE], language="yaml")
     cols = st.columns(len(FILES))
     for col, name in zip(cols, FILES):
