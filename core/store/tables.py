@@ -197,6 +197,8 @@ action_items = Table(
     Column("status", String(20), nullable=False, default="open"),
     Column("cause_id", Integer, ForeignKey("causes.id", ondelete="SET NULL")),
     Column("version", Integer, nullable=False, default=1),
+    Column("prevents", String(200)),  # the guard rail it implements: "rule:<alert>", "contract:<suite>", "fallback:<policy>"
+    Column("done_at", TS),  # when its status became done (for a guard rail: when it shipped)
     Index("ix_action_items_incident", "incident_id"),
 )
 
@@ -208,4 +210,40 @@ report_sections = Table(
     Column("text", Text, nullable=False, default=""),
     Column("version", Integer, nullable=False, default=1),
     Column("updated_at", TS, nullable=False),
+)
+
+# Runbooks: one row per failure pattern (a root-cause class by default, or a pattern learned from an
+# incident); its text lives in numbered versions, so every save is a new version and old ones stay readable.
+runbooks = Table(
+    "runbooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pattern", String(120), nullable=False),
+    Column("cause_class", String(32), nullable=False),
+    Column("origin", String(20), nullable=False, default="default"),
+    Column("source_incident_id", String(64), ForeignKey("incidents.id", ondelete="SET NULL")),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("pattern", name="uq_runbooks_pattern"),
+    Index("ix_runbooks_cause_class", "cause_class"),
+)
+
+runbook_versions = Table(
+    "runbook_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("runbook_id", Integer, ForeignKey("runbooks.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("symptoms", JSON, nullable=False, default=list),
+    Column("views", JSON, nullable=False, default=list),
+    Column("checks", JSON, nullable=False, default=list),
+    Column("mitigations", JSON, nullable=False, default=list),
+    Column("owners", JSON, nullable=False, default=list),
+    Column("signature", JSON, nullable=False, default=dict),
+    Column("note", Text, nullable=False, default=""),
+    Column("author", String(200), nullable=False, default=""),
+    Column("saved_at", TS, nullable=False),
+    UniqueConstraint("runbook_id", "version", name="uq_runbook_versions_runbook_version"),
 )
