@@ -148,39 +148,22 @@ class SentryApiSource:
         return f"SentryApiSource({self.display_url!r}, org={self.org!r}, project={self.project!r}, token=***)"
 
     def _request(self, url: str, params: dict[str, Any] | None) -> tuple[Any, dict[str, dict[str, str]]]:
-        import requests
+        from core.sources.http_json import request_json
 
-        headers = {"Accept": "application/json"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
         where = f"Sentry at {self.display_url}"
-        try:
-            resp = requests.get(url, params=params, headers=headers, timeout=self.timeout)
-        except requests.Timeout:
-            raise SourceUnavailableError(f"{where} did not answer within {self.timeout:g} s "
-                                         "(raise SENTRY_TIMEOUT or check the server)") from None
-        except requests.ConnectionError:
-            raise SourceUnavailableError(f"{where} cannot be reached; check SENTRY_URL and the network") from None
-        except requests.RequestException as exc:
-            raise SourceUnavailableError(f"request to {where} failed ({type(exc).__name__})") from None
-        if resp.status_code == 401:
-            raise SourceUnavailableError(f"{where} refused the token (HTTP 401); set a valid SENTRY_AUTH_TOKEN")
-        if resp.status_code == 403:
-            raise SourceUnavailableError(f"{where} denied access to {self.org}/{self.project} (HTTP 403); the token "
-                                         "needs the project:read, event:read and project:releases scopes")
-        if resp.status_code == 404:
-            raise SourceUnavailableError(f"{where} has no project {self.org}/{self.project} (HTTP 404); "
-                                         "check SENTRY_ORG and SENTRY_PROJECT")
-        if resp.status_code == 429:
-            wait = resp.headers.get("Retry-After")
-            raise SourceUnavailableError(f"{where} is rate-limiting this token (HTTP 429)"
-                                         + (f"; retry after {wait} s" if wait else "; retry later"))
-        if resp.status_code >= 400:
-            raise SourceUnavailableError(f"{where} answered HTTP {resp.status_code}")
-        try:
-            body = resp.json()
-        except ValueError:
-            raise SourceUnavailableError(f"{where} answered a non-JSON body; is SENTRY_URL a Sentry server?") from None
+        body, resp = request_json(
+            "GET", url, params=params, where=where, url_setting="SENTRY_URL", timeout=self.timeout,
+            headers={"Authorization": f"Bearer {self._token}"} if self._token else None,
+            timeout_hint="raise SENTRY_TIMEOUT or check the server",
+            not_json_hint="is SENTRY_URL a Sentry server?",
+            status_messages={
+                401: "refused the token (HTTP 401); set a valid SENTRY_AUTH_TOKEN",
+                403: f"denied access to {self.org}/{self.project} (HTTP 403); the token "
+                     "needs the project:read, event:read and project:releases scopes",
+                404: f"has no project {self.org}/{self.project} (HTTP 404); check SENTRY_ORG and SENTRY_PROJECT",
+                429: lambda r: "is rate-limiting this token (HTTP 429)" + (
+                    f"; retry after {r.headers['Retry-After']} s" if r.headers.get("Retry-After") else "; retry later"),
+            })
         if not isinstance(body, list):
             raise SourceUnavailableError(f"{where} answered an unexpected body (not a list)")
         return body, parse_link_header(resp.headers.get("Link"))

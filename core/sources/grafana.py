@@ -152,34 +152,23 @@ class GrafanaClient:
         return f"GrafanaClient({self.display_url!r}, token=***)"
 
     def _call(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
-        import requests
+        from core.sources.http_json import request_json
 
-        headers = {"Accept": "application/json"}
+        headers = {}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         if self.org_id:
             headers["X-Grafana-Org-Id"] = str(self.org_id)
-        where = f"Grafana at {self.display_url}"
-        try:
-            resp = requests.request(method, f"{self.url}{path}", params=params, json=body, headers=headers,
-                                    timeout=self.timeout)
-        except requests.Timeout:
-            raise SourceUnavailableError(f"{where} did not answer within {self.timeout:g} s") from None
-        except requests.ConnectionError:
-            raise SourceUnavailableError(f"{where} cannot be reached; check GRAFANA_URL and the network") from None
-        except requests.RequestException as exc:
-            raise SourceUnavailableError(f"request to {where} failed ({type(exc).__name__})") from None
-        if resp.status_code == 401:
-            raise SourceUnavailableError(f"{where} refused the token (HTTP 401); set a valid GRAFANA_TOKEN")
-        if resp.status_code == 403:
-            raise SourceUnavailableError(f"{where} denied {method} {path} (HTTP 403); the service account needs "
-                                         "the annotations:read and annotations:write permissions (Editor)")
-        if resp.status_code >= 400:
-            raise SourceUnavailableError(f"{where} answered HTTP {resp.status_code} to {method} {path}")
-        try:
-            return resp.json()
-        except ValueError:
-            raise SourceUnavailableError(f"{where} answered a non-JSON body; is GRAFANA_URL a Grafana?") from None
+        got, _ = request_json(
+            method, f"{self.url}{path}", params=params, body=body, headers=headers,
+            where=f"Grafana at {self.display_url}", url_setting="GRAFANA_URL", timeout=self.timeout,
+            what=f"{method} {path}", not_json_hint="is GRAFANA_URL a Grafana?",
+            status_messages={
+                401: "refused the token (HTTP 401); set a valid GRAFANA_TOKEN",
+                403: f"denied {method} {path} (HTTP 403); the service account needs "
+                     "the annotations:read and annotations:write permissions (Editor)",
+            })
+        return got
 
     def annotations(self, *, tags: Iterable[str] = (), window: TimeWindow | None = None,
                     limit: int = 1000) -> list[dict[str, Any]]:

@@ -92,34 +92,22 @@ class _Client:
         return f"{type(self).__name__}({self.display_url!r}, credentials=***)"
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        import requests
+        from core.sources.http_json import request_json
 
-        headers = {"Accept": "application/json"}
+        headers = {}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         if self.tenant:
             headers["X-Scope-OrgID"] = self.tenant
         var = self.system.upper()
-        try:
-            resp = requests.get(f"{self.url}{path}", params=params, headers=headers, auth=self._auth,
-                                timeout=self.timeout)
-        except requests.Timeout:
-            raise SourceUnavailableError(f"{self.where} did not answer within {self.timeout:g} s") from None
-        except requests.ConnectionError:
-            raise SourceUnavailableError(f"{self.where} cannot be reached; check {var}_URL and the network") from None
-        except requests.RequestException as exc:
-            raise SourceUnavailableError(f"request to {self.where} failed ({type(exc).__name__})") from None
-        if resp.status_code in (401, 403):
-            raise SourceUnavailableError(
-                f"{self.where} refused the credentials (HTTP {resp.status_code} to GET {path}); "
-                f"set a valid {var}_TOKEN or {var}_USERNAME and {var}_PASSWORD")
-        if resp.status_code >= 400:
-            raise SourceUnavailableError(f"{self.where} answered HTTP {resp.status_code} to GET {path}")
-        try:
-            return resp.json()
-        except ValueError:
-            raise SourceUnavailableError(f"{self.where} answered GET {path} with a body that is not JSON; "
-                                         f"is {var}_URL the {_NAMES[self.system]} query API?") from None
+        refused = (lambda r: f"refused the credentials (HTTP {r.status_code} to GET {path}); "
+                             f"set a valid {var}_TOKEN or {var}_USERNAME and {var}_PASSWORD")
+        got, _ = request_json(
+            "GET", f"{self.url}{path}", params=params, headers=headers, auth=self._auth,
+            where=self.where, url_setting=f"{var}_URL", timeout=self.timeout, what=f"GET {path}",
+            not_json_hint=f"is {var}_URL the {_NAMES[self.system]} query API?",
+            status_messages={401: refused, 403: refused})
+        return got
 
     def _malformed(self, path: str, expected: str) -> SourceUnavailableError:
         return SourceUnavailableError(f"{self.where} answered GET {path} in an unexpected shape (expected {expected})")
