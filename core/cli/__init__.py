@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "fishbone": Command("core.cli.fishbone", "export an incident's fishbone and Five Whys"),
     "grafana": Command("core.cli.grafana",
                        "Grafana: Explore link for a query and range, push incident annotations, import alert history"),
+    "images": Command("core.cli.images", "compare two sets of images (folders, zips, a column of paths or bytes): resolution, JPEG quality, brightness, sharpness"),
     "lineage": Command("core.cli.lineage",
                        "dbt lineage: upstream of a feature, and what changed, failed or went stale"),
     "logs": Command("core.cli.logs", "search logs and diff log templates (Lucene syntax)"),
@@ -43,5 +44,7 @@ COMMANDS: dict[str, Command] = {
     "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
     "traces": Command("core.cli.traces",
                       "distributed traces (OTLP JSON): cascade origin ranking and the service map diff"),
+    "versions": Command("core.cli.versions",
+                        "Delta table and date-partition history, two versions compared, or incident data vs the training data"),
     "triage": Command("core.cli.triage", "rank the likely root-cause classes of an incident bundle, with evidence"),
 }
