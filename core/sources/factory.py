@@ -234,3 +234,4 @@ for _scheme in ("path", "sentry"):  # Sentry event exports (a bundle's errors/) 
 register_source("traces", "path", lambda spec, config: __import__("core.sources.traces_otel", fromlist=["open_traces"]).open_traces(spec, config))  # OTLP JSON
 register_source("traces", "jaeger", lambda spec, config: __import__("core.sources.traces_api", fromlist=["x"]).open_api_traces(spec, config))  # noqa: E501 - Jaeger query API
 register_source("traces", "tempo", lambda spec, config: __import__("core.sources.traces_api", fromlist=["x"]).open_api_traces(spec, config))  # noqa: E501 - Tempo HTTP API
+register_source("data_versions", "path", lambda spec, config: __import__("core.sources.datasets_delta", fromlist=["x"]).open_versions(spec, config))  # noqa: E501 - Delta tables, dt= partitions
