@@ -215,3 +215,104 @@ def analytics_frame(analytics: IncidentAnalytics) -> dict[str, pd.DataFrame]:
                              "days overdue": o.days_overdue} for o in analytics.overdue],
                            columns=["incident", "action", "owner", "due", "status", "days overdue"])
     return {"durations": durations, "recurring": recurring, "overdue": overdue}
+
+
+# ---------------------------------------------------------------- recurrence per failure pattern
+
+@dataclass(frozen=True)
+class PatternRecurrence:
+    """How often one failure pattern came back, before and after its guard rail shipped.
+
+    ``shipped`` is the earliest done time of an action item that names a guard rail (``prevents``)
+    in an incident of this pattern; None while no such item is done (then every incident counts
+    as "before"). Rates are incidents per month over the months from the pattern's first incident
+    to the ship month, and from the ship month to ``today`` (at least one month each).
+    """
+
+    pattern: str
+    incidents: tuple[str, ...]
+    guard_rails: tuple[str, ...]  # "kind:name" of the items, shipped or not
+    shipped: datetime | None
+    monthly: pd.DataFrame  # month (UTC start), count, phase ("before" | "after" the ship time; a month can have both)
+    before: int
+    after: int
+    rate_before: float
+    rate_after: float | None  # None while nothing shipped
+
+    @property
+    def sentence(self) -> str:
+        if self.shipped is None:
+            return (f"{self.pattern}: {self.before} incident(s), {self.rate_before:.2f} a month; no guard rail "
+                    "shipped yet" + (f" ({', '.join(self.guard_rails)} not done)" if self.guard_rails else ""))
+        return (f"{self.pattern}: {self.rate_before:.2f} incidents a month before {', '.join(self.guard_rails)} "
+                f"shipped on {self.shipped:%Y-%m-%d}, {self.rate_after:.2f} a month after "
+                f"({self.before} before, {self.after} after)")
+
+
+def _months_between(start: pd.Timestamp, end: pd.Timestamp) -> int:
+    return max(1, (end.year - start.year) * 12 + end.month - start.month + 1)
+
+
+def recurrence_by_pattern(signatures: Iterable, guard_rails: Iterable = (), *,
+                          today: date | None = None) -> list[PatternRecurrence]:
+    """Incidents per month of each failure pattern, before and after its guard rail shipped.
+
+    Args:
+        signatures: :class:`core.analysis.similar.IncidentSignature` of every incident; those
+            without a root-cause class have no pattern and are left out.
+        guard_rails: :class:`core.store.action_items.GuardRailLink` of every incident.
+        today: the end of the "after" period (default: now, UTC).
+
+    Returns:
+        One entry per pattern, most incidents first.
+    """
+    from core.analysis.similar import pattern_of
+
+    end = pd.Timestamp(today or datetime.now(timezone.utc).date()).tz_localize(None)
+    by_pattern: dict[str, list] = defaultdict(list)
+    for sig in signatures:
+        p = pattern_of(sig)
+        if p is not None and sig.started is not None:
+            by_pattern[p].append(sig)
+    pattern_of_incident = {s.incident_id: p for p, sigs in by_pattern.items() for s in sigs}
+    rails: dict[str, list] = defaultdict(list)
+    for link in guard_rails:
+        if link.incident_id in pattern_of_incident:
+            rails[pattern_of_incident[link.incident_id]].append(link)
+    out = []
+    for pattern, sigs in by_pattern.items():
+        links = rails.get(pattern, [])
+        done = [l.done_at for l in links if l.shipped]
+        shipped = min(done) if done else None
+        starts = pd.to_datetime([s.started for s in sigs], utc=True).tz_localize(None)
+        cut = pd.Timestamp(shipped).tz_convert("UTC").tz_localize(None) if shipped is not None else None
+        phase = ["after" if cut is not None and t >= cut else "before" for t in starts]
+        frame = (pd.DataFrame({"month": starts.to_period("M").start_time, "phase": phase}).assign(count=1)
+                 .groupby(["month", "phase"], as_index=False)["count"].sum())
+        frame["month"] = frame["month"].dt.tz_localize("UTC")
+        frame = frame[["month", "count", "phase"]]
+        after = phase.count("after")
+        before = len(phase) - after
+        if cut is not None:
+            rate_before = before / _months_between(starts.min(), cut) if before else 0.0
+            rate_after = after / _months_between(cut, max(end, cut))
+        else:
+            rate_before = before / _months_between(starts.min(), max(end, starts.max()))
+            rate_after = None
+        out.append(PatternRecurrence(
+            pattern=pattern, incidents=tuple(s.incident_id for s in sorted(sigs, key=lambda s: s.started)),
+            guard_rails=tuple(dict.fromkeys(l.prevents for l in links)), shipped=shipped,
+            monthly=frame.sort_values("month").reset_index(drop=True), before=before, after=after,
+            rate_before=rate_before, rate_after=rate_after))
+    return sorted(out, key=lambda r: (-len(r.incidents), r.pattern))
+
+
+def recurrence_frame(recurrence: Iterable[PatternRecurrence]) -> pd.DataFrame:
+    """One row per pattern for display and export."""
+    rows = [{"pattern": r.pattern, "incidents": len(r.incidents), "guard rail": ", ".join(r.guard_rails) or "—",
+             "shipped": r.shipped.strftime("%Y-%m-%d") if r.shipped else "not yet", "before": r.before,
+             "after": r.after if r.shipped else None, "per month before": round(r.rate_before, 2),
+             "per month after": round(r.rate_after, 2) if r.rate_after is not None else None}
+            for r in recurrence]
+    return pd.DataFrame(rows, columns=["pattern", "incidents", "guard rail", "shipped", "before", "after",
+                                       "per month before", "per month after"])
