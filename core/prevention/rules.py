@@ -184,6 +184,7 @@ class RuleSet:
     rules: tuple[AlertRule, ...]
     templates: tuple[Template, ...]
     notes: tuple[str, ...] = ()
+    team: str = ""
 
     @property
     def group(self) -> str:
@@ -257,7 +258,7 @@ class SeriesTooShort(InvalidInputError):
 
 def build_rule(guard: Guard, series: SeriesData, *, baseline: tuple[datetime, datetime], onset: datetime,
                direction: str | None = None, incident: str = "", service: str = "",
-               cause: RootCause | None = None) -> AlertRule:
+               cause: RootCause | None = None, team: str = "") -> AlertRule:
     """The rule of ``guard`` on ``series``: the window and threshold that fire earliest on the incident.
 
     Raises:
@@ -297,6 +298,8 @@ def build_rule(guard: Guard, series: SeriesData, *, baseline: tuple[datetime, da
                    f"{'' if direction != SHIFT else ' from its median'}; threshold = that extreme "
                    f"with a {int(MARGIN * 100)}% margin.")
     labels = {"severity": "page", "guard": guard.kind}
+    if team:
+        labels["team"] = team
     if service:
         labels["service"] = service
     if cause is not None:
@@ -307,6 +310,16 @@ def build_rule(guard: Guard, series: SeriesData, *, baseline: tuple[datetime, da
                      expr=_expr(prom, w, direction, thr, center), labels=labels,
                      annotations={"summary": summary, "description": description},
                      baseline_extreme=ext, baseline_extreme_at=ext_at, fires_at=fires, series=series, note=note)
+
+
+def team_of(bundle: Any) -> str:
+    """The ``team`` label of the rules: the bundle's ``team``, else its service, else its id (a placeholder to rename)."""
+    return prom_label_value(str(bundle.manifest.get("team") or bundle.service or bundle.id))
+
+
+def prom_label_value(text: str) -> str:
+    """A label value safe in amtool matchers and receiver names: ``[A-Za-z0-9_.-]``, others as ``-``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text.strip()).strip("-") or "team"
 
 
 def guards_for(cause: RootCause) -> list[Guard]:
@@ -335,6 +348,7 @@ def _template(guard: Guard, missing: str, cause: RootCause) -> Template:
 def generate_rules(bundle: Any, cause: RootCause | str, onset: datetime) -> RuleSet:
     """The guard-rail rules of ``bundle`` for root cause ``cause``, the incident starting at ``onset``."""
     cause = RootCause(cause)
+    team = team_of(bundle)
     window = bundle.window
     if bundle.baseline is not None:
         b0, b1 = bundle.baseline.start, bundle.baseline.end
@@ -364,7 +378,7 @@ def generate_rules(bundle: Any, cause: RootCause | str, onset: datetime) -> Rule
             direction = BELOW if bundle.kpi_direction == "higher_is_better" else ABOVE
         try:
             rule = build_rule(g, series, baseline=(b0, b1), onset=onset, direction=direction,
-                              incident=bundle.id, service=bundle.service, cause=cause)
+                              incident=bundle.id, service=bundle.service, cause=cause, team=team)
         except SeriesTooShort as exc:
             templates.append(_template(g, str(exc), cause))
             notes.append(str(exc))
@@ -374,7 +388,7 @@ def generate_rules(bundle: Any, cause: RootCause | str, onset: datetime) -> Rule
         seen.add(rule.alert)
         rules.append(rule)
     return RuleSet(incident=bundle.id, service=bundle.service, cause=cause, onset=onset, origin=origin, end=end,
-                   baseline_end=b1, rules=tuple(rules), templates=tuple(templates), notes=tuple(notes))
+                   baseline_end=b1, rules=tuple(rules), templates=tuple(templates), notes=tuple(notes), team=team)
 
 
 def rules_yaml(ruleset: RuleSet) -> str:
