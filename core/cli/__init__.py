@@ -41,7 +41,11 @@ COMMANDS: dict[str, Command] = {
                        "write Prometheus guard rails and a circuit breaker from an incident's root cause, proven with promtool"),
     "quality": Command("core.cli.quality",
                        "list the failing Great Expectations data checks of a bundle, GX project or results folder"),
+    "runbook": Command("core.cli.runbook",
+                       "runbooks per failure pattern: list, show, export as Markdown, learn from an incident"),
     "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
+    "similar": Command("core.cli.similar", "past incidents most similar to one (class, service, model, features, "
+                       "checks, log templates), and why"),
     "traces": Command("core.cli.traces",
                       "distributed traces (OTLP JSON): cascade origin ranking and the service map diff"),
     "versions": Command("core.cli.versions",
