@@ -235,3 +235,5 @@ register_source("traces", "path", lambda spec, config: __import__("core.sources.
 register_source("traces", "jaeger", lambda spec, config: __import__("core.sources.traces_api", fromlist=["x"]).open_api_traces(spec, config))  # noqa: E501 - Jaeger query API
 register_source("traces", "tempo", lambda spec, config: __import__("core.sources.traces_api", fromlist=["x"]).open_api_traces(spec, config))  # noqa: E501 - Tempo HTTP API
 register_source("data_versions", "path", lambda spec, config: __import__("core.sources.datasets_delta", fromlist=["x"]).open_versions(spec, config))  # noqa: E501 - Delta tables, dt= partitions
+for _kind, _scheme in (("runs", "wandb"), ("wandb", "path"), ("wandb", "wandb"), ("wandb", "")):  # W&B run folders and API
+    register_source(_kind, _scheme, lambda spec, config: __import__("core.sources.runs_wandb", fromlist=["x"]).open_wandb(spec, config))  # noqa: E501

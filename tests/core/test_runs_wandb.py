@@ -1,0 +1,176 @@
+"""W&B runs from run folders: real offline runs made with the wandb package (WANDB_MODE=offline).
+
+The runs are made once per module in a subprocess (so no wandb state stays in the test process), in a
+temporary git repository, so the record log carries a real commit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("wandb")
+
+from core.analysis.rundiff import diff_runs  # noqa: E402
+from core.errors import InvalidInputError, NotFoundError  # noqa: E402
+from core.sources.factory import open_source  # noqa: E402
+from core.sources.runs_wandb import WandbFolderSource, read_record_file, run_folders  # noqa: E402
+
+SCRIPT = textwrap.dedent("""
+    import sys, wandb
+    root = sys.argv[1]
+    for name, lr, size, acc, alias in (("train-good", 0.001, 128, 0.91, "staging"),
+                                       ("train-incident", 0.01, 64, 0.78, "production")):
+        run = wandb.init(project="image-classifier", dir=root, name=name, tags=["demo"],
+                         config={"lr": lr, "input_size": size, "optimizer": {"name": "adam", "beta1": 0.9}})
+        for epoch in range(3):
+            run.log({"epoch": epoch, "val_accuracy": acc - 0.05 * (2 - epoch)})
+        run.summary["test_accuracy"] = acc
+        data = wandb.Artifact("train-images", type="dataset")
+        data.add_file(f"{root}/data-{size}.txt")
+        run.log_artifact(data)  # use_artifact needs a server; offline runs log the data they saw
+        model = wandb.Artifact("product-classifier", type="model", metadata={"input_size": size})
+        model.add_file(f"{root}/model-{name}.bin")
+        run.log_artifact(model, aliases=[alias])
+        run.finish()
+""")
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wandb")
+    for name in ("train-good", "train-incident"):
+        (root / f"model-{name}.bin").write_bytes(name.encode() * 50)
+    for size in (128, 64):
+        (root / f"data-{size}.txt").write_text(f"images at {size} px\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "-c", "user.email=a@b.c", "-c", "user.name=t", "commit", "-q",
+                    "--allow-empty", "-m", "train"], check=True)
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(root),
+           "WANDB_CONFIG_DIR": str(root / ".config"), "WANDB_CACHE_DIR": str(root / ".cache"),
+           "WANDB_DATA_DIR": str(root / ".data")}
+    env.pop("WANDB_API_KEY", None)
+    subprocess.run([sys.executable, "-c", SCRIPT, str(root)], cwd=root, env=env, check=True, timeout=180)
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    return root, commit
+
+
+def test_offline_runs_are_read_with_config_summary_history_and_commit(runs_dir):
+    root, commit = runs_dir
+    folders = run_folders(root)
+    assert len(folders) == 2 and all(f.name.startswith("offline-run-") for f in folders)
+    source = WandbFolderSource(root)
+    by_name = {r.name: r for r in source.runs()}
+    good = by_name["train-good"]
+    assert good.state == "finished" and good.project == "image-classifier"
+    assert good.config["lr"] == 0.001 and good.config["optimizer"]["name"] == "adam"
+    assert good.summary["test_accuracy"] == pytest.approx(0.91)
+    assert good.git_commit == commit
+    hist = source.history(good.run_id)
+    assert list(hist["epoch"]) == [0, 1, 2]
+    assert hist["val_accuracy"].iloc[-1] == pytest.approx(0.91)
+    record = source.get_run(good.run_id)
+    assert record.params["optimizer.name"] == "adam" and record.params["lr"] == "0.001"
+    assert record.metrics["test_accuracy"] == pytest.approx(0.91)
+    assert record.tags["mlflow.source.git.commit"] == commit
+    assert [d.name for d in record.datasets] == ["train-images"]
+    assert [a.path for a in record.artifacts] == ["product-classifier/model-train-good.bin"]
+
+
+def test_the_same_diff_as_mlflow_last_good_vs_incident(runs_dir):
+    root, _ = runs_dir
+    source = open_source("runs", f"wandb:{root}")
+    hist = source.registry_history("product-classifier")
+    assert [v.version for v in hist.versions] == [0, 1]
+    assert hist.aliases["production"] == 1 and hist.aliases["staging"] == 0 and hist.aliases["latest"] == 1
+    diff = diff_runs(source.get_run(hist.version(0).run_id), source.get_run(hist.version(1).run_id))
+    changed = {p.key: (p.a, p.b) for p in diff.changed_params}
+    assert changed == {"lr": ("0.001", "0.01"), "input_size": ("128", "64")}
+    assert {m.key for m in diff.changed_metrics} >= {"test_accuracy", "val_accuracy"}
+    assert [d.name for d in diff.changed_datasets] == ["train-images"]  # another digest of the data
+    assert diff.code_change is None  # both runs from the same commit
+
+
+def test_runs_and_model_versions_become_timeline_events(runs_dir):
+    root, _ = runs_dir
+    events = open_source("wandb", root).events()
+    kinds = sorted(e["kind"] for e in events)
+    assert kinds == ["annotation", "annotation", "model_version", "model_version"]
+    titles = [e["title"] for e in events if e["kind"] == "model_version"]
+    assert any("product-classifier v1 logged in W&B" in t and "production" in t for t in titles)
+
+
+def test_search_runs_and_models(runs_dir):
+    root, _ = runs_dir
+    source = WandbFolderSource(root / "wandb")
+    table = source.search_runs(params=["lr"], metrics=["test_accuracy"])
+    assert list(table["name"]) == ["train-incident", "train-good"]  # newest first
+    assert source.list_models() == ["product-classifier"]
+    with pytest.raises(NotFoundError, match="no W&B model artifact named 'nope'"):
+        source.registry_history("nope")
+    with pytest.raises(NotFoundError, match="W&B run 'zzz' not found"):
+        source.get_run("zzz")
+
+
+def test_an_unfinished_record_log_keeps_what_was_written(runs_dir, tmp_path):
+    root, _ = runs_dir
+    folder = run_folders(root)[0]
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy)
+    log = next(copy.glob("run-*.wandb"))
+    data = log.read_bytes()
+    log.write_bytes(data[: len(data) // 2 + 3])  # cut inside a record, as a crashed run leaves it
+    run = read_record_file(log)
+    assert run.config["lr"] in (0.001, 0.01)
+    assert run.state == "running"  # no exit record
+    assert len(run.warnings) == 1 and ("left out" in run.warnings[0] or "middle of a record" in run.warnings[0])
+
+
+def test_other_layouts_are_refused_with_the_expected_layout(tmp_path):
+    (tmp_path / "mlruns").mkdir()
+    with pytest.raises(InvalidInputError, match="holds no W&B run; give a W&B run folder"):
+        open_source("runs", f"wandb:{tmp_path}")
+    bogus = tmp_path / "offline-run-x" / "run-x.wandb"
+    bogus.parent.mkdir()
+    bogus.write_bytes(b"not a record log")
+    with pytest.raises(InvalidInputError, match="does not start with ':W&B'"):
+        WandbFolderSource(bogus.parent)
+    with pytest.raises(InvalidInputError, match="not found"):
+        open_source("runs", f"wandb:{tmp_path / 'missing'}")
+
+
+def test_an_exported_run_folder_needs_no_record_log(tmp_path):
+    files = tmp_path / "run-abc123" / "files"
+    files.mkdir(parents=True)
+    (files / "config.yaml").write_text("wandb_version: 1\nlr:\n  desc: null\n  value: 0.003\n")
+    (files / "wandb-summary.json").write_text('{"accuracy": 0.8, "_runtime": 60}')
+    (files / "wandb-metadata.json").write_text('{"startedAt": "2026-02-01T10:00:00Z", "git": {"commit": "abc"}}')
+    (files / "wandb-history.jsonl").write_text('{"_step": 0, "loss": 1.0}\n{"_step": 1, "loss": 0.5}\n')
+    source = WandbFolderSource(tmp_path)
+    rec = source.get_run("abc123")
+    assert rec.params == {"lr": "0.003"} and rec.metrics == {"accuracy": 0.8}
+    assert rec.tags["mlflow.source.git.commit"] == "abc"
+    assert rec.end_time.isoformat() == "2026-02-01T10:01:00+00:00"
+    assert list(source.history("abc123")["loss"]) == [1.0, 0.5]
+    (files / "wandb-summary.json").write_text("{broken")
+    with pytest.raises(InvalidInputError, match="wandb-summary.json: not valid JSON"):
+        WandbFolderSource(tmp_path)
+
+
+def test_the_api_needs_a_key_and_a_project(monkeypatch):
+    from core.config import load_settings
+
+    with pytest.raises(InvalidInputError, match="WANDB_API_KEY is not set"):
+        open_source("runs", "wandb", settings=load_settings(environ={}))
+    with pytest.raises(InvalidInputError, match="WANDB_ENTITY and WANDB_PROJECT"):
+        open_source("runs", "wandb", settings=load_settings(environ={"WANDB_API_KEY": "k" * 40}))
+    src = open_source("runs", "wandb", settings=load_settings(environ={
+        "WANDB_API_KEY": "secret-key-123", "WANDB_ENTITY": "team", "WANDB_PROJECT": "p"}))
+    assert "secret-key-123" not in repr(src) and "team/p" in src.display_uri
