@@ -156,3 +156,68 @@ def test_cli_history_compare_and_exit_codes(delta, partitions):
     assert bad.returncode == 2 and "no version 12" in bad.stderr and "Traceback" not in bad.stderr
     half = _cli(delta, "--a", "0")
     assert half.returncode == 2 and "both --a and --b" in half.stderr
+
+
+# ---------------------------------------------------------------- triage and bundle import
+
+def _bundle_with_delta(path: Path, delta: Path | None) -> Path:
+    """A KPI that drops at 13:00 (when the overwrite retyped a column), and the table under datasets/."""
+    import shutil
+
+    from core.bundle import write_bundle
+
+    times = pd.date_range(T0 - timedelta(hours=6), T0 + timedelta(hours=12), freq="5min", inclusive="left")
+    rng = np.random.default_rng(5)
+    values = np.where(times < T0 + timedelta(hours=5), 0.9, 0.6) + rng.normal(0, 0.005, len(times))
+    manifest = {
+        "id": "delta-incident", "title": "Fraud model degraded", "service": "payments",
+        "kpi": {"metric": "kpi", "direction": "higher_is_better"},
+        "window": {"start": (T0 + timedelta(hours=2)).isoformat(), "end": (T0 + timedelta(hours=12)).isoformat()},
+        "baseline": {"start": (T0 - timedelta(hours=6)).isoformat(), "end": (T0 + timedelta(hours=2)).isoformat()},
+        "datasets": {"features": {"file": "datasets/f.csv"}},
+    }
+    out = write_bundle(path, manifest, metrics={"kpi": pd.DataFrame({"timestamp": times, "value": values})},
+                       datasets={"f.csv": pd.DataFrame({"amount": [1.0, 2.0]})})
+    if delta is not None:
+        shutil.copytree(delta, out / "datasets" / "transactions")
+    return out
+
+
+def test_triage_reads_the_schema_change_of_the_bundles_delta_table(delta, tmp_path):
+    from core.bundle import read_bundle
+    from core.triage import triage_bundle
+
+    path = _bundle_with_delta(tmp_path / "b", delta)
+    assert not [p for p in __import__("core.bundle", fromlist=["x"]).validate_bundle(path)]
+    result = triage_bundle(read_bundle(path))
+    step = next(s for s in result.steps if s.name == "versions")
+    assert step.status == "ok" and "transactions v2" in step.summary
+    schema = next(h for h in result.hypotheses if h.root_cause.value == "schema_change")
+    sig = next(s for s in schema.signals if s.rule == "version_schema_change")
+    assert sig.strength == 1.0 and "clicks: long → string" in sig.evidence.detail
+
+
+def test_without_versioned_tables_the_step_is_not_used_and_costs_nothing(tmp_path):
+    import core.triage as tr
+    from core.triage import triage_bundle
+    from core.triage.steps.versions import VersionsStep
+
+    path = _bundle_with_delta(tmp_path / "b", None)
+    with_step = triage_bundle(path)
+    step = next(s for s in with_step.not_configured if s.name == "versions")
+    assert "no Delta table" in step.summary
+    tr.unregister("versions")
+    try:
+        without = triage_bundle(path)
+    finally:
+        tr.register(VersionsStep())
+    assert [h.confidence for h in with_step.hypotheses] == [h.confidence for h in without.hypotheses]
+
+
+def test_bundle_import_puts_schema_changes_and_overwrites_on_the_timeline(delta, tmp_path, sqlite_store):
+    from core.flows.import_bundle import import_bundle
+    from core.store.timeline import list_events
+
+    iid = import_bundle(sqlite_store, _bundle_with_delta(tmp_path / "b", delta))
+    titles = [e.title for e in list_events(sqlite_store, iid) if e.source == "Delta table transactions"]
+    assert len(titles) == 2 and "version 2: schema changed" in titles[0] and "overwritten" in titles[0]

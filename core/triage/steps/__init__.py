@@ -8,6 +8,7 @@ from core.triage.registry import register
 from core.triage.steps.changes import ChangesStep
 from core.triage.steps.data import DataStep
 from core.triage.steps.errors import ErrorsStep
+from core.triage.steps.images import ImagesStep
 from core.triage.steps.lineage import LineageStep
 from core.triage.steps.logs import LogsStep
 from core.triage.steps.metrics import MetricsStep
@@ -15,6 +16,7 @@ from core.triage.steps.model_registry import RegistryStep
 from core.triage.steps.non_finite import NonFiniteStep
 from core.triage.steps.quality import QualityStep
 from core.triage.steps.traces import TracesStep
+from core.triage.steps.versions import VersionsStep
 
 register(ChangesStep())
 register(DataStep())
@@ -26,3 +28,5 @@ register(QualityStep())
 register(LineageStep())
 register(TracesStep())
 register(ErrorsStep())
+register(ImagesStep())
+register(VersionsStep())
