@@ -1,6 +1,6 @@
 """Seeded, deterministic demo incidents, written as incident bundles.
 
-``generate_demo_bundles`` writes the three demo bundles; ``ensure_demo_incidents``
+``generate_demo_bundles`` writes the demo bundles; ``ensure_demo_incidents``
 writes them under the workbench home on first start and imports them into the
 store. The same generators feed the tests.
 """
@@ -12,12 +12,13 @@ import shutil
 import uuid
 from pathlib import Path
 
-from core.demo import ctr_drop, fraud_stale, schema_change
+from core.demo import ctr_drop, fraud_stale, images_demo, schema_change
 
 GENERATORS = {
     schema_change.ID: schema_change.build,
     ctr_drop.ID: ctr_drop.build,
     fraud_stale.ID: fraud_stale.build,
+    images_demo.ID: images_demo.build,
 }
 DEMO_IDS = tuple(GENERATORS)
 # Bump when a generator changes, so stored demo bundles are rebuilt.
@@ -71,6 +72,7 @@ DEMO_TITLES = {
     schema_change.ID: "schema change",
     ctr_drop.ID: "CTR drop",
     fraud_stale.ID: "fraud stale features",
+    images_demo.ID: "downscaled images",
 }
 """Short names of the demos, for progress messages."""
 
@@ -110,8 +112,8 @@ def ensure_demo_incidents(store, bundles: dict[str, Path] | None = None, *, regi
     second import of a demo a no-op. Returns the demo ids.
 
     ``progress(step, done, total)``, when given, is called as the work goes: ``step`` is a
-    sentence such as "Building demo 2 of 3: schema change — importing events…", ``done`` and
-    ``total`` count the demos in the store (``total`` is 3).
+    sentence such as "Building demo 2 of 4: schema change — importing events…", ``done`` and
+    ``total`` count the demos in the store (``total`` is the number of demos).
     """
     from core.demo.fishbones import demo_fishbone_spec, seed_fishbone
     from core.store import workbench_home

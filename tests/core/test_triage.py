@@ -26,7 +26,7 @@ from core.triage import triage_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {"demo-schema-change": "schema_change", "demo-ctr-drop": "code_regression",
-            "demo-fraud-stale": "stale_data"}
+            "demo-fraud-stale": "stale_data", "demo-image-downscale": "schema_change"}
 
 
 @pytest.fixture(scope="module")
