@@ -1,6 +1,6 @@
 """Plotly figures of the Metrics page: the KPI with its onset, and segment small multiples.
 
-* :func:`kpi_figure` draws the analysed series (WebGL), the fitted level
+* :func:`kpi_figure` draws the analysed series (SVG, thinned past 5,000 points: :mod:`core.viz.lines`), the fitted level
   (with the daily profile put back), the main onset as a shaded band from the
   start of the change to the new level, the levels before and after as dashed
   lines, the other change points as thin lines, and the incident's milestones
@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.changepoint import OnsetResult, SegmentBreakdown
+from core.viz.lines import line_trace
 
 COLORS = {"series": "#4C78A8", "fitted": "#F58518", "bad": "#D62728", "good": "#2CA02C",
           "neutral": "#7F7F7F", "milestone": "#9467BD"}
@@ -63,10 +64,10 @@ def kpi_figure(
     """
     grid = result.grid
     fig = go.Figure()
-    fig.add_trace(go.Scattergl(x=grid["timestamp"], y=grid["value"], mode="lines", name=result.metric,
-                               line={"color": COLORS["series"], "width": 1}, opacity=0.8))
-    fig.add_trace(go.Scattergl(x=grid["timestamp"], y=grid["fitted"], mode="lines", name="fitted level",
-                               line={"color": COLORS["fitted"], "width": 2}))
+    fig.add_trace(line_trace(grid["timestamp"], grid["value"], name=result.metric,
+                       line={"color": COLORS["series"], "width": 1}, opacity=0.8))
+    fig.add_trace(line_trace(grid["timestamp"], grid["fitted"], name="fitted level",
+                       line={"color": COLORS["fitted"], "width": 2}))
     for cp in result.change_points:
         if cp is result.onset:
             continue
@@ -131,8 +132,8 @@ def segments_figure(
             part = part.set_index("timestamp")["value"].resample(rule).mean().dropna().reset_index()
         r, c = i // cols + 1, i % cols + 1
         color = COLORS["series"] if s.moved else COLORS["neutral"]
-        fig.add_trace(go.Scattergl(x=part["timestamp"], y=part["value"], mode="lines", name=s.segment,
-                                   line={"color": color, "width": 1}, opacity=0.7, showlegend=False),
+        fig.add_trace(line_trace(part["timestamp"], part["value"], name=s.segment,
+                           line={"color": color, "width": 1}, opacity=0.7, showlegend=False),
                       row=r, col=c)
         if breakdown.before_start is not None:
             level_color = COLORS[s.effect] if s.moved else COLORS["neutral"]

@@ -2,8 +2,9 @@
 
 Built for a war-room screen and for 50,000 events:
 
-* one WebGL trace (``scattergl``) per lane for points and one per lane for spans,
-  never one trace per event;
+* one trace per lane for points and one per lane for spans, never one trace per
+  event; SVG, not WebGL, up to 1,000 points per trace (see :mod:`core.viz.lines`); a KPI longer than
+  :data:`core.viz.lines.MAX_LINE_POINTS` is thinned for the view;
 * a lane with more than ``max_points_per_lane`` events is drawn as counts per
   time bin (marker size and colour by count, hover tells the count), so a
   dense lane stays readable and the figure stays small;
@@ -28,6 +29,7 @@ from plotly.subplots import make_subplots
 
 from core.errors import InvalidInputError
 from core.models import DURATIONS, EventKind, Milestone, TimelineEvent, format_duration
+from core.viz.lines import line_trace, marker_trace_type
 
 MAX_POINTS_PER_LANE = 2_000
 DEFAULT_BINS = 200
@@ -176,8 +178,7 @@ def build_timeline_figure(
         k = kpi.sort_values("timestamp")
         if "labels" not in k.columns and len(k.columns) > 2:
             k = k.groupby("timestamp", as_index=False)["value"].mean()
-        trace = go.Scattergl if len(k) > 2000 else go.Scatter
-        fig.add_trace(trace(x=_local(k["timestamp"], tz), y=k["value"].to_numpy(), mode="lines", name=kpi_name,
+        fig.add_trace(line_trace(_local(k["timestamp"], tz), k["value"].to_numpy(), name=kpi_name,
                             line={"width": 1.5, "color": "#636efa"}, legendgroup="kpi",
                             hovertemplate="%{y:.4g}<extra>" + kpi_name.replace("<", "") + "</extra>"),
                       row=1, col=1)
@@ -221,12 +222,12 @@ def build_timeline_figure(
             xs[1::3] = _local(spans["end"], tz)
             xs[2::3] = np.datetime64("NaT")
             ys = np.tile(np.array([y, y, np.nan]), n)
-            fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line={"width": 10, "color": color},
-                                       opacity=0.45, name=f"{label} (span)", legendgroup=lane, showlegend=False,
-                                       hoverinfo="skip", connectgaps=False), row=lane_row, col=1)
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": 10, "color": color},
+                                     opacity=0.45, name=f"{label} (span)", legendgroup=lane, showlegend=False,
+                                     hoverinfo="skip", connectgaps=False), row=lane_row, col=1)
         is_hi = sub["id"].isin(highlight_set).to_numpy() if highlight_set else np.zeros(len(sub), bool)
         sizes = np.where(is_hi, 18, 11)
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(marker_trace_type(len(sub))(
             x=_local(sub["timestamp"], tz), y=np.full(len(sub), y), mode="markers", name=name, legendgroup=lane,
             marker={"size": sizes, "color": color, "line": {"width": np.where(is_hi, 2, 0.5), "color": "#222"},
                     "symbol": "diamond"},
@@ -285,7 +286,7 @@ def _add_counts(fig: go.Figure, sub: pd.DataFrame, label: str, y: int, name: str
     c = counts[keep]
     width = format_duration(timedelta(microseconds=(b - a) / bins / 1000))
     size = 6 + 22 * np.sqrt(c / c.max()) if len(c) else []
-    fig.add_trace(go.Scattergl(
+    fig.add_trace(go.Scatter(
         x=_local(pd.Series(centers), tz), y=np.full(len(c), y), mode="markers",
         name=f"{name} (counts per {width})", legendgroup=label,
         marker={"size": size, "color": c, "colorscale": "Oranges", "symbol": "square",

@@ -87,7 +87,7 @@ def main() -> None:
     naive_t, naive_js = measure(lambda: naive_timeline_figure(df))
     fig = build_timeline_figure(df)
     rows = [
-        ("workbench (WebGL lanes, dense lanes binned)", ours_t, ours_js, len(fig.data)),
+        ("workbench (one trace per lane, dense lanes binned)", ours_t, ours_js, len(fig.data)),
         ("workbench, every event a point (no binning)", points_t, points_js,
          len(build_timeline_figure(df, max_points_per_lane=n + 1).data)),
         ("naive (one SVG trace per event)", naive_t, naive_js, n),
