@@ -9,7 +9,6 @@ from core.triage.steps.changes import ChangesStep
 from core.triage.steps.data import DataStep
 from core.triage.steps.errors import ErrorsStep
 from core.triage.steps.images import ImagesStep
-from core.triage.steps.images import ImagesStep
 from core.triage.steps.lineage import LineageStep
 from core.triage.steps.logs import LogsStep
 from core.triage.steps.metrics import MetricsStep
@@ -29,6 +28,5 @@ register(QualityStep())
 register(LineageStep())
 register(TracesStep())
 register(ErrorsStep())
-register(ImagesStep())
 register(ImagesStep())
 register(VersionsStep())
