@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+# feast pins pandas<3: its own venv beside the app's packages (README, "Feature store")
+[ -x .venv/feast/bin/feast ] || { python3 -m venv --system-site-packages .venv/feast && .venv/feast/bin/pip install --quiet --disable-pip-version-check -r requirements-feast.txt; }
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)

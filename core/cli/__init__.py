@@ -26,6 +26,8 @@ COMMANDS: dict[str, Command] = {
     "drift": Command("core.cli.drift", "schema diff and drift between two files, or one file split at a time"),
     "errors": Command("core.cli.errors",
                       "Sentry issues, releases and findings from a bundle, an event export or the Sentry API"),
+    "features": Command("core.cli.features",
+                        "Feast feature views, sources and TTLs, materialisation freshness, and values at two times compared"),
     "fishbone": Command("core.cli.fishbone", "export an incident's fishbone and Five Whys"),
     "grafana": Command("core.cli.grafana",
                        "Grafana: Explore link for a query and range, push incident annotations, import alert history"),

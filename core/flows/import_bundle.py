@@ -158,7 +158,8 @@ def _event_rows(path: Path, incident_id: str, author: str, milestones: dict[str,
 
 #: Folders of a bundle whose sources give timeline events at import: (source kind, folder). Each source
 #: opened by :func:`core.sources.factory.open_source` has ``events()`` in the ``events.jsonl`` shape.
-EVENT_SOURCES = (("quality", "quality"), ("lineage", "dbt"), ("errors", "errors"), ("data_versions", "datasets"), ("wandb", "wandb"))
+EVENT_SOURCES = (("quality", "quality"), ("lineage", "dbt"), ("errors", "errors"), ("data_versions", "datasets"), ("wandb", "wandb"),
+                 ("features", "features"))
 
 
 def _when(value: Any) -> datetime:

@@ -237,3 +237,4 @@ register_source("traces", "tempo", lambda spec, config: __import__("core.sources
 register_source("data_versions", "path", lambda spec, config: __import__("core.sources.datasets_delta", fromlist=["x"]).open_versions(spec, config))  # noqa: E501 - Delta tables, dt= partitions
 for _kind, _scheme in (("runs", "wandb"), ("wandb", "path"), ("wandb", "wandb"), ("wandb", "")):  # W&B run folders and API
     register_source(_kind, _scheme, lambda spec, config: __import__("core.sources.runs_wandb", fromlist=["x"]).open_wandb(spec, config))  # noqa: E501
+register_source("features", "path", lambda spec, config: __import__("core.sources.features_feast", fromlist=["x"]).open_features(spec, config))  # noqa: E501 - Feast repo or snapshot

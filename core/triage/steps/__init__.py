@@ -9,6 +9,7 @@ from core.triage.steps.changes import ChangesStep
 from core.triage.steps.data import DataStep
 from core.triage.steps.errors import ErrorsStep
 from core.triage.steps.images import ImagesStep
+from core.triage.steps.features import FeaturesStep
 from core.triage.steps.lineage import LineageStep
 from core.triage.steps.logs import LogsStep
 from core.triage.steps.metrics import MetricsStep
@@ -30,3 +31,4 @@ register(TracesStep())
 register(ErrorsStep())
 register(ImagesStep())
 register(VersionsStep())
+register(FeaturesStep())
