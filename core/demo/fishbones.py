@@ -141,7 +141,8 @@ _FRAUD_STALE = {
     ],
 }
 
-DEMO_SPECS = {"demo-schema-change": _SCHEMA_CHANGE, "demo-ctr-drop": _CTR_DROP, "demo-fraud-stale": _FRAUD_STALE}
+DEMO_SPECS = {"demo-schema-change": _SCHEMA_CHANGE, "demo-ctr-drop": _CTR_DROP, "demo-fraud-stale": _FRAUD_STALE,
+              "demo-image-downscale": __import__("core.demo.images_demo", fromlist=["FISHBONE"]).FISHBONE}
 
 
 def demo_fishbone_spec(incident_id: str) -> dict[str, Any]:

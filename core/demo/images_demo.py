@@ -204,3 +204,40 @@ def timing() -> dict[str, object]:
     """The demo's key times (for tests and docs)."""
     return {"deploy": DEPLOY, "onset": ONSET, "window": WINDOW, "lead": ONSET - DEPLOY,
             "baseline": BASELINE, "grace": timedelta(minutes=5)}
+
+
+#: The demo's pre-drawn fishbone (registered in core/demo/fishbones.py).
+FISHBONE = {
+    "problem": "Product classifier top-1 accuracy fell from 0.91 to 0.74 after uploads were resized",
+    "causes": [
+        {"category": "Data", "text": "Images reach the model at 64×64, JPEG quality 55, instead of 128×128, quality 92",
+         "status": "confirmed", "events": ["image-gateway 3.2.0"],
+         "notes": "The Images panel shows the resolution halved and the quality estimate 92 → 55.",
+         "children": [{"text": "image-gateway 3.2.0 resizes and recompresses uploads to save bandwidth",
+                       "status": "confirmed"}]},
+        {"category": "Features & pipeline", "text": "No contract on image size and encoding between gateway and model",
+         "status": "confirmed"},
+        {"category": "Model", "text": "Model trained only on 128×128 photos (W&B run train-v2)", "status": "suspected",
+         "notes": "No augmentation with downscaled or recompressed images."},
+        {"category": "Code & config", "text": "catalog-search result page size 24 → 36", "status": "ruled_out",
+         "events": ["page size"], "notes": "A day earlier; it does not touch the images."},
+        {"category": "Process & people", "text": "Gateway change not reviewed by the ML team", "status": "suspected"},
+    ],
+    "whys": [
+        {"chain": "main", "question": "Why did accuracy fall?",
+         "answer": "The model received smaller, blockier images than it was trained on.",
+         "cause": "Images reach the model at 64×64, JPEG quality 55, instead of 128×128, quality 92",
+         "then": [{"question": "Why were the images smaller?",
+                   "answer": "image-gateway 3.2.0 started resizing and recompressing every upload.",
+                   "cause": "image-gateway 3.2.0 resizes and recompresses uploads to save bandwidth",
+                   "then": [{"question": "Why did nothing stop it?",
+                             "answer": "Nothing checks the size and encoding of images reaching the model.",
+                             "cause": "No contract on image size and encoding between gateway and model"}]}]},
+    ],
+    "actions": [
+        {"text": "Serve the model the original upload; resize only the copy shown to users", "owner": "media-team",
+         "status": "done", "cause": "image-gateway 3.2.0 resizes and recompresses uploads to save bandwidth"},
+        {"text": "Alert when the median input resolution or JPEG quality moves", "owner": "ml-platform",
+         "cause": "No contract on image size and encoding between gateway and model"},
+    ],
+}
