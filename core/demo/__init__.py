@@ -22,7 +22,7 @@ GENERATORS = {
 }
 DEMO_IDS = tuple(GENERATORS)
 # Bump when a generator changes, so stored demo bundles are rebuilt.
-GENERATOR_VERSION = "4"  # 4: GX results and dbt artifacts (schema change), traces (fraud)
+GENERATOR_VERSION = "5"  # 5: a Delta table (schema change), a Feast snapshot (fraud)
 
 
 def generate_demo_bundles(target_dir: Path | str, ids: tuple[str, ...] = DEMO_IDS) -> dict[str, Path]:

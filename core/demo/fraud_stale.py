@@ -9,6 +9,7 @@ downstream transaction processor times out.
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ ONSET = t("2026-02-04T03:10")  # features older than 1 h start missing the cache
 BASELINE = (DATA_START, t("2026-02-03T12:00"))
 WINDOW = (t("2026-02-03T12:00"), DATA_END)
 DEFAULT_SCORE = 0.5
+FEATURES = Path(__file__).resolve().parent / "data" / "fraud_stale" / "features"  # scripts/make_version_artifacts.py
 
 
 def _metrics(rng: np.random.Generator, idx: pd.DatetimeIndex) -> dict[str, pd.DataFrame]:
@@ -175,4 +177,5 @@ def build(target: Path) -> Path:
                           datasets={"scored_transactions.parquet": _features(rng)}, ground_truth=truth)
     # the cascade as OpenTelemetry traces: feature store stale -> scorer on defaults -> transactions back up
     write_cascade_traces(Path(bundle) / "traces", DATA_START, DATA_END, ONSET)
+    shutil.copytree(FEATURES, Path(bundle) / "features")  # the Feast snapshot: account_features stale since 03:05
     return bundle

@@ -189,4 +189,5 @@ def build(target: Path) -> Path:
     )
     for folder in ("quality", "dbt"):
         shutil.copytree(ARTIFACTS / folder, path / folder, dirs_exist_ok=True)
+    shutil.copytree(ARTIFACTS / "delta" / "lab_results", path / "datasets" / "lab_results")  # the log as a Delta table
     return path

@@ -221,3 +221,23 @@ def test_bundle_import_puts_schema_changes_and_overwrites_on_the_timeline(delta,
     iid = import_bundle(sqlite_store, _bundle_with_delta(tmp_path / "b", delta))
     titles = [e.title for e in list_events(sqlite_store, iid) if e.source == "Delta table transactions"]
     assert len(titles) == 2 and "version 2: schema changed" in titles[0] and "overwritten" in titles[0]
+
+
+# ---------------------------------------------------------------- the schema-change demo's Delta table
+
+def test_the_schema_change_demo_carries_its_log_as_a_delta_table_with_the_change(demo_bundles):
+    from core.bundle import validate_bundle
+    from core.demo import schema_change
+    from core.triage import triage_bundle
+
+    path = demo_bundles["demo-schema-change"]
+    assert validate_bundle(path) == []
+    table = open_source("data_versions", path).table("lab_results")
+    history = table.history()
+    changed = [h for h in history if h.schema_change]
+    assert len(changed) == 1 and changed[0].at == schema_change.CHANGE and changed[0].overwrite
+    assert changed[0].schema_change.added == ("radius_mean",) and changed[0].schema_change.removed == ("mean radius",)
+    result = triage_bundle(path)
+    assert result.top.root_cause.value == "schema_change"
+    sig = next(s for s in result.top.signals if s.rule == "version_schema_change")
+    assert sig.strength == 1.0 and "lab_results" in sig.evidence.detail

@@ -234,3 +234,18 @@ def test_cli_says_how_to_install_feast_when_it_is_missing(tmp_path):
     out = _cli(repo)
     assert out.returncode == 2 and "requirements-feast.txt" in out.stderr and "Traceback" not in out.stderr
     shutil.rmtree(repo)
+
+
+def test_the_fraud_demo_carries_a_feast_snapshot_whose_account_features_went_stale(demo_bundles):
+    from core.demo import fraud_stale
+    from core.sources.factory import open_source
+    from core.triage import triage_bundle
+
+    path = demo_bundles["demo-fraud-stale"]
+    repo = open_source("features", path)
+    states = {s.view: s for s in freshness(repo, fraud_stale.DATA_END)}
+    assert states["account_features"].stale and states["account_features"].since == fraud_stale.LAST_REFRESH + timedelta(hours=1)
+    assert not states["merchant_risk"].stale
+    result = triage_bundle(path)
+    assert result.top.root_cause.value == "stale_data"
+    assert any(s.rule == "feature_view_stale" and "account_features" in s.evidence.detail for s in result.top.signals)
