@@ -1,0 +1,54 @@
+"""AppTest of the Images panel on the Distributions page."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+PAGE = "app_pages/distributions.py"
+
+
+def _panel(at):
+    return next(e for e in at.expander if e.label.startswith("Image inputs"))
+
+
+def test_the_image_demo_shows_the_encoding_change_and_the_unreadable_images(app_test):
+    at = app_test(PAGE, incident="demo-image-downscale")
+    assert not at.exception
+    panel = _panel(at)
+    errors = [e.value.replace("\\", "") for e in panel.error]  # shown as escaped Markdown
+    assert any(e.startswith("resolution halved (median 128×128 → 64×64") for e in errors), errors
+    assert any("JPEG quality 92 → 55" in e for e in errors), errors
+    metrics = {m.label: m.value for m in panel.metric}
+    assert metrics["Reference images"] == "240" and metrics["Unreadable (ref / cur)"] == "0 / 3"
+    tables = [d.value for d in panel.dataframe]
+    unreadable = next(t for t in tables if "reason" in t.columns)
+    assert len(unreadable) == 3 and set(unreadable["set"]) == {"current"}
+    measures = next(t for t in tables if "measure" in t.columns)
+    width = measures.set_index("measure").loc["width"]
+    assert width["reference median"] == "128" and width["current median"] == "64" and bool(width["drifted"])
+    shots = panel.get("image")
+    assert len(shots) == 4 and sum(len(s.proto.imgs) for s in shots) >= 12  # thumbnails, both sides, both ends
+
+
+def test_server_paths_compare_two_folders_and_bad_paths_are_errors(app_test, tmp_path):
+    rng = np.random.default_rng(0)
+    for name, side in (("a", 40), ("b", 40)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    at = app_test(PAGE, incident="demo-ctr-drop")
+    assert not at.exception
+    assert not _panel(at).proto.expanded  # no images in this incident: the panel stays closed
+    at.radio(key="images_source").set_value("Server paths").run()
+    at.text_input(key="images_path_ref").input(str(tmp_path / "a")).run()
+    at.text_input(key="images_path_cur").input(str(tmp_path / "b")).run()
+    at.button(key="images_run_paths").click().run()
+    assert not at.exception
+    panel = _panel(at)
+    assert any("Same resolution" in s.value for s in panel.success)
+    at.text_input(key="images_path_cur").input(str(tmp_path / "missing")).run()
+    at.button(key="images_run_paths").click().run()
+    assert not at.exception
+    assert any("not found" in e.value for e in _panel(at).error)
