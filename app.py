@@ -18,6 +18,7 @@ PAGES = [
     st.Page("app_pages/triage.py", title="Triage", icon=":material/troubleshoot:", url_path="triage"),
     st.Page("app_pages/lineage.py", title="Lineage", icon=":material/schema:", url_path="lineage"),
     st.Page("app_pages/traces.py", title="Traces", icon=":material/lan:", url_path="traces"),
+    st.Page("app_pages/runbooks.py", title="Runbooks", icon=":material/menu_book:", url_path="runbooks"),
     st.Page("app_pages/postmortem.py", title="Post-mortem", icon=":material/description:", url_path="postmortem"),
 ]
 

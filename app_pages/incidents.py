@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.models import ROOT_CAUSE_LABELS, RootCause, Severity, Status
 from core.store.incidents import list_incidents
-from ui import actions, bundle_import, incidents as widgets, state
+from ui import actions, bundle_import, incidents as widgets, runbooks, similar, state
 
 store = state.get_store()
 st.title("Incidents")
@@ -13,6 +13,8 @@ if state.demos_building() or state.demo_build().error:
 
 everything = list_incidents(store)
 widgets.analytics(everything)
+with st.expander("Recurrence per failure pattern, before and after its guard rail shipped"):
+    similar.recurrence(store)
 
 tab_list, tab_edit, tab_new, tab_import = st.tabs(["All incidents", "Selected incident", "New incident", "Import bundle"])
 
@@ -54,6 +56,10 @@ with tab_edit:
         widgets.editor(store, incident)
         st.divider()
         actions.section(store, incident)
+        widgets.guard_rails(store, incident)
+        st.divider()
+        runbooks.add_to_runbook(store, incident, None, key=f"incidents_add_runbook_{incident.id}")
+        similar.panel(store, incident, key="incidents")
 
 with tab_new:
     widgets.show_created()

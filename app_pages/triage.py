@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.models import iso
-from ui import prevention, progress, state
+from ui import prevention, progress, runbooks, state
 from ui import triage as tg
 
 st.title("Triage")
@@ -71,6 +71,7 @@ for h in result.hypotheses:
         head.markdown(tg.hypothesis_line(h))
         head.progress(min(max(h.score, 0.0), 1.0))
         head.text(h.explanation)
+        runbooks.hypothesis_link(actions, incident, h.root_cause)
         if h.signals and actions.button("Accept", key=f"triage_accept_{h.root_cause.value}",
                                         help="Add a suspected cause on the fishbone and a first Five Whys chain"):
             try:
@@ -107,4 +108,5 @@ with st.expander("What each step found"):
         st.markdown(f"{tg.STATUS_ICONS.get(step.status, '')} **{step.title}** ({step.status})")
         st.text(step.summary)
 
+runbooks.triage_panel(store, incident, top.root_cause if top else None, author)
 prevention.show(incident, result)

@@ -178,3 +178,39 @@ def editor(store: Store, incident: Incident) -> None:
     for col, (name, (_m, definition)) in zip(cols, DURATIONS.items()):
         col.metric(name, format_duration(durations[name]), help=definition)
     st.caption(" · ".join(f"**{n}**: {d}" for n, (_m, d) in DURATIONS.items()))
+
+
+def guard_rails(store: Store, incident: Incident) -> None:
+    """Link the incident's action items to the guard rail each implements (rule, contract or fallback)."""
+    from core.prevention.rules import GUARDS, KPI_GUARD
+    from core.store.action_items import GUARD_RAIL_KINDS, guard_rail_links, list_action_items, update_action_item
+
+    st.markdown("#### Guard rails the action items implement")
+    items = list_action_items(store, incident.id)
+    if not items:
+        st.caption("Add an action item above to link it to a guard rail.")
+        return
+    links = {link.item_id: link for link in guard_rail_links(store, incident.id)}
+    if links:
+        st.dataframe(pd.DataFrame([{"action": l.text, "prevents": l.prevents, "status": l.status.value,
+                                    "done (UTC)": _fmt_time(l.done_at) or "—"} for l in links.values()]),
+                     hide_index=True, width="stretch", key=f"incidents_guard_table_{incident.id}")
+    suggestions = [f"rule:{g.kind}" for g in (KPI_GUARD, *GUARDS)] + ["contract:schema", "fallback:circuit_breaker"]
+    with st.form(f"incidents_guard_{incident.id}"):
+        c1, c2 = st.columns([3, 2])
+        item_id = c1.selectbox("Action item", [i.id for i in items],
+                               format_func=lambda i: next(x.text for x in items if x.id == i))
+        typed = c2.text_input("Prevents (guard rail)", placeholder="rule:feature_freshness",
+                              help=f"{' / '.join(GUARD_RAIL_KINDS)}:<name>, e.g. " + ", ".join(suggestions)
+                                   + ". Empty clears the link. Its status is the action item's status; done means "
+                                     "shipped, and recurrence counts incidents before and after that time.")
+        if st.form_submit_button("Link guard rail"):
+            item = next(i for i in items if i.id == item_id)
+            try:
+                update_action_item(store, item.id, version=item.version, prevents=typed)
+                st.toast("Guard rail linked" if typed.strip() else "Guard-rail link cleared")
+                st.rerun()
+            except ConcurrentEditError as exc:
+                st.error(str(exc))
+            except WorkbenchError as exc:
+                st.error(f"Not linked: {exc}. Your text is still in the form.")

@@ -415,3 +415,38 @@ def to_markdown(runbook: Runbook, incident_id: str | None = None, *, base_url: s
     lines += ["", "## Mitigations", ""] + [f"- {_md(m)}" for m in c.mitigations] + [""]
     lines += ["## Owners", "", ", ".join(_md(o) for o in c.owners) or "none named yet", ""]
     return "\n".join(lines)
+
+
+def format_views(views: tuple[ViewLink, ...]) -> str:
+    """Links one a line as ``Label | /page?param=value`` (the editor's form; ``incident`` is added when shown)."""
+    out = []
+    for v in views:
+        href = v.href()
+        path, _, query = href.partition("?")
+        query = "&".join(p for p in query.split("&") if not p.startswith("incident="))
+        out.append(f"{v.label} | {path}{'?' + query if query else ''}")
+    return "\n".join(out)
+
+
+def parse_views(text: str) -> tuple[ViewLink, ...]:
+    """Links typed one a line as ``Label | /page?param=value`` (a repeated parameter keeps every value).
+
+    Raises:
+        InvalidInputError: a line without ``|`` or whose address is not ``/page?…``; the message quotes it.
+    """
+    from urllib.parse import parse_qs, urlsplit
+
+    out = []
+    for n, raw in enumerate((text or "").splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        label, sep, href = line.rpartition("|")
+        href = href.strip()
+        if not sep or not href.startswith("/"):
+            raise InvalidInputError(f"link line {n} ('{line[:60]}') is not 'Label | /page?param=value'; "
+                                    "for example 'Stale warnings | /logs?logs_query=stale'")
+        parts = urlsplit(href)
+        params = {k: (v[0] if len(v) == 1 else v) for k, v in parse_qs(parts.query).items() if k != "incident"}
+        out.append(ViewLink(label.strip() or href, parts.path.strip("/"), params))
+    return tuple(out)
