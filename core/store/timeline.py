@@ -101,6 +101,7 @@ def insert_event_rows(conn: Connection, rows: list[dict[str, Any]]) -> int:
     """
     if not rows:
         return 0
+    __import__("core.team.guard", fromlist=["bulk_write"]).bulk_write(conn, "timeline_events", rows)  # COPY skips the hooks
     driver = conn.dialect.driver
     if conn.dialect.name == "sqlite" and driver == "pysqlite":
         created = _sqlite_time(rows[0]["created_at"])
