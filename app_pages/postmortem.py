@@ -18,8 +18,9 @@ presenting = state.presentation_mode()
 st.caption(f"{incident.id} · {md_text(present(incident.title))} · blameless: people appear only in roles")
 pmui.show_messages()
 
+rails = pmui.guard_rails(store, incident)
 try:
-    pm = pmui.build(store, incident, mask=presenting, dark=presenting)
+    pm = pmui.build(store, incident, mask=presenting, dark=presenting, rails=rails)
 except WorkbenchError as exc:
     state.show_error(exc, "The post-mortem could not be drafted.")
     st.stop()
@@ -58,4 +59,5 @@ with export:
         st.caption("Presentation mode is on: exports mask sensitive values.")
     else:
         mask = st.toggle("Mask sensitive values (e-mails, IPs, keys, tokens, card numbers)", key="postmortem_mask")
-    pmui.export_buttons(store, incident, mask=mask)
+    pmui.export_buttons(store, incident, mask=mask, rails=rails)
+    pmui.guard_rails_panel(incident, rails)

@@ -9,8 +9,10 @@ import streamlit as st
 from core.analysis.incident_analytics import GROUPINGS, analytics_frame, analyze_incidents
 from core.errors import ConcurrentEditError, WorkbenchError
 from core.models import Incident, Milestone
+from core.report.guardrails import GuardRails, attachments, attachments_zip, from_plan, runbook_link
 from core.report.postmortem import Postmortem, Section, build_postmortem, gather_inputs
 from core.report.render import MEDIA_TYPES, export_postmortem
+from core.report.text import md_text
 from core.store import Store
 from core.store.analytics import load_analytics_inputs
 from core.store.reports import reset_section, save_section
@@ -21,9 +23,21 @@ from ui import timeline as tl
 MESSAGES = "postmortem_messages"
 
 
-def build(store: Store, incident: Incident, *, mask: bool, dark: bool, charts: bool = True) -> Postmortem:
+def guard_rails(store: Store, incident: Incident) -> GuardRails | None:
+    """The guard rails generated in this session for the incident (Triage's Prevention panel or the Export
+    tab), with the runbook link when the runbook store has one."""
+    from ui.prevention import plan_for
+
+    plan = plan_for(incident)
+    if plan is None:
+        return None
+    return from_plan(plan, runbook_link(store, plan.cause.value, incident.id))
+
+
+def build(store: Store, incident: Incident, *, mask: bool, dark: bool, charts: bool = True,
+          rails: GuardRails | None = None) -> Postmortem:
     """The post-mortem from fresh shared state; the KPI series and its onset come from cached readers."""
-    inputs = gather_inputs(store, incident.id, with_kpi=False)
+    inputs = replace(gather_inputs(store, incident.id, with_kpi=False), guard_rails=rails)
     onset = None
     if incident.bundle_path and incident.kpi_metric:
         inputs = replace(inputs, kpi=tl.load_kpi(incident.bundle_path, incident.kpi_metric))
@@ -115,12 +129,46 @@ def section_editor(store: Store, incident_id: str, section: Section) -> None:
 # ---------------------------------------------------------------- exports
 
 
-def export_buttons(store: Store, incident: Incident, *, mask: bool) -> None:
+def _generate_rails(incident: Incident) -> None:
+    from ui.prevention import generate
+
+    try:
+        generate(incident, incident.root_cause, contract=True)
+    except WorkbenchError as exc:
+        _say("error", f"**The guard rails could not be generated.** {exc}")
+
+
+def guard_rails_panel(incident: Incident, rails: GuardRails | None) -> None:
+    """The guard rails the report cites: a button to generate them, else their proofs and the attachments zip."""
+    st.subheader("Guard rails and attachments")
+    if rails is None:
+        st.caption("Generate the guard rails from the root cause (Prometheus rules checked with promtool, "
+                   "Alertmanager routes checked with amtool, the data contract and the circuit breaker, each "
+                   "proven on this incident's data): the Action items and the STAR summary then cite their "
+                   "proofs, and the files come as a zip beside the PDF. Takes a few seconds.")
+        st.button("Generate guard rails", key="postmortem_guard_rails", icon=":material/shield:",
+                  on_click=_generate_rails, args=(incident,), disabled=not incident.bundle_path,
+                  help=None if incident.bundle_path else "This incident has no bundle to take series from.")
+        return
+    if rails.headline:
+        st.success(f"The report cites {len(rails.proven)} proven guard rail(s): {md_text(rails.headline)}.")
+    for item in rails.items:
+        st.markdown(f"- {':material/check_circle:' if item.proven else ':material/pending:'} "
+                    f"**{md_text(item.name)}** — {md_text(item.proof)}")
+    if rails.runbook is None:
+        st.caption("No runbook entry is linked for this root-cause class yet.")
+    st.download_button("Attachments (zip)", attachments_zip(rails), f"{incident.id}-attachments.zip",
+                       "application/zip", key="postmortem_export_attachments", icon=":material/folder_zip:",
+                       on_click="ignore", type="primary")
+    st.caption("In the zip: " + md_text(", ".join(sorted(attachments(rails)))))
+
+
+def export_buttons(store: Store, incident: Incident, *, mask: bool, rails: GuardRails | None = None) -> None:
     """Download buttons; Markdown and HTML are built when their button is pressed; the PDF (about ten
     seconds: its charts are drawn as images) is built on request with its steps shown and a Cancel button."""
     def maker(fmt: str):
         def make() -> bytes:
-            return export_postmortem(build(store, incident, mask=mask, dark=False), fmt)
+            return export_postmortem(build(store, incident, mask=mask, dark=False, rails=rails), fmt)
         return make
 
     cols = st.columns(3)
@@ -129,12 +177,12 @@ def export_buttons(store: Store, incident: Incident, *, mask: bool) -> None:
         col.download_button(labels[fmt], maker(fmt), f"{incident.id}-postmortem.{fmt}", MEDIA_TYPES[fmt],
                             key=f"postmortem_export_{fmt}", width="stretch", on_click="ignore")
     with cols[2]:
-        _pdf_button(store, incident, mask=mask)
+        _pdf_button(store, incident, mask=mask, rails=rails)
     st.caption("Built from the current state when you press a button; the PDF takes a few seconds more "
                "(its charts are rendered as images)." + (" Sensitive values are masked." if mask else ""))
 
 
-def _pdf_button(store: Store, incident: Incident, *, mask: bool) -> None:
+def _pdf_button(store: Store, incident: Incident, *, mask: bool, rails: GuardRails | None = None) -> None:
     if cancelling.take_cancelled("postmortem_pdf"):
         st.caption("The PDF was cancelled; nothing was built.")
     if not st.button("PDF (print)", key="postmortem_export_pdf", width="stretch",
@@ -148,7 +196,8 @@ def _pdf_button(store: Store, incident: Incident, *, mask: bool) -> None:
                 st.write(message)
 
             step("Gathering the report")
-            data = export_postmortem(build(store, incident, mask=mask, dark=False), "pdf", progress=step)
+            data = export_postmortem(build(store, incident, mask=mask, dark=False, rails=rails), "pdf",
+                                     progress=step)
             box.update(label="PDF ready", state="complete", expanded=False)
     except WorkbenchError as exc:
         state.show_error(exc, "The PDF could not be built.")

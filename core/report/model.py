@@ -70,6 +70,7 @@ class PostmortemInputs:
     problem: str = ""
     kpi: pd.DataFrame | None = field(default=None, compare=False)
     edits: Mapping[str, Any] = field(default_factory=dict)  # section -> core.store.reports.ReportSection
+    guard_rails: Any = None  # core.report.guardrails.GuardRails, when generated
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Postmortem:
     evidence: tuple[Evidence, ...]
     generated_at: datetime
     masked: bool = False
+    guard_rails: Any = None  # core.report.guardrails.GuardRails: action items and attachments
 
     def section(self, key: str) -> Section:
         for s in self.sections:

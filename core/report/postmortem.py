@@ -17,7 +17,8 @@ The parts live beside this module, which assembles them and re-exports their pub
 * :mod:`core.report.blameless` — the blameless check;
 * :mod:`core.report.charts` — the timeline chart and each finding's chart (drawn by its evidence kind,
   :mod:`core.evidence`);
-* :mod:`core.report.render` — Markdown, HTML and PDF.
+* :mod:`core.report.render` — Markdown, HTML and PDF;
+* :mod:`core.report.guardrails` — the generated guard rails in the action items and STAR, and the attachments.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def build_postmortem(inputs: PostmortemInputs, *, mask: bool = False, dark: bool
         chart_list = build_charts(inputs, dark=dark, impact=impact)
     return Postmortem(incident=inc, sections=tuple(sections), charts=tuple(chart_list), star=star, impact=impact,
                       warnings=tuple(warnings), key_events=tuple(keys), evidence=inputs.evidence,
-                      generated_at=now or datetime.now(timezone.utc), masked=mask)
+                      generated_at=now or datetime.now(timezone.utc), masked=mask, guard_rails=inputs.guard_rails)
 
 
 __all__ = [

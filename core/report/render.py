@@ -220,4 +220,6 @@ def export_info(pm: Postmortem) -> dict[str, Any]:
         "evidence": len(pm.evidence), "key_events": len(pm.key_events), "masked": pm.masked,
         "warnings": [{"section": w.section, "problem": w.problem, "excerpt": w.excerpt, "suggestion": w.suggestion}
                      for w in pm.warnings],
+        "guard_rails": ([{"kind": i.kind, "name": i.name, "file": i.file or None, "proof": i.proof,
+                          "proven": i.proven} for i in pm.guard_rails.items] if pm.guard_rails is not None else None),
     }

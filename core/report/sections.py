@@ -206,6 +206,10 @@ def draft_sections(inputs: PostmortemInputs, impact: ImpactNumbers, keys: list[T
         d["action_items"] = md_table(["Action", "Owner", "Due", "Status", "Linked cause"], arows)
     else:
         d["action_items"] = "No action items yet: add them on the Fishbone page."
+    if inputs.guard_rails is not None:
+        from core.report.guardrails import action_items_markdown
+
+        d["action_items"] += "\n\n" + action_items_markdown(inputs.guard_rails)
 
     blocks = evidence_blocks(inputs.evidence)
     d["evidence"] = "\n\n".join(blocks) if blocks else \
@@ -244,6 +248,10 @@ def star_summary(inputs: PostmortemInputs, impact: ImpactNumbers) -> Star:
     if confirmed:
         shown = "; ".join(md_text(c.text) for c in confirmed[:3]) + ("; …" if len(confirmed) > 3 else "")
         act.append(f"confirmed {len(confirmed)} cause(s): {shown}")
+    if inputs.guard_rails is not None and inputs.guard_rails.proven:
+        from core.report.guardrails import star_action
+
+        act.append(md_text(star_action(inputs.guard_rails)))
     if not act:
         action = "Investigation is under way; no cause confirmed yet."
     else:
@@ -256,5 +264,8 @@ def star_summary(inputs: PostmortemInputs, impact: ImpactNumbers) -> Star:
         res.append(f"resolved after {format_duration(durs['TTR'])}")
     open_items = sum(a.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS) for a in inputs.actions)
     res.append(f"{len(inputs.actions)} action item(s), {open_items} still open")
+    if inputs.guard_rails is not None and inputs.guard_rails.proven:
+        res.append(f"{len(inputs.guard_rails.proven)} guard rail(s) ready to deploy"
+                   + (f" ({md_text(inputs.guard_rails.headline)})" if inputs.guard_rails.headline else ""))
     result = (res[0][0].upper() + "; ".join(res)[1:] + ".") if res else "Not resolved yet."
     return Star(situation=situation, task=task, action=action, result=result)
