@@ -40,7 +40,7 @@ COMMANDS: dict[str, Command] = {
     "postmortem": Command("core.cli.postmortem",
                           "write an incident's blameless post-mortem as Markdown, HTML or PDF"),
     "prevent": Command("core.cli.prevent",
-                       "write Prometheus guard rails and a circuit breaker from an incident's root cause, proven with promtool"),
+                       "write alert rules, Alertmanager routes, a data contract and a circuit breaker from a root cause, each proven"),
     "quality": Command("core.cli.quality",
                        "list the failing Great Expectations data checks of a bundle, GX project or results folder"),
     "runbook": Command("core.cli.runbook",

@@ -22,8 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-HELP = ("write Prometheus guard rails, Alertmanager routes, a data contract and a circuit breaker from an "
-        "incident's root cause, proven with promtool, amtool and Great Expectations")
+HELP = "write alert rules, Alertmanager routes, a data contract and a circuit breaker from a root cause, each proven"
 EXIT_PROMTOOL = 5
 
 
