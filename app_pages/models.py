@@ -5,7 +5,6 @@ import streamlit as st
 from core.analysis.rundiff import choose_runs, regression_verdict
 from core.errors import WorkbenchError
 from core.models import TimeWindow, iso
-from core.sources.mlflow_runs import redact_uri
 from core.flows.pin import pin_run_diff
 from ui import models as mx
 from ui import state
@@ -21,11 +20,28 @@ st.caption(f"{incident.id} · {mx.md_text(incident.title)}")
 window = state.time_range()
 verdict_slot = st.container()  # the verdict is the page's answer: drawn at the top once the runs are compared
 
-with st.expander("MLflow tracking server"):
-    st.text_input("Tracking URI", key=mx.URI_KEY, placeholder="embedded store (or http://host:5000, sqlite:///…, ./mlruns)",
-                  help="Also from [mlflow] tracking_uri in secrets.toml or MLFLOW_TRACKING_URI; "
-                       "the token comes from MLFLOW_TRACKING_TOKEN or [mlflow] token.")
-uri = mx.tracking_uri()
+system = st.segmented_control("Runs from", mx.systems(incident), key=mx.SYSTEM_KEY, bind="query-params",
+                              default=mx.systems(incident)[0]) or mx.systems(incident)[0]
+if system == mx.WANDB:
+    with st.expander("W&B runs"):
+        st.text_input("W&B run folders", key=mx.WANDB_KEY, placeholder="the incident's wandb/ folder (or a path, or 'wandb')",
+                      help="A folder of offline or exported W&B runs, or 'wandb' for the W&B API "
+                           "(WANDB_API_KEY, WANDB_ENTITY, WANDB_PROJECT or [wandb] in secrets.toml).")
+    try:
+        uri = mx.wandb_spec(incident)
+    except WorkbenchError as exc:
+        state.show_error(exc, "The W&B runs cannot be read.")
+        st.stop()
+    if uri is None:
+        st.info("This incident has no W&B runs and no W&B project is configured. Give a folder of W&B runs above, "
+                "or set WANDB_API_KEY, WANDB_ENTITY and WANDB_PROJECT.")
+        st.stop()
+else:
+    with st.expander("MLflow tracking server"):
+        st.text_input("Tracking URI", key=mx.URI_KEY, placeholder="embedded store (or http://host:5000, sqlite:///…, ./mlruns)",
+                      help="Also from [mlflow] tracking_uri in secrets.toml or MLFLOW_TRACKING_URI; "
+                           "the token comes from MLFLOW_TRACKING_TOKEN or [mlflow] token.")
+    uri = mx.tracking_uri()
 try:
     if uri is None and incident.bundle_path:
         mx.ensure_demo_registry(incident.id, incident.bundle_path)
@@ -44,9 +60,9 @@ try:
 except WorkbenchError as exc:
     state.show_error(exc, "The model registry cannot be read.")
     st.stop()
-st.caption(f"MLflow: {redact_uri(uri) if uri else 'embedded store'}")
+st.caption(mx.source_label(uri))
 if not candidates:
-    st.info("No registered models in this tracking store. Point the tracking URI at your MLflow server.")
+    st.info("No registered models (MLflow) or model artifacts (W&B) in this store. Point the source at your runs.")
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 1])

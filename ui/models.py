@@ -1,4 +1,4 @@
-"""Streamlit helpers of the Models page: the configured MLflow source and cached registry reads."""
+"""Streamlit helpers of the Models page: the run source (MLflow, or W&B runs), cached registry reads."""
 
 from __future__ import annotations
 
@@ -21,6 +21,55 @@ from core.store.timeline import add_events, list_events
 from ui.incidents import md_text  # noqa: F401 - re-exported for the page
 
 URI_KEY = "models_uri"
+SYSTEM_KEY = "models_system"
+WANDB_KEY = "models_wandb"
+MLFLOW, WANDB = "MLflow", "W&B"
+
+
+def bundle_wandb(incident: Incident) -> str | None:
+    """``wandb:PATH`` of the incident bundle's ``wandb/`` folder of W&B runs, if it has one."""
+    if not incident.bundle_path:
+        return None
+    folder = Path(incident.bundle_path) / "wandb"
+    return f"wandb:{folder}" if folder.is_dir() else None
+
+
+def wandb_configured() -> bool:
+    """True when the W&B API is configured (``WANDB_API_KEY`` and ``WANDB_PROJECT``, or ``[wandb]``)."""
+    try:
+        s = settings().section("wandb")
+        return bool(s.text("api_key") and s.text("project"))
+    except InvalidInputError:
+        return False
+
+
+def systems(incident: Incident) -> list[str]:
+    """The run systems to offer, the incident's own first: W&B when its bundle carries W&B runs."""
+    return [WANDB, MLFLOW] if bundle_wandb(incident) else [MLFLOW, WANDB]
+
+
+def wandb_spec(incident: Incident) -> str | None:
+    """The W&B source the page reads: the box on the page (a run folder, checked against the Local paths
+    policy), else the bundle's runs, else the configured API (``wandb``); None when there is none."""
+    typed = (st.session_state.get(WANDB_KEY) or "").strip()
+    if typed:
+        if typed.lower() == "wandb":
+            return "wandb"
+        from core.data_dirs import local_paths_policy
+
+        path = typed[len("wandb:"):] if typed.lower().startswith("wandb:") else typed
+        local_paths_policy().check(path)
+        return f"wandb:{path}"
+    return bundle_wandb(incident) or ("wandb" if wandb_configured() else None)
+
+
+def source_label(uri: str | None) -> str:
+    """How the page names the source it reads (no credentials)."""
+    from core.sources.mlflow_runs import redact_uri
+
+    if uri and uri.lower().startswith("wandb"):
+        return "W&B: " + ("the configured W&B project (API)" if uri.lower() == "wandb" else uri[len("wandb:"):])
+    return f"MLflow: {redact_uri(uri) if uri else 'embedded store'}"
 
 
 def tracking_uri() -> str | None:
@@ -36,7 +85,7 @@ def tracking_uri() -> str | None:
         return "mlflow"
 
 
-@st.cache_resource(show_spinner="Connecting to MLflow…", max_entries=8)
+@st.cache_resource(show_spinner="Connecting to the run store…", max_entries=8)
 def source(uri: str | None) -> RunSource:
     return open_source("runs", uri)
 
@@ -109,9 +158,13 @@ def add_registry_events(store: Store, incident: Incident, hist: RegistryHistory,
     """Put registry versions inside ``window`` on the timeline unless an event already names them."""
     existing = list_events(store, incident.id)
     new = missing_model_version_events(hist, existing, window)
+    wandb = hist.description.startswith("W&B")
     if new:
         for ev in new:
-            ev["author"] = "mlflow registry"
+            ev["author"] = "W&B model artifacts" if wandb else "mlflow registry"
+            if wandb:
+                ev["source"] = "wandb"
+                ev["title"] = ev["title"].replace(" registered", " logged (W&B)")
         add_events(store, incident.id, new)
     return len(new)
 

@@ -154,7 +154,7 @@ def _logs(rng: np.random.Generator) -> dict[str, list[dict]]:
 
 def _events() -> list[dict]:
     evs = [
-        event(t("2026-03-09T15:10"), "deploy", "product-classifier 1.8.0 deployed (model v2 from W&B)", "argo",
+        event(t("2026-03-09T15:10"), "deploy", "product-classifier 1.8.0 deployed (model v1 from W&B)", "argo",
               service="product-classifier", version="1.8.0", commit="5d1e0c7"),
         event(t("2026-03-10T11:00"), "config_change", "catalog-search: result page size 24 → 36", "config-repo",
               service="catalog-search", key="page_size", old=24, new=36),
@@ -217,7 +217,7 @@ FISHBONE = {
                        "status": "confirmed"}]},
         {"category": "Features & pipeline", "text": "No contract on image size and encoding between gateway and model",
          "status": "confirmed"},
-        {"category": "Model", "text": "Model trained only on 128×128 photos (W&B run train-v2)", "status": "suspected",
+        {"category": "Model", "text": "Model trained only on 128×128 photos (W&B run train-v2, model v1)", "status": "suspected",
          "notes": "No augmentation with downscaled or recompressed images."},
         {"category": "Code & config", "text": "catalog-search result page size 24 → 36", "status": "ruled_out",
          "events": ["page size"], "notes": "A day earlier; it does not touch the images."},

@@ -473,7 +473,7 @@ class _RunsMixin:
                 aliases = f" [{', '.join(v.aliases)}]" if v.aliases else ""
                 verb = "deployed" if v.deployed_at else "logged"
                 out.append({"timestamp": iso(v.effective_at), "kind": EventKind.MODEL_VERSION.value, "source": "wandb",
-                            "title": f"{model} v{v.version} {verb} in W&B{aliases}",
+                            "title": f"{model} v{v.version} {verb} (W&B){aliases}",
                             "attributes": {"model": model, "version": v.version, "run_id": v.run_id,
                                            "aliases": list(v.aliases), "git_commit": v.git_commit}})
         return sorted(out, key=lambda e: e["timestamp"])

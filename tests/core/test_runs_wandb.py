@@ -104,7 +104,7 @@ def test_runs_and_model_versions_become_timeline_events(runs_dir):
     kinds = sorted(e["kind"] for e in events)
     assert kinds == ["annotation", "annotation", "model_version", "model_version"]
     titles = [e["title"] for e in events if e["kind"] == "model_version"]
-    assert any("product-classifier v1 logged in W&B" in t and "production" in t for t in titles)
+    assert any("product-classifier v1 logged (W&B)" in t and "production" in t for t in titles)
 
 
 def test_search_runs_and_models(runs_dir):
