@@ -89,6 +89,11 @@ def history(store: Store, book: Runbook, incident: Incident | None) -> None:
 
 def editor(store: Store, book: Runbook) -> None:
     """Edit the entry from the version the user opened; a stale save is refused and the typed text kept."""
+    from ui import state
+
+    if state.presentation_mode():
+        st.info("Presentation mode hides editing. Turn it off in the sidebar to edit this runbook.")
+        return
     base_key = f"{BASE_KEY}_{book.pattern}"
     base: Runbook = st.session_state.get(base_key) or book
     if base.version > book.version:

@@ -56,7 +56,7 @@ def _known_by(sig: IncidentSignature) -> str:
     for what, items in (("features", sig.features), ("failing checks", sig.failing_checks),
                         ("log templates", sig.log_templates)):
         if items:
-            parts.append(f"{len(items)} {what}")
+            parts.append(f"{what} ({len(items)})")
     return "Compared by " + ", ".join(parts) + "."
 
 
@@ -79,7 +79,8 @@ def recurrence(store: Store) -> None:
     counts = pd.concat([pd.DataFrame({"period": r.monthly["month"], "count": r.monthly["count"],
                                       "key": r.pattern + " · " + r.monthly["phase"] + " guard rail"})
                         for r in found], ignore_index=True)
-    st.plotly_chart(counts_figure(counts, "failure pattern", dark=state.presentation_mode()),
-                    key="incidents_recurrence_chart")
+    fig = counts_figure(counts, "failure pattern", dark=state.presentation_mode())
+    fig.update_yaxes(dtick=1)  # whole incidents
+    st.plotly_chart(fig, key="incidents_recurrence_chart")
     for r in found:
         st.caption(r.sentence)

@@ -311,8 +311,8 @@ def recurrence_frame(recurrence: Iterable[PatternRecurrence]) -> pd.DataFrame:
     """One row per pattern for display and export."""
     rows = [{"pattern": r.pattern, "incidents": len(r.incidents), "guard rail": ", ".join(r.guard_rails) or "—",
              "shipped": r.shipped.strftime("%Y-%m-%d") if r.shipped else "not yet", "before": r.before,
-             "after": r.after if r.shipped else None, "per month before": round(r.rate_before, 2),
-             "per month after": round(r.rate_after, 2) if r.rate_after is not None else None}
+             "after": str(r.after) if r.shipped else "—", "per month before": round(r.rate_before, 2),
+             "per month after": f"{r.rate_after:.2f}" if r.rate_after is not None else "—"}
             for r in recurrence]
     return pd.DataFrame(rows, columns=["pattern", "incidents", "guard rail", "shipped", "before", "after",
                                        "per month before", "per month after"])

@@ -102,6 +102,6 @@ def test_recurrence_counts_incidents_per_month_before_and_after_the_guard_rail_s
     assert rec.monthly["phase"].tolist() == ["before", "before", "before", "after"]
     assert "rule:FeatureFreshness, fallback:breaker" in rec.sentence
     table = recurrence_frame([rec])
-    assert table.loc[0, "shipped"] == "2026-03-15" and table.loc[0, "after"] == 1
+    assert table.loc[0, "shipped"] == "2026-03-15" and table.loc[0, "after"] == "1"
     (open_only,) = recurrence_by_pattern(sigs, rails[1:], today=date(2026, 8, 31))
     assert open_only.shipped is None and open_only.rate_after is None and "not done" in open_only.sentence
