@@ -37,6 +37,7 @@ import pandas as pd
 
 from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from core.models import EventKind, TimeWindow, iso, utc
+from core.redact import redact as redact_text
 from core.sources.mlflow_runs import (
     GIT_COMMIT_TAG, ArtifactRef, DatasetRef, ModelVersionRecord, RegistryHistory, RunRecord,
 )
@@ -528,20 +529,25 @@ class WandbApiSource(_RunsMixin):
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import requests
+        from wandb.errors import AuthenticationError, CommError, UsageError
 
         try:
             return fn(*args, **kwargs)
-        except requests.exceptions.RequestException as exc:
+        except (AuthenticationError, UsageError):
+            raise SourceUnavailableError(f"W&B at {self.base_url} refused the API key while reading {what}; "
+                                         "check WANDB_API_KEY") from None
+        except (CommError, requests.exceptions.RequestException) as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status in (401, 403):
                 raise SourceUnavailableError(f"W&B at {self.base_url} refused the API key ({status}) while "
                                              f"reading {what}; check WANDB_API_KEY") from None
-            if status == 404:
-                raise NotFoundError(f"W&B at {self.base_url}: {what} not found (404)") from None
             raise SourceUnavailableError(f"W&B at {self.base_url} cannot be reached while reading {what} "
                                          f"({type(exc).__name__})") from None
         except ValueError as exc:  # wandb raises ValueError for a missing project or run
-            raise NotFoundError(f"W&B at {self.base_url}: {what}: {str(exc)[:200]}") from None
+            if type(exc).__name__ == "ValidationError":  # pydantic: an answer of another shape
+                raise SourceUnavailableError(f"W&B at {self.base_url} answered {what} in a shape this wandb client "
+                                             "does not read; check WANDB_BASE_URL points at a W&B server") from None
+            raise NotFoundError(f"W&B at {self.base_url}: {what}: {redact_text(str(exc))[:200]}") from None
 
     def runs(self) -> list[WandbRun]:
         if self._cache is None:
@@ -552,8 +558,8 @@ class WandbApiSource(_RunsMixin):
         return self._cache
 
     def _convert(self, r: Any) -> WandbRun:
-        meta = r.metadata or {}
-        git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
+        meta: dict[str, Any] = {}  # run.metadata would download a file per run; the commit comes with the run
+        git: dict[str, Any] = {}
         start = utc(r.created_at if r.created_at.endswith("Z") or "+" in r.created_at else r.created_at + "Z")
         summary = dict(r.summary._json_dict) if hasattr(r.summary, "_json_dict") else dict(r.summary)
         runtime = summary.get("_runtime")

@@ -174,3 +174,136 @@ def test_the_api_needs_a_key_and_a_project(monkeypatch):
     src = open_source("runs", "wandb", settings=load_settings(environ={
         "WANDB_API_KEY": "secret-key-123", "WANDB_ENTITY": "team", "WANDB_PROJECT": "p"}))
     assert "secret-key-123" not in repr(src) and "team/p" in src.display_uri
+
+
+# ------------------------------------------------------------------ the public API, replayed
+
+class _Replay:
+    """A local GraphQL endpoint answering the wandb client's own queries (captured from wandb 0.31: Viewer,
+    Runs, Run, ServerFeaturesQuery, RunOutputArtifacts, RunInputArtifacts) in the W&B API's response shape,
+    filled with the values of the module's real offline runs. No W&B server runs here."""
+
+    def __init__(self, runs, key):
+        import json
+        import re
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[str] = []
+        replay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.loads(raw)
+                op = re.search(r"(?:query|mutation)\s+(\w+)", body["query"]).group(1)
+                replay.seen.append(op)
+                auth = self.headers.get("Authorization", "")
+                import base64
+                if base64.b64decode(auth.split()[-1]).decode().split(":")[-1] != key:
+                    out, code = b'{"errors": [{"message": "permission denied"}]}', 401
+                else:
+                    out, code = json.dumps(replay.answer(op, body.get("variables") or {})).encode(), 200
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.runs = runs
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    PROJECT = {"id": "UHJvamVjdDox", "internalId": "1", "name": "image-classifier", "entity": {"name": "shop-ml"}}
+
+    def _run(self, r, full):
+        import json
+
+        node = {"id": f"UnVuOnYx{r.run_id}", "projectId": 1, "tags": list(r.tags), "name": r.run_id,
+                "displayName": r.name, "sweepName": None, "state": r.state, "group": None, "jobType": None,
+                "commit": r.git_commit, "readOnly": False, "createdAt": r.start_time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "heartbeatAt": r.end_time.strftime("%Y-%m-%dT%H:%M:%S"), "description": None, "notes": None,
+                "historyLineCount": len(r.history), "user": {"name": "ana", "username": "ana"}}
+        if full:
+            config = {k: {"value": v, "desc": None} for k, v in r.config.items() if k != "_wandb"}
+            node.update({"config": json.dumps(config), "summaryMetrics": json.dumps(r.summary),
+                         "systemMetrics": "{}", "historyKeys": None})
+        return node
+
+    def _artifact(self, a, i):
+        import json
+
+        seq = {"__typename": "ArtifactSequence", "name": a.name, "project": self.PROJECT}
+        return {"__typename": "Artifact", "id": f"QXJ0aWZhY3Q6{i}", "artifactSequence": seq, "versionIndex": i,
+                "artifactType": {"name": a.type}, "description": None, "metadata": json.dumps(a.metadata),
+                "ttlDurationSeconds": -1, "ttlIsInherited": True, "tags": [], "historyStep": None,
+                "state": "COMMITTED", "size": 100, "digest": a.digest, "commitHash": "c0ffee", "fileCount": 1,
+                "createdAt": "2026-03-01T00:00:00", "updatedAt": "2026-03-01T00:00:00",
+                "aliases": [{"__typename": "ArtifactAlias", "id": f"al{i}{x}", "alias": x,
+                             "artifactCollection": {"__typename": "ArtifactSequence", "name": a.name,
+                                                    "project": self.PROJECT}} for x in a.aliases]}
+
+    def answer(self, op, variables):
+        by_id = {r.run_id: r for r in self.runs}
+        if op == "Viewer":
+            return {"data": {"viewer": {"id": "VXNlcjox", "entity": "shop-ml", "username": "ana", "email": "a@shop",
+                                        "flags": "{}", "teams": {"edges": []}}}}
+        if op == "ServerFeaturesQuery":
+            return {"data": {"serverInfo": {"features": []}}}
+        if op == "Runs":
+            edges = [{"node": self._run(r, False), "cursor": r.run_id} for r in self.runs]
+            return {"data": {"project": {"internalId": "1", "runCount": len(edges), "readOnly": False, "runs": {
+                "edges": edges, "pageInfo": {"endCursor": None, "hasNextPage": False}}}}}
+        if op == "Run":
+            return {"data": {"project": {"run": self._run(by_id[variables["name"]], True)}}}
+        if op in ("RunOutputArtifacts", "RunInputArtifacts"):
+            r = by_id[variables["run"]]
+            arts = [a for a in r.artifacts if op == "RunOutputArtifacts"]
+            edges = [{"node": self._artifact(a, i)} for i, a in enumerate(arts)]
+            return {"data": {"project": {"run": {"artifacts": {"totalCount": len(edges), "edges": edges, "pageInfo": {
+                "__typename": "PageInfo", "endCursor": None, "hasNextPage": False}}}}}}
+        return {"errors": [{"message": f"no recorded answer for {op}"}]}
+
+
+@pytest.fixture(scope="module")
+def api(runs_dir):
+    key = "0123456789abcdef0123456789abcdef01234567"  # 40 characters, as W&B keys
+    replay = _Replay(WandbFolderSource(runs_dir[0]).runs(), key)
+    yield replay, key
+    replay.server.shutdown()
+
+
+def test_the_api_gives_the_same_runs_and_registry_as_the_folders(api, runs_dir):
+    from core.config import load_settings
+
+    replay, key = api
+    env = {"WANDB_API_KEY": key, "WANDB_ENTITY": "shop-ml", "WANDB_PROJECT": "image-classifier",
+           "WANDB_BASE_URL": replay.url}
+    source = open_source("runs", "wandb", settings=load_settings(environ=env))
+    folders = WandbFolderSource(runs_dir[0])
+    hist = source.registry_history("product-classifier")
+    assert [v.version for v in hist.versions] == [0, 1] and hist.aliases["production"] == 1
+    a, b = (source.get_run(hist.version(n).run_id) for n in (0, 1))
+    assert a.params == folders.get_run(a.run_id).params
+    assert a.metrics["test_accuracy"] == pytest.approx(0.91)
+    assert a.tags["mlflow.source.git.commit"] == runs_dir[1]
+    diff = diff_runs(a, b)
+    assert {p.key for p in diff.changed_params} == {"lr", "input_size"}
+    assert {"Viewer", "Runs", "Run", "RunOutputArtifacts"} <= set(replay.seen)
+
+
+def test_a_refused_key_is_a_clear_error_without_the_key(api):
+    from core.config import load_settings
+    from core.errors import SourceUnavailableError
+
+    replay, _key = api
+    env = {"WANDB_API_KEY": "f" * 40, "WANDB_ENTITY": "shop-ml",
+           "WANDB_PROJECT": "image-classifier", "WANDB_BASE_URL": replay.url, "WANDB_TIMEOUT": "5"}
+    source = open_source("runs", "wandb", settings=load_settings(environ=env))
+    with pytest.raises(SourceUnavailableError, match="refused the API key") as err:
+        source.list_models()
+    assert "f" * 40 not in str(err.value) and replay.url in str(err.value)
