@@ -9,9 +9,19 @@ from core.analysis.similar import IncidentSignature, rank_similar
 from core.errors import WorkbenchError
 from core.models import ROOT_CAUSE_LABELS, Incident, RootCause
 from core.store import Store
-from core.store.analytics import load_guard_rails, load_signatures
+from core.store.analytics import load_guard_rails, load_signatures, signatures_revision
 
 LIMIT = 5
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _read(_store: Store, url: str, revision: tuple[int, ...]) -> tuple[list[IncidentSignature], list]:
+    """Every signature and guard-rail link, read again only when the store (``url``) changed (``revision``)."""
+    return load_signatures(_store), load_guard_rails(_store)
+
+
+def signatures_and_rails(store: Store) -> tuple[list[IncidentSignature], list]:
+    return _read(store, store.url, signatures_revision(store))
 
 
 def _label(root_cause: str) -> str:
@@ -22,7 +32,7 @@ def panel(store: Store, incident: Incident, *, key: str) -> None:
     """The stored incidents most like ``incident``, each with why it is similar and a link to open it."""
     st.markdown("#### Similar past incidents")
     try:
-        signatures = load_signatures(store)
+        signatures, _rails = signatures_and_rails(store)
     except WorkbenchError as exc:
         st.error(f"Similar incidents could not be read: {exc}")
         return
@@ -65,7 +75,7 @@ def recurrence(store: Store) -> None:
     from core.analysis.incident_analytics import recurrence_by_pattern, recurrence_frame
 
     try:
-        found = recurrence_by_pattern(load_signatures(store), load_guard_rails(store))
+        found = recurrence_by_pattern(*signatures_and_rails(store))
     except WorkbenchError as exc:
         st.error(f"Recurrence could not be read: {exc}")
         return

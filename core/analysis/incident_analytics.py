@@ -284,25 +284,28 @@ def recurrence_by_pattern(signatures: Iterable, guard_rails: Iterable = (), *,
         links = rails.get(pattern, [])
         done = [l.done_at for l in links if l.shipped]
         shipped = min(done) if done else None
-        starts = pd.to_datetime([s.started for s in sigs], utc=True).tz_localize(None)
-        cut = pd.Timestamp(shipped).tz_convert("UTC").tz_localize(None) if shipped is not None else None
-        phase = ["after" if cut is not None and t >= cut else "before" for t in starts]
-        frame = (pd.DataFrame({"month": starts.to_period("M").start_time, "phase": phase}).assign(count=1)
-                 .groupby(["month", "phase"], as_index=False)["count"].sum())
-        frame["month"] = frame["month"].dt.tz_localize("UTC")
-        frame = frame[["month", "count", "phase"]]
-        after = phase.count("after")
-        before = len(phase) - after
+        starts = [s.started.astimezone(timezone.utc).replace(tzinfo=None) for s in sigs]
+        cut = shipped.astimezone(timezone.utc).replace(tzinfo=None) if shipped is not None else None
+        counted: dict[tuple[datetime, str], int] = defaultdict(int)
+        for t in starts:
+            counted[(datetime(t.year, t.month, 1, tzinfo=timezone.utc),
+                     "after" if cut is not None and t >= cut else "before")] += 1
+        keys = sorted(counted, key=lambda k: (k[0], k[1] == "after"))
+        frame = pd.DataFrame({"month": pd.to_datetime([k[0] for k in keys], utc=True),
+                              "count": [counted[k] for k in keys], "phase": [k[1] for k in keys]})
+        after = sum(n for (_m, ph), n in counted.items() if ph == "after")
+        before = len(starts) - after
+        first, last = pd.Timestamp(min(starts)), pd.Timestamp(max(starts))
         if cut is not None:
-            rate_before = before / _months_between(starts.min(), cut) if before else 0.0
-            rate_after = after / _months_between(cut, max(end, cut))
+            rate_before = before / _months_between(first, pd.Timestamp(cut)) if before else 0.0
+            rate_after = after / _months_between(pd.Timestamp(cut), max(end, pd.Timestamp(cut)))
         else:
-            rate_before = before / _months_between(starts.min(), max(end, starts.max()))
+            rate_before = before / _months_between(first, max(end, last))
             rate_after = None
         out.append(PatternRecurrence(
             pattern=pattern, incidents=tuple(s.incident_id for s in sorted(sigs, key=lambda s: s.started)),
             guard_rails=tuple(dict.fromkeys(l.prevents for l in links)), shipped=shipped,
-            monthly=frame.sort_values("month").reset_index(drop=True), before=before, after=after,
+            monthly=frame, before=before, after=after,
             rate_before=rate_before, rate_after=rate_after))
     return sorted(out, key=lambda r: (-len(r.incidents), r.pattern))
 

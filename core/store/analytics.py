@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.analysis.similar import IncidentSignature, signature_of
 from core.errors import NotFoundError
@@ -16,7 +16,7 @@ from core.models import ActionItem, CauseRecord, CauseStatus, EventKind, Inciden
 from core.store import Store
 from core.store.action_items import GuardRailLink, guard_rail_links, list_action_items
 from core.store.incidents import list_incidents
-from core.store.tables import categories, causes, evidence, timeline_events
+from core.store.tables import action_items, categories, causes, evidence, incidents, timeline_events
 
 #: Timeline kinds and evidence kinds a signature reads (the rest cannot change it).
 SIGNATURE_EVENT_KINDS = (EventKind.ALERT.value, EventKind.MODEL_VERSION.value, EventKind.DATA_PIPELINE.value)
@@ -88,3 +88,17 @@ def load_signature(store: Store, incident_id: str) -> IncidentSignature:
     if incident is None:
         raise NotFoundError(f"no incident with id '{incident_id}'; pick one from the incident list")
     return _signatures(store, [incident])[0]
+
+
+def signatures_revision(store: Store) -> tuple[int, ...]:
+    """A value that changes whenever anything a signature or a guard-rail link reads changes (rows added,
+    edited or removed): a cache key for :func:`load_signatures` and :func:`load_guard_rails`."""
+    parts = []
+    with store.engine.connect() as conn:
+        for table in (incidents, causes, timeline_events, action_items):
+            row = conn.execute(select(func.count(), func.coalesce(func.sum(table.c.version), 0))
+                               .select_from(table)).one()
+            parts += [int(row[0]), int(row[1])]
+        row = conn.execute(select(func.count(), func.coalesce(func.max(evidence.c.id), 0))).one()
+        parts += [int(row[0]), int(row[1])]
+    return tuple(parts)

@@ -11,7 +11,7 @@ from core.analysis.similar import IncidentSignature, pattern_key, rank_similar
 from core.errors import ConcurrentEditError, InvalidInputError
 from core.models import ActionStatus
 from core.store.action_items import add_action_item, guard_rail_links, set_done_at, update_action_item
-from core.store.analytics import load_signature, load_signatures
+from core.store.analytics import load_signature, load_signatures, signatures_revision
 from core.store.evidence import pin_evidence
 from core.store.incidents import create_incident
 from core.store.timeline import add_events
@@ -61,8 +61,12 @@ def test_signatures_from_the_store_read_checks_features_templates_and_models(sto
                     milestones={"started": utc(2026, 3, 1)})
     add_events(store, "i2", [{"timestamp": utc(2026, 3, 1), "kind": "alert", "title": "GX",
                               "details": {"expectation": "expect_x", "column": "amount"}}])
+    before = signatures_revision(store)
     ranked = rank_similar(s, load_signatures(store))
     assert [r.incident_id for r in ranked] == ["i2"]
+    assert signatures_revision(store) == before
+    add_action_item(store, "i2", text="alert", prevents="rule:x")
+    assert signatures_revision(store) != before
     assert "shares 1 of 1 failing checks: expect_x(amount)" in ranked[0].why
 
 
