@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -51,14 +51,30 @@ class TestResult:
     drifted: bool
     p_value: float | None = None
     p_adjusted: float | None = None
+    low: float | None = None  # set when the statistic comes from a sketch: it lies in [low, high]
+    high: float | None = None
+    p_range: tuple[float, float] | None = None  # the p-value's interval (from [low, high])
+    uncertain: bool = False  # the interval straddles the threshold
+
+    @property
+    def error_bound(self) -> float | None:
+        """Half-width of the statistic's interval around the figure reported (None when exact)."""
+        if self.low is None or self.high is None or self.statistic is None:
+            return None
+        return max(self.statistic - self.low, self.high - self.statistic, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"statistic": self.statistic}
+        if self.error_bound is not None:
+            out["error_bound"] = self.error_bound
+            out["interval"] = [self.low, self.high]
         if self.p_value is not None:
             out["p_value"] = self.p_value
             out["p_adjusted"] = self.p_adjusted
         out["threshold"] = self.threshold
         out["drifted"] = self.drifted
+        if self.uncertain:
+            out["uncertain"] = True
         return out
 
 
@@ -80,6 +96,7 @@ class ColumnDrift:
     note: str = ""
     non_finite_reference: int = 0  # ±inf values, left out of the statistics
     non_finite_current: int = 0
+    uncertain: str = ""  # set when an error bound straddles a threshold and could flip ``drifted``
 
     @property
     def null_rate_reference(self) -> float:
@@ -116,6 +133,7 @@ class ColumnDrift:
                                     "current": self.non_finite_rate_current}}
                if self.non_finite_reference or self.non_finite_current else {}),
             "drifted": self.drifted,
+            **({"uncertain": self.uncertain} if self.uncertain else {}),
             "score": self.score,
             **({"note": self.note} if self.note else {}),
         }
@@ -153,6 +171,7 @@ class DriftReport:
     sampled: bool = False
     sample_rows: int | None = None
     ks_error_bound: float | None = None
+    engine: dict[str, Any] | None = None  # which back-end computed the profiles (None: in-process)
     profiles: dict[str, dict[str, sch.ColumnProfile]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -180,6 +199,7 @@ class DriftReport:
             "thresholds": self.thresholds,
             "sampled": self.sampled,
             **({"sample_rows": self.sample_rows, "ks_error_bound": self.ks_error_bound} if self.sampled else {}),
+            **({"engine": self.engine} if self.engine else {}),
         }
 
 
@@ -295,8 +315,20 @@ def _categorical_column(col: str, cur_col: str, rs: pd.Series, cs: pd.Series, ro
     rnull, cnull = len(rs) - int(rc.sum()), len(cs) - int(cc.sum())
     rp = sch.profile_counts(col, str(rs.dtype), rc, len(rs), rnull)
     cp = sch.profile_counts(cur_col, str(cs.dtype), cc, len(cs), cnull)
-    if _identifier_like(rc) and _identifier_like(cc):
-        drift = ColumnDrift(col, "identifier", role, len(rs), len(cs), rnull, cnull, {}, False, 0.0,
+    return categorical_partial(col, cur_col, rc, cc, rp, cp, role, thr,
+                               identifier=_identifier_like(rc) and _identifier_like(cc))
+
+
+def categorical_partial(col: str, cur_col: str, rc: pd.Series, cc: pd.Series, rp: sch.ColumnProfile,
+                        cp: sch.ColumnProfile, role: str, thr: dict[str, float], *, identifier: bool) -> _Partial:
+    """A categorical column's tests from its value counts per side (nulls excluded) and profiles.
+
+    Shared by the in-process path and the engines (which count categories where the data lives).
+    """
+    rnull, cnull = rp.n_null, cp.n_null
+    rs_n, cs_n = rp.n, cp.n
+    if identifier:
+        drift = ColumnDrift(col, "identifier", role, rs_n, cs_n, rnull, cnull, {}, False, 0.0,
                             cur_col if cur_col != col else None,
                             note=f"identifier-like ({rp.n_unique} distinct values): distribution not compared")
         return _Partial(drift, rp, cp, None, None)
@@ -317,7 +349,7 @@ def _categorical_column(col: str, cur_col: str, rs: pd.Series, cs: pd.Series, ro
     }
     score = max(js / thr["jensen_shannon"] if thr["jensen_shannon"] else 0.0,
                 psi / thr["psi_cat"] if thr["psi_cat"] else 0.0)
-    drift = ColumnDrift(col, "categorical", role, len(rs), len(cs), rnull, cnull, tests, False, score,
+    drift = ColumnDrift(col, "categorical", role, rs_n, cs_n, rnull, cnull, tests, False, score,
                         cur_col if cur_col != col else None)
     return _Partial(drift, rp, cp, None, "chi2")
 
@@ -346,18 +378,38 @@ def _compare_column(col: str, cur_col: str, reference: pd.DataFrame, current: pd
 def _finish(part: _Partial, p_adjusted: float | None, thr: dict[str, float]) -> ColumnDrift:
     d = part.drift
     tests = dict(d.tests)
-    significant = True
+    significant = sig_low = sig_high = True  # sig_low: least significant the bounds allow
     if part.p_value_test is not None:
         t = tests[part.p_value_test]
         significant = p_adjusted is not None and p_adjusted < thr[part.p_value_test]
-        tests[part.p_value_test] = TestResult(t.name, t.statistic, t.threshold, significant, t.p_value, p_adjusted)
-    effect = any(t.drifted for t in tests.values() if t.p_value is None)
+        sig_low = sig_high = significant
+        uncertain = False
+        if t.p_range is not None and p_adjusted is not None and t.p_value:
+            ratio = p_adjusted / t.p_value  # Benjamini–Hochberg scales each p-value by its rank factor
+            sig_high = min(t.p_range) * ratio < thr[part.p_value_test]
+            sig_low = min(max(t.p_range) * ratio, 1.0) < thr[part.p_value_test]
+            uncertain = sig_high != sig_low
+        tests[part.p_value_test] = replace(t, drifted=significant, p_adjusted=p_adjusted, uncertain=uncertain)
+    effects = [t for t in tests.values() if t.p_value is None]
+    for name, t in list(tests.items()):
+        if t.p_value is None and t.low is not None and t.high is not None:
+            tests[name] = replace(t, uncertain=(t.low > t.threshold) != (t.high > t.threshold))
+    effect = any(t.drifted for t in effects)
+    effect_low = any((t.low if t.low is not None else t.statistic or 0.0) > t.threshold for t in effects)
+    effect_high = any((t.high if t.high is not None else t.statistic or 0.0) > t.threshold for t in effects)
     null_jump = abs(d.null_rate_current - d.null_rate_reference) >= NULL_JUMP
     inf_jump = abs(d.non_finite_rate_current - d.non_finite_rate_reference) >= NULL_JUMP
     drifted = (effect and significant) or null_jump or inf_jump
-    return ColumnDrift(d.column, d.type, d.role, d.n_reference, d.n_current, d.null_reference, d.null_current,
-                       tests, drifted, d.score, d.current_column, d.note, d.non_finite_reference,
-                       d.non_finite_current)
+    least = (effect_low and sig_low) or null_jump or inf_jump
+    most = (effect_high and sig_high) or null_jump or inf_jump
+    uncertain = ""
+    if least != most:
+        straddling = [f"{n} {t.statistic:.4g} ± {t.error_bound:.2g} (threshold {t.threshold:g})"
+                      for n, t in tests.items() if t.uncertain and t.error_bound is not None]
+        uncertain = ("the error bounds straddle the threshold, so this column may be "
+                     + ("not drifted" if drifted else "drifted") + ": " + "; ".join(straddling)
+                     + "; use the in-process engine on this column for the exact figure")
+    return replace(d, tests=tests, drifted=drifted, uncertain=uncertain)
 
 
 # ---------------------------------------------------------------- multivariate
