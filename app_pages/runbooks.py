@@ -24,6 +24,7 @@ asked = st.query_params.get(rb.FOCUS)
 if asked and asked not in by_pattern:
     st.error(f"There is no runbook '{asked}'; showing {patterns[0]} instead. Pick one below.")
 pick = st.selectbox("Runbook (failure pattern)", patterns, key=rb.FOCUS, bind="query-params",
+                    index=patterns.index(rb.default_pattern(store, incident, patterns)),
                     help="; ".join(f"{b.pattern}: {b.title}" for b in books))
 book = by_pattern[pick]
 

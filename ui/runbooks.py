@@ -40,6 +40,18 @@ def hypothesis_link(container, incident: Incident, cause: RootCause) -> None:
                         query_params={"incident": incident.id, FOCUS: book.pattern})
 
 
+def default_pattern(store: Store, incident: Incident | None, patterns: list[str]) -> str:
+    """The entry the page opens on without a link: the selected incident's runbook when its class is known."""
+    if incident is not None and incident.root_cause is not None:
+        try:
+            found = rb_store.runbook_for(store, incident.root_cause, incident_id=incident.id).pattern
+        except WorkbenchError:
+            found = None
+        if found in patterns:
+            return found
+    return patterns[0]
+
+
 def _store() -> Store:
     from ui import state
 

@@ -115,3 +115,9 @@ def test_triage_links_each_hypothesis_to_its_runbook_and_offers_add_to_runbook(a
     at.button(key="triage_add_runbook").click().run()
     assert any("runbook schema_change/lab-scorer" in s.value for s in at.success)
     assert any(m.value == "#### Similar past incidents" for m in at.markdown)
+
+
+def test_without_a_link_the_page_opens_on_the_incidents_runbook(app_test):
+    at = app_test(PAGE, incident="demo-fraud-stale")
+    assert not at.exception
+    assert at.selectbox(key="runbooks_pattern").value == "stale_data"
