@@ -7,6 +7,7 @@ from core.models import iso, utc
 from ui import distributions as dui
 from ui import images as image_inputs
 from ui import state
+from ui import versions
 
 st.title("Distributions")
 incident = state.current_incident()
@@ -14,8 +15,10 @@ dark = state.presentation_mode()
 if incident is not None:
     st.caption(f"{incident.id} · {incident.title}")
 image_inputs.panel(incident)
+versions.feature_store(incident)
 
-sources = (["Incident data"] if incident is not None and incident.bundle_path else []) + ["Upload files", "Local paths"]
+bundled = incident is not None and incident.bundle_path
+sources = (["Incident data", "Data versions", "Training data"] if bundled else ["Data versions"]) + ["Upload files", "Local paths"]
 c1, c2 = st.columns([3, 2])
 source = c1.radio("Compare", sources, horizontal=True, key="distributions_source", bind="query-params")
 c2.text_input("Your name", key="distributions_author", placeholder="for pinned evidence")
@@ -44,6 +47,10 @@ try:
                                      bind="query-params")
                 split_at = utc(text)
         pair = dui.bundle_pair(incident.bundle_path, role, split_at, window)
+    elif source == "Data versions":
+        pair = versions.versions_pair(incident)
+    elif source == "Training data":
+        pair = versions.training_pair(incident)
     elif source == "Upload files":
         u1, u2 = st.columns(2)
         ref_file = u1.file_uploader("Reference (CSV, Parquet, JSONL)", type=["csv", "parquet", "jsonl"],

@@ -1,0 +1,209 @@
+"""Streamlit helpers of the Distributions page's historical states: data versions, training data, feature store.
+
+``versions_pair`` renders the table picker (a bundle's Delta tables and partition folders, or a server
+path when the Local paths policy allows), its history and the two-version picker, and returns the two
+versions as a :class:`~core.sources.datasets.DatasetPair` for the page's drift and schema views.
+``training_pair`` compares the incident's current data with the data an MLflow run trained on, after a
+click. ``feature_store`` shows a bundle's Feast snapshot: views, TTLs and freshness. Reading is cached
+by the table's path, the versions and a stamp of its log, so a rerun of the page reads nothing again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.data_dirs import local_paths_policy
+from core.errors import WorkbenchError
+from core.models import Incident, iso
+from core.sources.datasets import DatasetPair
+from ui import state
+
+OTHER = "Other path on the server…"
+
+
+def _stamp(path: str) -> float:
+    """Changes when the table does: the newest modification time of its log or partition folders."""
+    p = Path(path)
+    parts = [p / "_delta_log"] if (p / "_delta_log").is_dir() else [s for s in p.iterdir() if s.is_dir()]
+    return max((s.stat().st_mtime for s in parts), default=p.stat().st_mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _tables(bundle_path: str) -> dict[str, str]:
+    from core.sources.datasets_delta import bundle_tables
+
+    return {name: str(t.path) for name, t in bundle_tables(Path(bundle_path)).items()}
+
+
+def _open(path: str) -> Any:
+    from core.sources.datasets_delta import open_versions
+
+    return open_versions(path).table()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _history(path: str, stamp: float) -> tuple[str, str, list[dict[str, Any]]]:
+    table = _open(path)
+    return table.label, table.kind, [h.to_dict() for h in table.history()]
+
+
+@st.cache_data(show_spinner="Reading the two versions…", max_entries=6)
+def _versions_pair(path: str, a: str, b: str, stamp: float) -> tuple[DatasetPair, dict[str, Any]]:
+    from core.analysis.versions import diff_columns
+
+    table = _open(path)
+    change = diff_columns(table.columns_at(a), table.columns_at(b))
+    pair = DatasetPair(table.read(version=a), table.read(version=b), f"{table.label}: version {a} vs {b}")
+    return pair, change.to_dict() | {"text": change.text()}
+
+
+def history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The history as a table to show: newest first."""
+    return pd.DataFrame([{"version": str(r["version"]), "time (UTC)": (r["at"] or "").replace("T", " ")[:19],
+                          "operation": f"{r['operation']} {r['mode']}".strip(), "rows": r["rows"],
+                          "columns": len(r["columns"]),
+                          "change": "; ".join(x for x in (
+                              _change_text(r["schema_change"]),
+                              "overwrite" if r["overwrite"] and r["schema_change"] is not None else "") if x)}
+                         for r in reversed(rows)])
+
+
+def _change_text(change: dict[str, Any] | None) -> str:
+    if not change:
+        return ""
+    parts = [f"added {', '.join(change['added'])}" if change["added"] else "",
+             f"removed {', '.join(change['removed'])}" if change["removed"] else "",
+             ", ".join(f"{r['column']}: {r['before']} → {r['after']}" for r in change["retyped"])]
+    return "; ".join(p for p in parts if p)
+
+
+def versions_pair(incident: Incident | None) -> DatasetPair | None:
+    """The table picker, its history and the two-version picker; the two versions' rows, or None."""
+    tables = _tables(incident.bundle_path) if incident is not None and incident.bundle_path else {}
+    policy = local_paths_policy()
+    choices = list(tables) + ([OTHER] if policy.enabled else [])
+    if not tables:
+        st.info("This incident's bundle has no Delta table or dt=YYYY-MM-DD partition folder under datasets/. "
+                + ("Open one on the server by path below." if policy.enabled else
+                   "Set WORKBENCH_DATA_DIRS to open a table on the server by path."))
+    if not choices:
+        return None
+    c1, c2 = st.columns([2, 3])
+    name = c1.selectbox("Versioned table", choices, key="distributions_versions_table", bind="query-params")
+    if name == OTHER:
+        path = c2.text_input("Delta table or partitioned folder (path on the server)", key="distributions_versions_path")
+        if not path:
+            return None
+        policy.check(path)
+        path = str(Path(path).expanduser())
+    else:
+        path = tables[name]
+    stamp = _stamp(path)
+    label, kind, rows = _history(path, stamp)
+    changed = sum(1 for r in rows if r["schema_change"])
+    st.caption(f"{label}: {len(rows)} version(s), {changed} with a schema change")
+    st.dataframe(history_frame(rows), width="stretch", hide_index=True, height=min(36 * (len(rows) + 1) + 3, 260))
+    names = [str(r["version"]) for r in rows]
+    if len(names) < 2:
+        st.info("The table has one version: nothing to compare yet.")
+        return None
+    default_a = next((i - 1 for i, r in enumerate(rows) if r["schema_change"] and i > 0), len(names) - 2)
+    v1, v2 = st.columns(2)
+    help_text = "A version number; for partitions a date (pick a range by typing FROM..TO in the box below)."
+    a = v1.selectbox("Reference version", names, index=max(default_a, 0), key="distributions_versions_a", help=help_text)
+    b = v2.selectbox("Current version", names, index=len(names) - 1, key="distributions_versions_b")
+    if kind == "partitions":
+        r1, r2 = st.columns(2)
+        a = r1.text_input("Reference range (FROM..TO, optional)", key="distributions_versions_range_a") or a
+        b = r2.text_input("Current range (FROM..TO, optional)", key="distributions_versions_range_b") or b
+    if a == b:
+        st.info("Pick two different versions.")
+        return None
+    pair, change = _versions_pair(path, a, b, stamp)
+    if change["text"] != "no change":
+        st.warning(f"Declared schema change from {a} to {b}: {change['text']}", icon=":material/schema:")
+    return pair
+
+
+@st.cache_data(show_spinner="Reading the run's training data…", max_entries=4)
+def _training_pair(bundle_path: str, run_id: str) -> tuple[DatasetPair, dict[str, Any]]:
+    from core.bundle import read_bundle
+    from core.sources.datasets import bundle_roles, pair_from_bundle
+    from core.sources.factory import open_source
+    from core.sources.training_baseline import read_training_data, training_inputs
+
+    runs = open_source("runs", None)
+    training = read_training_data(training_inputs(runs.get_run(run_id, artifacts=False))[0])
+    bundle = read_bundle(bundle_path)
+    incident = pair_from_bundle(bundle, bundle_roles(bundle)[0])
+    current = incident.current
+    if incident.timestamp and incident.timestamp in current.columns and incident.timestamp not in training.frame.columns:
+        current = current.drop(columns=[incident.timestamp])
+    pair = DatasetPair(training.frame, current, f"{training.label} vs the incident window ({incident.description})",
+                       prediction=incident.prediction, label=incident.label)
+    return pair, training.to_dict()
+
+
+def training_pair(incident: Incident | None) -> DatasetPair | None:
+    """After a click: the data the model's MLflow run trained on (reference) vs the incident window (current)."""
+    if incident is None or not incident.bundle_path:
+        st.info("Open an incident with a bundle to compare its data with the training data.")
+        return None
+    c1, c2 = st.columns([3, 2])
+    run_id = c1.text_input("MLflow run of the model", key="distributions_training_run",
+                           help="The run that trained the model in production; it must record its training data "
+                                "with mlflow.log_input(…, context='training').").strip()
+    asked = st.session_state.get("distributions_training_for")
+    if c2.button("Compare with the training data", key="distributions_training_go", disabled=not run_id,
+                 icon=":material/history:"):
+        st.session_state["distributions_training_for"] = asked = run_id
+    if not run_id or asked != run_id:
+        st.info("Give the model's MLflow run and click Compare: the incident window is compared with the data "
+                "the model was trained on.")
+        return None
+    pair, info = _training_pair(incident.bundle_path, run_id)
+    matches = info["digest_matches"]
+    note = ("digest matches the run's record" if matches else
+            "digest differs from the run's record: the file changed since training" if matches is False else
+            "digest not checked")
+    st.caption(f"Training data: {info['dataset']['name']} at {info['location']} · {info['rows']:,} rows · {note}")
+    return pair
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _feature_store(bundle_path: str, at_text: str) -> tuple[str, list[dict[str, Any]]]:
+    from core.models import utc
+    from core.sources.factory import open_source
+    from core.sources.features_feast import freshness
+
+    repo = open_source("features", bundle_path)
+    states = {s.view: s for s in freshness(repo, utc(at_text))}
+    rows = []
+    for v in repo.views:
+        s = states.get(v.name)
+        last = v.last_materialized
+        rows.append({"feature view": v.name, "entities": ", ".join(v.entities), "features": len(v.features),
+                     "source": v.source, "TTL (h)": round(v.ttl.total_seconds() / 3600, 2) if v.ttl else None,
+                     "last materialised to": iso(last[1]) if last else "never",
+                     "state": ("STALE since " + (iso(s.since) or "the start")) if s and s.stale else
+                              ("fresh" if s else "offline only")})
+    return repo.label, rows
+
+
+def feature_store(incident: Incident | None) -> None:
+    """A bundle's Feast snapshot: each feature view's TTL, last materialisation and freshness at the window end."""
+    if incident is None or not incident.bundle_path or not (Path(incident.bundle_path) / "features").is_dir():
+        return
+    try:
+        label, rows = _feature_store(incident.bundle_path, iso(incident.window.end) if incident.window else "")
+    except WorkbenchError as exc:
+        state.show_error(exc, "Cannot read the feature store snapshot.")
+        return
+    stale = sum(r["state"].startswith("STALE") for r in rows)
+    with st.expander(f"Feature store: {label} · {stale} of {len(rows)} feature view(s) stale at the window end",
+                     expanded=bool(stale), icon=":material/warning:" if stale else ":material/check:"):
+        st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
