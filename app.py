@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import presentation, sidebar, state
+from ui import presence, presentation, sidebar, state, team
 
 st.set_page_config(page_title="ML Incident Workbench", page_icon=":material/emergency:", layout="wide")
 __import__("core.telemetry", fromlist=["start"]).start()  # unexpected errors to Sentry when SENTRY_DSN is set
@@ -23,10 +23,14 @@ PAGES = [
 ]
 
 presentation.install_masking()
+identity = team.gate(state.get_store())  # sign-in when [auth] is configured, else the local commander
 asked = state.requested_page()
 page = st.navigation(PAGES)
 state.begin_run(state.get_store(), page.url_path)
 sidebar.render()
+team.sidebar(identity)
+with st.sidebar:
+    presence.live(state.get_store(), identity)  # who is here, follow the commander (heartbeats in the store)
 if asked is not None and asked not in {p.url_path for p in PAGES}:
     st.error(f"There is no page '/{asked}'; showing {page.title} instead. Pick a page in the sidebar.")
 presentation.apply_presentation_style()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.models import ROOT_CAUSE_LABELS, RootCause, Severity, Status
 from core.store.incidents import list_incidents
-from ui import actions, bundle_import, incidents as widgets, runbooks, similar, state
+from ui import actions, bundle_import, incidents as widgets, runbooks, similar, state, team
 
 store = state.get_store()
 st.title("Incidents")
@@ -54,6 +54,7 @@ with tab_edit:
             st.page_link("app_pages/triage.py", label="Run triage on this incident", icon=":material/troubleshoot:",
                          query_params={"incident": incident.id})
         widgets.editor(store, incident)
+        team.incident_panel(store, incident)
         st.divider()
         actions.section(store, incident)
         widgets.guard_rails(store, incident)

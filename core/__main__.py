@@ -38,6 +38,9 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
         prog="python -m core",
         description="ML Incident Workbench command line: bundles, drift, logs, onsets, runs, changes, triage.",
     )
+    parser.add_argument("--as", dest="acting_as", metavar="USER",
+                        help="act as USER (team mode): their role is checked and the audit log names them; "
+                             "needs their automation token in WORKBENCH_TOKEN")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in sorted(COMMANDS):
         if name in full:
@@ -49,7 +52,8 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
 
 def _command_in(argv: list[str]) -> str | None:
     """The command named on the line (the first word that is not an option), if it is one."""
-    word = next((a for a in argv if not a.startswith("-")), None)
+    words = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--as")]
+    word = next(iter(words), None)
     return word if word in COMMANDS else None
 
 
@@ -79,6 +83,9 @@ def _run(argv: list[str] | None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        from core.team.cli import act_as
+
+        act_as(args, command)  # --as USER with WORKBENCH_TOKEN: checked and audited as that person
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
         # messages are built from redacted text already; this is the last line of defence

@@ -78,6 +78,7 @@ class Role(StrEnum):
     SCRIBE = "scribe"
     COMMS_LEAD = "comms_lead"
     LIAISON = "liaison"
+    SUBJECT_MATTER = "subject_matter"  # one or more experts, comma-separated
 
 
 ROLE_LABELS = {
@@ -86,6 +87,7 @@ ROLE_LABELS = {
     Role.SCRIBE: "Scribe",
     Role.COMMS_LEAD: "Comms lead",
     Role.LIAISON: "Liaison",
+    Role.SUBJECT_MATTER: "Subject-matter experts",
 }
 
 

@@ -149,7 +149,7 @@ def editor(store: Store, incident: Incident) -> None:
         ms_text = {m.value: mcols[n].text_input(m.value.capitalize(), _fmt_time(base.milestone(m)))
                    for n, m in enumerate(Milestone)}
         st.markdown("**Roles**")
-        rcols = st.columns(5)
+        rcols = st.columns(len(Role))
         roles = {r.value: rcols[n].text_input(ROLE_LABELS[r], base.roles.get(r.value, ""))
                  for n, r in enumerate(Role)}
         participants = st.text_input("Participants (comma-separated)", ", ".join(base.participants))

@@ -116,7 +116,7 @@ def get_store() -> Store:
     try:
         store = _store()
         demo_build()
-        return store
+        return __import__("ui.team", fromlist=["bind"]).bind(store)  # writes checked and audited as this person
     except StoreError as exc:
         st.error(f"**The incident store is unavailable.** {exc}")
         st.stop()

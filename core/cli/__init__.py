@@ -48,6 +48,7 @@ COMMANDS: dict[str, Command] = {
     "runs": Command("core.cli.runs", "MLflow runs and model registry: diff two runs, model history"),
     "similar": Command("core.cli.similar", "past incidents most similar to one (class, service, model, features, "
                        "checks, log templates), and why"),
+    "team": Command("core.cli.team", "team mode: access roles, automation tokens, audit log, ICS handover"),
     "traces": Command("core.cli.traces",
                       "distributed traces (OTLP JSON): cascade origin ranking and the service map diff"),
     "versions": Command("core.cli.versions",

@@ -75,6 +75,10 @@ def check_write(identity: Identity, table: str, action: str, columns: Iterable[s
     what = WHAT.get(table, table.replace("_", " "))
     if needed is None:
         raise PermissionDeniedError(f"{what} is append-only: nobody can {action} its rows", identity=identity)
+    if identity.source == "expired" and needed is not AccessRole.VIEWER:
+        raise PermissionDeniedError(
+            f"your sign-in session has expired, so nothing was saved to {what}. What you typed is still on the "
+            "page: copy it, use 'Sign in again' in the sidebar, and save it again.", identity=identity, needed=needed)
     if identity.can(needed):
         return
     fields = sorted(COMMANDER_COLUMNS.get(table, frozenset()) & columns)
