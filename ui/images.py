@@ -40,7 +40,7 @@ def _folder_digest(folder: Path) -> str:
 def _compare_paths(reference: str, current: str, _digest: str) -> tuple[ImageComparison, ImageProfile, ImageProfile]:
     ref = profile_images(reference, label="reference")
     cur = profile_images(current, label="current")
-    return compare_images(ref, cur), ref, cur
+    return compare_images(ref, cur, k=3), ref, cur
 
 
 @st.cache_data(show_spinner="Profiling the uploaded images…", max_entries=4)
@@ -52,7 +52,7 @@ def _compare_uploads(ref_bytes: bytes, cur_bytes: bytes) -> tuple[ImageCompariso
         ref = profile_images(a, label="reference")
         cur = profile_images(b, label="current")
         # keep the bytes of the extreme images: the temporary zips go away
-        return compare_images(ref, cur), _detached(ref), _detached(cur)
+        return compare_images(ref, cur, k=3), _detached(ref), _detached(cur)
 
 
 def _detached(profile: ImageProfile) -> ImageProfile:

@@ -124,6 +124,11 @@ def _mean(frame: pd.DataFrame, col: str) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
+def _num(value: float) -> str:
+    """A number for a sentence: 2,480 rather than 2.48e+03; 0.498; 7.6."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def _pct(rel: float) -> str:
     return f"{abs(rel) * 100:.0f}%"
 
@@ -190,7 +195,7 @@ def _relative(ref: pd.DataFrame, cur: pd.DataFrame, col: str, report: DriftRepor
     if col == "file_size":
         message = f"files {_pct(rel)} {'larger' if rel > 0 else 'smaller'} (mean {r / 1024:.1f} → {c / 1024:.1f} KiB)"
     else:
-        message = f"{subject} {_pct(rel)} {word} (mean {col} {r:.3g} → {c:.3g})"
+        message = f"{subject} {_pct(rel)} {word} (mean {col} {_num(r)} → {_num(c)})"
     return ImageFinding(col, col, message, r, c, SEVERITY[col])
 
 
@@ -278,18 +283,26 @@ def compare_images(reference: Any, current: Any, *, seed: int = 0, k: int = 4) -
     found += [_relative(ref, cur, col, report) for col in MEASURES]
     found.append(_cast(ref, cur))
     findings = tuple(sorted((f for f in found if f is not None), key=lambda f: -f.score))
-    focus = _focus(findings, report)
+    focus = _focus(findings, report, ref, cur)
     ext = {"reference": extremes(ref, focus, k), "current": extremes(cur, focus, k)}
     return ImageComparison(reference.label, current.label, reference.n_images, current.n_images, reference.bad,
                            current.bad, findings, report, focus, ext)
 
 
-def _focus(findings: tuple[ImageFinding, ...], report: DriftReport | None) -> str:
+def _spread(ref: pd.DataFrame, cur: pd.DataFrame, col: str) -> bool:
+    """True when ``col`` varies within a side (the extremes of a constant measure show nothing)."""
+    return any(col in f.columns and pd.to_numeric(f[col], errors="coerce").nunique() > 1 for f in (ref, cur))
+
+
+def _focus(findings: tuple[ImageFinding, ...], report: DriftReport | None, ref: pd.DataFrame,
+           cur: pd.DataFrame) -> str:
+    """The measure the thumbnails are picked on: the strongest finding's, else the most drifted numeric
+    column, that varies within a side."""
     for f in findings:
-        if f.column and f.column not in ("format", "mode"):
+        if f.column and f.column not in ("format", "mode") and _spread(ref, cur, f.column):
             return f.column
     if report is not None:
         for c in report.ranked_columns():
-            if c.type == "numeric":
+            if c.type == "numeric" and _spread(ref, cur, c.column):
                 return c.column
     return "brightness"
