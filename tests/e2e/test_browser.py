@@ -18,7 +18,7 @@ from screenshot import wait_idle  # noqa: E402
 from tests.e2e.conftest import app_pages, screenshot_dir  # noqa: E402
 
 PAGES = list(app_pages())  # every page of app.py's navigation
-INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale"]
+INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale", "demo-image-downscale"]
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from tests.e2e.conftest import app_pages  # noqa: E402
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # the first start alone takes 20–100 s on a busy machine
 
 PAGES = app_pages()  # every page of app.py's navigation, {url path: title}
-INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale"]
+INCIDENTS = ["demo-ctr-drop", "demo-schema-change", "demo-fraud-stale", "demo-image-downscale"]
 SETTLED = """(title) => {
     const h = document.querySelector('[data-testid="stMain"] h1');
     const header = document.querySelector('[data-testid="stHeader"]');
