@@ -25,9 +25,21 @@ Parameters:
 * ``severity`` (0..1) — size of the fault (KPI drop, shift size, error rate).
 * ``noise`` (0..1) — point-to-point noise of the metrics.
 * ``seasonality`` — a daily cycle in the KPI and traffic.
-* ``hardships`` — beyond the issue's distractors: ``close_unrelated_deploy`` (another
+* ``hardships`` — beyond the distractors: ``close_unrelated_deploy`` (another
   service deploys 10-60 min before the onset) and ``unlogged_change`` (the planted change
-  event is missing, as when nobody recorded it).
+  event is missing, as when nobody recorded it); and the harder incidents of
+  :data:`HARD_MIX` (see :func:`hard_specs`):
+
+  - ``slow_impact``: the KPI falls by only 6-12 % and ramps in over 2-6 hours (as do the
+    infrastructure and traffic symptoms); the metrics stay at 5-minute resolution;
+  - ``early_data_change``: the data changes 1.5-8 hours before the KPI starts to fall (data
+    classes only); the incident window opens an hour before the KPI onset, so the change
+    falls inside the baseline, and the reference snapshot is the 24 hours before the KPI
+    onset: the reference already holds changed rows;
+  - ``no_logs`` / ``no_datasets``: the bundle lacks that modality;
+  - ``coincident_deploy``: a service that is not on the model's path deploys 1-15 minutes
+    before the KPI onset;
+  - ``external_no_mix``: the external event changes traffic but not the user mix.
 * ``distractors`` — any of ``unrelated_deploy`` (another service, hours earlier),
   ``external_other_day`` (an external event that ended a day before),
   ``background_drift`` (a slow drift of the unimportant ``session_length_s``),
@@ -55,7 +67,11 @@ CLASSES = tuple(c.value for c in RootCause)
 DISTRACTORS = ("unrelated_deploy", "external_other_day", "background_drift", "noisy_warnings")
 #: Harder conditions beyond the distractors: another service deploys shortly before the onset,
 #: and the planted change itself is missing from the events (nobody logged it).
-HARDSHIPS = ("close_unrelated_deploy", "unlogged_change")
+HARDSHIPS = ("close_unrelated_deploy", "unlogged_change", "slow_impact", "early_data_change", "no_logs",
+             "no_datasets", "coincident_deploy", "external_no_mix")
+#: The hardships of the hard mix (:func:`hard_specs`).
+HARD_MIX = ("slow_impact", "early_data_change", "no_logs", "no_datasets", "coincident_deploy", "external_no_mix")
+DATA_CLASSES = ("data_drift", "schema_change", "stale_data")
 SERVICE = "scoring-service"
 DAYS = 4
 STEP = timedelta(minutes=5)
@@ -106,6 +122,7 @@ class _World:
     start: datetime
     end: datetime
     onset: datetime
+    data_onset: datetime | None = None  # when the data changed (the KPI onset unless the data changed earlier)
     variant: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
     truth: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +146,9 @@ def _metrics(w: _World) -> dict[str, pd.DataFrame]:
     traffic_season = daily_cycle(idx, 0.45, 16.0) if spec.seasonality else np.ones(n)
     drop = 0.05 + 0.22 * spec.severity
     ramp_min = float(rng.choice([5, 20, 60]))
+    if "slow_impact" in spec.hardships:
+        drop = 0.06 + 0.06 * float(rng.random())
+        ramp_min = float(rng.uniform(120, 360))
     hit = ramp(idx, w.onset, ramp_min)
     base = 0.12
     sd = base * (0.006 + 0.03 * spec.noise)
@@ -160,10 +180,10 @@ def _features(w: _World) -> pd.DataFrame:
     spec, rng = w.spec, w.rng
     sev = spec.severity
     ts = random_times(rng, w.start, w.end, N_ROWS)
-    after = np.asarray(ts >= pd.Timestamp(w.onset))
+    after = np.asarray(ts >= pd.Timestamp(w.data_onset or w.onset))
     n = N_ROWS
     p_country = np.tile(COUNTRY_P, (n, 1))
-    if spec.root_cause == "external_event":
+    if spec.root_cause == "external_event" and "external_no_mix" not in spec.hardships:
         shifted = COUNTRY_P.copy()
         k = int(w.truth["mix_country"])
         shifted[k] += 0.25 + 0.35 * sev
@@ -201,7 +221,7 @@ def _features(w: _World) -> pd.DataFrame:
     })
     if spec.root_cause == "stale_data":
         last = pd.Timestamp(w.truth["last_refresh"])
-        stale = np.asarray(ts >= pd.Timestamp(w.onset))
+        stale = after
         refreshed = refreshed.where(~stale, last)
         if w.variant == "defaults":
             share = 0.6 + 0.4 * sev
@@ -234,7 +254,7 @@ def _features(w: _World) -> pd.DataFrame:
 
 def _apply_schema_change(w: _World, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Returns (time-split frame) or (reference, current) when snapshots are used."""
-    after = (frame["timestamp"] >= pd.Timestamp(w.onset)).to_numpy()
+    after = (frame["timestamp"] >= pd.Timestamp(w.data_onset or w.onset)).to_numpy()
     ref, cur = frame[~after].copy(), frame[after].copy()
     v = w.variant
     if v == "rename":
@@ -247,8 +267,21 @@ def _apply_schema_change(w: _World, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
         cur["activity_7d"] = cur["activity_7d"].map(lambda x: f"{x:.0f}")
     w.truth["schema_variant"] = v
     if w.truth["snapshots"]:
+        if v != "type" and w.data_onset is not None and w.data_onset < w.onset:
+            return _snapshots(w, pd.concat([ref, cur], ignore_index=True))
         return ref.reset_index(drop=True), cur.reset_index(drop=True)
     return pd.concat([ref, cur], ignore_index=True), None
+
+
+def _snapshots(w: _World, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference and current snapshots split at the KPI onset; after an early data change the
+    reference is the 24 hours before the KPI onset, so it already holds changed rows."""
+    ts = frame["timestamp"]
+    after = (ts >= pd.Timestamp(w.onset)).to_numpy()
+    before = ~after
+    if w.data_onset is not None and w.data_onset < w.onset:
+        before &= (ts >= pd.Timestamp(w.onset - timedelta(hours=24))).to_numpy()
+    return frame[before].reset_index(drop=True), frame[after].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- logs
@@ -258,7 +291,7 @@ def _logs(w: _World) -> dict[str, list[dict[str, Any]]]:
     total = (w.end - w.start).total_seconds()
     n = int(total / 40)
     times = pd.DatetimeIndex(pd.Timestamp(w.start) + pd.to_timedelta(np.sort(rng.uniform(0, total, n)), unit="s")).floor("ms")
-    after = np.asarray(times >= pd.Timestamp(w.onset))
+    after = np.asarray(times >= pd.Timestamp(w.data_onset or w.onset))
     sev = spec.severity
     recs = []
     fault_rate = {"infrastructure": 0.05 + 0.25 * sev}.get(spec.root_cause, 0.0)
@@ -343,6 +376,8 @@ def _fault_events(w: _World) -> list[dict[str, Any]]:
     spec, rng = w.spec, w.rng
     out = []
     lead = timedelta(minutes=float(rng.uniform(8, 100)))
+    if w.data_onset is not None and w.data_onset < w.onset:
+        lead += w.onset - w.data_onset  # the pipeline change comes before the data change, not the KPI onset
     if spec.root_cause == "code_regression":
         if rng.random() < 0.6:
             v = int(rng.integers(10, 60))
@@ -384,6 +419,12 @@ def _distractor_events(w: _World) -> list[dict[str, Any]]:
         svc = _pick(rng, ["payments-gateway", "search-api", "email-sender"])
         out.append(event(at, "deploy", f"{svc} {int(rng.integers(1, 9))}.{int(rng.integers(0, 20))}.1 deployed",
                          "argo-cd", service=svc))
+    if "coincident_deploy" in spec.hardships:
+        at = w.onset - timedelta(minutes=float(rng.uniform(1, 15)))
+        svc = _pick(rng, ["checkout-web", "email-sender", "search-api", "payments-gateway", "notifications"])
+        ver = f"{int(rng.integers(1, 9))}.{int(rng.integers(0, 20))}.{int(rng.integers(0, 9))}"
+        details = {"service": svc} if rng.random() < 0.4 else {}  # often only the title names it
+        out.append(event(at, "deploy", f"{svc} {ver} deployed", "argo-cd", **details))
     if "external_other_day" in spec.distractors:
         end = w.onset - timedelta(hours=float(rng.uniform(14, 30)))
         start = end - timedelta(hours=float(rng.uniform(4, 10)))
@@ -412,7 +453,11 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
     start = datetime(2026, 4, 1, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 60)))
     end = start + timedelta(days=DAYS)
     onset = start + timedelta(days=2, hours=6) + timedelta(minutes=5 * int(rng.integers(0, 288)))
-    w = _World(spec, rng, start, end, onset)
+    data_onset = None
+    if "early_data_change" in spec.hardships and spec.root_cause in DATA_CLASSES:
+        onset = start + timedelta(days=2, hours=2) + timedelta(minutes=5 * int(rng.integers(0, 96)))
+        data_onset = onset - timedelta(minutes=5 * int(rng.integers(18, 96)))
+    w = _World(spec, rng, start, end, onset, data_onset)
     w.variant = _pick(rng, VARIANTS[spec.root_cause])
     snapshots = spec.snapshots if spec.snapshots is not None else bool(rng.random() < 0.4)
     if w.variant == "type":
@@ -422,7 +467,7 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
                    fault_logs=bool(rng.random() < 0.5), mix_country=int(rng.integers(1, len(COUNTRIES))),
                    traffic_sign=int(rng.choice([-1, 1])))
     if spec.root_cause == "stale_data":
-        last = onset - timedelta(minutes=float(rng.uniform(40, 120)))
+        last = (data_onset or onset) - timedelta(minutes=float(rng.uniform(40, 120)))
         last = last.replace(minute=5, second=0, microsecond=0)
         w.truth["last_refresh"] = z(last)
         w.truth["last_refresh_dt"] = last if rng.random() < 0.85 else None  # the job sometimes keeps "succeeding"
@@ -437,8 +482,7 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
     if spec.root_cause == "schema_change":
         a, b = _apply_schema_change(w, frame)
     elif snapshots:
-        after = (frame["timestamp"] >= pd.Timestamp(onset)).to_numpy()
-        a, b = frame[~after].reset_index(drop=True), frame[after].reset_index(drop=True)
+        a, b = _snapshots(w, frame)
     else:
         a, b = frame, None
     spec_cols = {"timestamp": "timestamp", "prediction": "score", "label": "label"}
@@ -449,21 +493,28 @@ def generate_scenario(spec: ScenarioSpec, target: Path | str, *, as_zip: bool = 
     else:
         datasets = {"requests.parquet": a}
         datasets_manifest = {"features": {"file": "datasets/requests.parquet", **spec_cols}}
+    logs = {} if "no_logs" in spec.hardships else _logs(w)
+    if "no_datasets" in spec.hardships:
+        datasets, datasets_manifest = {}, {}
     baseline = (start, start + timedelta(days=2))
+    if data_onset is not None:  # the incident window opens an hour before the KPI onset, after the data changed
+        baseline = (onset - timedelta(days=2, hours=1), onset - timedelta(hours=1))
     manifest = {
         "id": spec.id, "title": f"Conversion drop ({spec.root_cause.replace('_', ' ')} scenario {spec.seed})",
         "summary": "Generated triage scenario.", "service": SERVICE, "severity": "SEV3",
         "kpi": {"metric": "conversion_rate", "direction": "higher_is_better"},
         "baseline": {"start": z(baseline[0]), "end": z(baseline[1])},
         "window": {"start": z(baseline[1]), "end": z(end)},
-        "datasets": datasets_manifest,
         "model": {"name": "scoring-model"},
     }
+    if datasets_manifest:
+        manifest["datasets"] = datasets_manifest
     truth = {"root_cause": spec.root_cause, "onset": z(onset), "variant": w.variant, "seed": spec.seed,
              "severity": spec.severity, "noise": spec.noise, "seasonality": spec.seasonality,
-             "distractors": list(spec.distractors),
+             "distractors": list(spec.distractors), "hardships": list(spec.hardships),
+             "data_onset": z(data_onset) if data_onset else None,
              **{k: v for k, v in w.truth.items() if k not in ("last_refresh_dt", "other_day", "deploy")}}
-    return write_bundle(target, manifest, metrics=metrics, logs=_logs(w),
+    return write_bundle(target, manifest, metrics=metrics, logs=logs or None,
                         events=sorted(events, key=lambda e: e["timestamp"]), datasets=datasets,
                         ground_truth=truth, as_zip=as_zip)
 
@@ -482,6 +533,40 @@ def scenario_specs(seeds: list[int] | range, *, classes: tuple[str, ...] = CLASS
             out.append(ScenarioSpec(root_cause=cls, seed=int(seed), severity=float(r.uniform(*severity)),
                                     noise=float(r.uniform(*noise)), seasonality=bool(r.random() < 0.7),
                                     distractors=dis, hardships=hard))
+    return out
+
+
+def hard_specs(seeds: list[int] | range, *, classes: tuple[str, ...] = CLASSES) -> list[ScenarioSpec]:
+    """The hard mix: one spec per (class, seed) with the hardships of :data:`HARD_MIX` drawn per seed.
+
+    Slow, small impacts (60 %); for the data classes a data change well before the KPI onset
+    (70 %, with reference/current snapshots half the time); a missing modality (40 %: no logs,
+    or — for the classes whose key evidence is not in the data — no datasets); an unrelated
+    service deploying minutes before the onset (60 %); external events without a user-mix shift
+    (50 %); and their combinations. Severity 0.15-0.8, noise 0.3-0.9, each distractor with
+    probability 0.7.
+    """
+    out = []
+    for cls in classes:
+        for seed in seeds:
+            r = np.random.default_rng([seed, 11, CLASSES.index(cls)])
+            dis = tuple(d for d in DISTRACTORS if r.random() < 0.7)
+            hard = []
+            if r.random() < 0.6:
+                hard.append("slow_impact")
+            early = cls in DATA_CLASSES and r.random() < 0.7
+            if early:
+                hard.append("early_data_change")
+            if r.random() < 0.4:
+                hard.append("no_logs" if cls in DATA_CLASSES or r.random() < 0.5 else "no_datasets")
+            if r.random() < 0.6:
+                hard.append("coincident_deploy")
+            if cls == "external_event" and r.random() < 0.5:
+                hard.append("external_no_mix")
+            out.append(ScenarioSpec(root_cause=cls, seed=int(seed), severity=float(r.uniform(0.15, 0.8)),
+                                    noise=float(r.uniform(0.3, 0.9)), seasonality=bool(r.random() < 0.7),
+                                    distractors=dis, hardships=tuple(hard),
+                                    snapshots=bool(r.random() < 0.5) if early else None))
     return out
 
 

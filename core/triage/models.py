@@ -112,6 +112,8 @@ class RankedHypothesis:
     factors: tuple[Factor, ...]
     coverage: float
     unchecked: tuple[str, ...]
+    probability: float | None = None  # calibrated probability that this class is the cause (core.triage.scoring)
+    prior: float = 0.0  # the neutral prior the score was raised to when the key evidence could not be looked at
 
     @property
     def label(self) -> str:
@@ -124,6 +126,8 @@ class RankedHypothesis:
     def arithmetic(self) -> str:
         """The score in numbers: ``1 - (1 - 0.9×0.80)(1 - 0.5×1.00) × 0.45 = 0.39``."""
         if not self.signals:
+            if self.prior and self.score > 0:
+                return f"no evidence, key evidence not looked at: prior {self.prior:g}"
             return "no evidence: 0"
         terms = " ".join(f"(1 − {s.weight:g}×{s.strength:.2f})" for s in self.signals)
         text = f"1 − {terms} = {self.raw_score:.2f}"
@@ -131,6 +135,8 @@ class RankedHypothesis:
             text += f" × {f.value:g}"
         if self.factors:
             text += f" = {self.score:.2f}"
+        if self.prior and self.score <= self.prior + 1e-9 and self.score > self.raw_score * _prod(self.factors) + 1e-9:
+            text += f"; unconfirmed, so max(…, prior {self.prior:g}) = {self.score:.2f}"
         return text
 
     def to_hypothesis(self) -> Hypothesis:
@@ -145,12 +151,20 @@ class RankedHypothesis:
         return {
             "class": self.root_cause.value, "label": self.label, "rank": self.rank,
             "score": round(self.score, 4), "raw_score": round(self.raw_score, 4),
+            "probability": None if self.probability is None else round(self.probability, 4),
             "confidence": round(self.confidence, 4), "status": self.status, "explanation": self.explanation,
             "arithmetic": self.arithmetic(), "coverage": round(self.coverage, 4),
             "unchecked": list(self.unchecked),
             "evidence": [s.to_dict() for s in self.signals],
             "factors": [f.to_dict() for f in self.factors],
         }
+
+
+def _prod(factors: Any) -> float:
+    out = 1.0
+    for f in factors:
+        out *= f.value
+    return out
 
 
 @dataclass(frozen=True)

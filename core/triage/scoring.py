@@ -29,6 +29,30 @@ DEFAULT_FACTS: Mapping[str, Any] = {
 }
 DATA_STEP = "data"
 
+#: The steps that hold each class's key evidence: when none of them ran, the class is reported
+#: ``unconfirmed`` with the reason, and its score is at least :data:`UNCHECKED_PRIOR`, so a class
+#: that could not be looked at is not outranked by a weakly supported class that happened to have data.
+KEY_STEPS: Mapping[RootCause, tuple[str, ...]] = {
+    RootCause.DATA_DRIFT: ("data",), RootCause.SCHEMA_CHANGE: ("data",), RootCause.STALE_DATA: ("data",),
+    RootCause.CODE_REGRESSION: ("changes",), RootCause.INFRASTRUCTURE: ("logs", "metrics"),
+    RootCause.EXTERNAL_EVENT: ("changes",),
+}
+#: The score of a class whose key evidence could not be looked at (a neutral prior, not zero).
+UNCHECKED_PRIOR = 0.25
+
+#: Platt calibration of the score into a probability that the class is the root cause:
+#: ``p = 1 / (1 + exp(-(a·score + b·margin + c)))`` where ``margin`` is the score minus the best
+#: other class's score. Fitted by logistic regression on the hard-mix tuning seeds 3000-3199
+#: (tests/bench/bench_triage.py prints the reliability table and Brier score).
+CALIBRATION = (4.0, 6.0, -4.0)
+
+
+def calibrated(score: float, margin: float) -> float:
+    """The probability that a class with this score (and margin over the best other class) is the cause."""
+    a, b, c = CALIBRATION
+    x = a * score + b * margin + c
+    return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
 
 def cross_checks(signals: Sequence[Signal], facts: Mapping[str, Any], at: datetime
                  ) -> tuple[list[Signal], list[Factor]]:
@@ -95,12 +119,14 @@ def score_hypotheses(outcomes: Sequence[StepOutcome], *, at: datetime, change: A
         ran.add(STEP_ONSET)
     titles = step_titles()
     rel_all = relevance()
+    skip_reason = {o.result.name: o.result.summary for o in outcomes if not o.result.ran}
     detected = change is not None
     onset_factor = change.confidence if detected else 0.4
     scored = []
     for cls in CLASS_ORDER:
         mine = sorted((s for s in signals if s.root_cause == cls), key=lambda s: -s.contribution)
-        mine = [s for s in mine if s.contribution > 0.005]
+        mine = [s for i, s in enumerate(mine) if s.contribution > 0.005
+                and all(o.rule != s.rule for o in mine[:i])]  # at most one per rule, the strongest
         raw = 1.0 - math.prod(1.0 - s.contribution for s in mine) if mine else 0.0
         fs = tuple(f for f in factors if f.root_cause == cls)
         score = raw * math.prod(f.value for f in fs)
@@ -109,11 +135,19 @@ def score_hypotheses(outcomes: Sequence[StepOutcome], *, at: datetime, change: A
         coverage = sum(w for k, w in rel.items() if k in ran) / total if total else 1.0
         unchecked = tuple(f"{titles[k]} (not available)" for k in rel if k not in ran)
         conf = clip(coverage * onset_factor)
-        scored.append((cls, score, raw, conf, tuple(mine), fs, coverage, unchecked))
+        keys = [k for k in KEY_STEPS.get(cls, ()) if k not in absent]
+        missing = ""
+        if keys and not any(k in ran for k in keys):
+            reasons = "; ".join(f"{titles.get(k, k)}: {skip_reason[k]}" if k in skip_reason else titles.get(k, k)
+                                for k in keys)
+            missing = f"its key evidence could not be looked at ({reasons})"
+            score = max(score, UNCHECKED_PRIOR)
+        scored.append((cls, score, raw, conf, tuple(mine), fs, coverage, unchecked, missing))
     scored.sort(key=lambda x: (-round(x[1], 6), CLASS_ORDER.index(x[0])))
     out = []
-    for i, (cls, score, raw, conf, mine, fs, coverage, unchecked) in enumerate(scored):
-        if not detected:
+    for i, (cls, score, raw, conf, mine, fs, coverage, unchecked, missing) in enumerate(scored):
+        best_other = max((x[1] for x in scored if x[0] != cls), default=0.0)
+        if not detected or missing:
             status = "unconfirmed"
         elif i == 0 and score >= LIKELY_SCORE:
             status = "likely"
@@ -123,21 +157,26 @@ def score_hypotheses(outcomes: Sequence[StepOutcome], *, at: datetime, change: A
             status = "unlikely"
         out.append(RankedHypothesis(
             rank=i + 1, root_cause=cls, score=score, raw_score=raw, confidence=conf, status=status,
-            explanation=_explain(cls, score, mine, fs, unchecked, detected), signals=mine, factors=fs,
-            coverage=coverage, unchecked=unchecked))
+            explanation=_explain(cls, score, mine, fs, unchecked, detected, missing), signals=mine, factors=fs,
+            coverage=coverage, unchecked=unchecked, probability=calibrated(score, score - best_other),
+            prior=UNCHECKED_PRIOR if missing else 0.0))
     return tuple(out)
 
 
 def _explain(cls: RootCause, score: float, signals: Sequence[Signal], factors: Sequence[Factor],
-             unchecked: Sequence[str], detected: bool) -> str:
+             unchecked: Sequence[str], detected: bool, missing: str = "") -> str:
     label = ROOT_CAUSE_LABELS[cls]
     if signals:
         head = signals[0]
         text = f"{label} (score {score:.2f}): {head.evidence.detail.rstrip('.')}."
         if len(signals) > 1:
             text += " Also: " + "; ".join(s.evidence.title for s in signals[1:4]) + "."
+    elif missing:
+        text = f"{label} (score {score:.2f}): unconfirmed: {missing}; it keeps a neutral prior of {UNCHECKED_PRIOR:g}."
     else:
         text = f"{label} (score 0): no evidence found for it."
+    if signals and missing:
+        text += f" Unconfirmed: {missing}."
     for f in factors:
         text += f" Discounted ×{f.value:g}: {f.reason}."
     if unchecked:

@@ -1,16 +1,24 @@
 """Triage accuracy and speed over generated scenarios (not collected by pytest).
 
-    python tests/bench/bench_triage.py [--per-class 20] [--first-seed 50000] [--keep DIR]
+    python tests/bench/bench_triage.py [--per-class 20] [--first-seed N] [--hard | --stress] [--keep DIR]
 
 Generates ``per-class`` scenarios for each of the six root-cause classes with
 core.demo.scenarios (seeds ``first-seed``.. were never used while the scoring was
 developed — development used seeds below 2000), severity, noise, seasonality and
 distractors drawn per seed, runs ``triage_bundle`` on each and prints top-1 and
-top-2 accuracy per class and overall, the median seconds per bundle, and the
-three demo incidents. ``--hard`` draws faint faults, heavy noise and every
-distractor, plus close unrelated deploys and unlogged planted changes (a stress
-test beyond the issue's targets). Targets (issue 9): top-1 >= 90 %, top-2 >= 97 % overall,
-no class below 80 % top-1, under 10 s per bundle.
+top-2 accuracy per class and overall, the Brier score and a reliability table of
+the hypotheses' probabilities, the median seconds per bundle, and the three demo
+incidents.
+
+``--hard`` is the hard mix of :func:`core.demo.scenarios.hard_specs` (slow, small
+impacts; data changes well before the KPI onset; a missing modality; an unrelated
+deploy minutes before the onset; external events with and without a mix shift;
+combinations), default seeds 71000..; the scoring and its calibration were tuned on
+seeds 3000-3199 of that mix only. Targets: top-1 >= 95 %, top-2 >= 99 %, no class
+below 85 % top-1, under 10 s per bundle. ``--stress`` is the older stress mix (faint
+faults, heavy noise, every distractor, close unrelated deploys, unlogged planted
+changes). The normal mix's targets: top-1 >= 90 %, top-2 >= 97 % overall, no class
+below 80 % top-1.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core.demo import generate_demo_bundles  # noqa: E402
-from core.demo.scenarios import CLASSES, generate_scenario, scenario_specs  # noqa: E402
+from core.demo.scenarios import CLASSES, generate_scenario, hard_specs, scenario_specs  # noqa: E402
 from core.triage import triage_bundle  # noqa: E402
 
 DEMO_EXPECTED = {"demo-schema-change": "schema_change", "demo-ctr-drop": "code_regression",
@@ -37,15 +45,24 @@ DEMO_EXPECTED = {"demo-schema-change": "schema_change", "demo-ctr-drop": "code_r
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-class", type=int, default=20)
-    ap.add_argument("--first-seed", type=int, default=50_000)
+    ap.add_argument("--first-seed", type=int, default=None,
+                    help="first seed (default 50000; 71000 with --hard; 60000 with --stress)")
     ap.add_argument("--keep", default=None, help="keep the generated bundles in this directory")
-    ap.add_argument("--hard", action="store_true",
-                    help="a harder mix: faint faults (severity 0.05-0.35), heavy noise (0.5-1.0), every distractor, "
-                         "and half the time a close unrelated deploy and/or an unlogged planted change")
+    mix = ap.add_mutually_exclusive_group()
+    mix.add_argument("--hard", action="store_true",
+                     help="the hard mix: slow small impacts, early data changes, a missing modality, coincident "
+                          "deploys, external events with and without a mix shift")
+    mix.add_argument("--stress", action="store_true",
+                     help="the stress mix: faint faults (severity 0.05-0.35), heavy noise (0.5-1.0), every "
+                          "distractor, and half the time a close unrelated deploy and/or an unlogged planted change")
     args = ap.parse_args()
+    if args.first_seed is None:
+        args.first_seed = 71_000 if args.hard else 60_000 if args.stress else 50_000
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-triage-"))
     seeds = range(args.first_seed, args.first_seed + args.per_class)
     if args.hard:
+        specs = hard_specs(seeds)
+    elif args.stress:
         specs = scenario_specs(seeds, severity=(0.05, 0.35), noise=(0.5, 1.0), distractor_rate=1.0,
                                hardship_rate=0.5)
     else:
@@ -54,6 +71,7 @@ def main() -> int:
     confusion: dict[str, Counter] = defaultdict(Counter)
     seconds: list[float] = []
     misses = []
+    pairs: list[tuple[float, bool]] = []  # (probability, is the true class) for every class of every scenario
     try:
         for i, spec in enumerate(specs, 1):
             path = generate_scenario(spec, root / spec.id)
@@ -61,18 +79,22 @@ def main() -> int:
             result = triage_bundle(path)
             seconds.append(time.perf_counter() - t0)
             ranked = [h.root_cause.value for h in result.hypotheses]
+            pairs += [(_probability(h), h.root_cause.value == spec.root_cause) for h in result.hypotheses]
             top1, top2 = ranked[0] == spec.root_cause, spec.root_cause in ranked[:2]
             hits[spec.root_cause].append((top1, top2))
             confusion[spec.root_cause][ranked[0]] += 1
             if not top1:
                 misses.append(f"  {spec.id}: predicted {ranked[0]} ({result.hypotheses[0].score:.2f}), "
                               f"truth ranked {ranked.index(spec.root_cause) + 1} "
-                              f"(severity {spec.severity:.2f}, noise {spec.noise:.2f})")
+                              f"(severity {spec.severity:.2f}, noise {spec.noise:.2f}"
+                              + (f"; {', '.join(spec.hardships)}" if spec.hardships else "") + ")")
             print(f"\r{i}/{len(specs)} bundles", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         demos = generate_demo_bundles(root / "demos")
         demo_lines = []
         for name, path in demos.items():
+            if name not in DEMO_EXPECTED:
+                continue  # the three classic demos are the benchmark's; newer demos have their own tests
             t0 = time.perf_counter()
             r = triage_bundle(path)
             dt = time.perf_counter() - t0
@@ -83,7 +105,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
 
-    print(f"Triage benchmark{' (hard mix)' if args.hard else ''}: {len(specs)} scenarios ({args.per_class} per class), seeds "
+    name = " (hard mix)" if args.hard else " (stress mix)" if args.stress else ""
+    print(f"Triage benchmark{name}: {len(specs)} scenarios ({args.per_class} per class), seeds "
           f"{args.first_seed}..{args.first_seed + args.per_class - 1}")
     print(f"{'class':<18}{'n':>4}{'top-1':>9}{'top-2':>9}   most frequent top-1")
     all1 = all2 = n = 0
@@ -101,9 +124,11 @@ def main() -> int:
     med = statistics.median(seconds)
     print(f"{'overall':<18}{n:>4}{o1:>9.1%}{o2:>9.1%}")
     print(f"median seconds per bundle: {med:.2f} (max {max(seconds):.2f})")
-    print(f"targets: top-1 >= 90% [{'met' if o1 >= 0.9 else 'MISSED'}], top-2 >= 97% "
-          f"[{'met' if o2 >= 0.97 else 'MISSED'}], every class top-1 >= 80% [{'met' if worst >= 0.8 else 'MISSED'}], "
+    t1, t2, tw = (0.95, 0.99, 0.85) if args.hard else (0.9, 0.97, 0.8)
+    print(f"targets: top-1 >= {t1:.0%} [{'met' if o1 >= t1 else 'MISSED'}], top-2 >= {t2:.0%} "
+          f"[{'met' if o2 >= t2 else 'MISSED'}], every class top-1 >= {tw:.0%} [{'met' if worst >= tw else 'MISSED'}], "
           f"< 10 s per bundle [{'met' if med < 10 else 'MISSED'}]")
+    _print_calibration(pairs)
     print("demo incidents:")
     for line in demo_lines:
         print("  " + line)
@@ -111,6 +136,31 @@ def main() -> int:
         print("misses:")
         print("\n".join(misses))
     return 0
+
+
+def _probability(h) -> float:
+    """The hypothesis's calibrated probability (its score when the result carries none)."""
+    p = getattr(h, "probability", None)
+    return float(h.score if p is None else p)
+
+
+def _print_calibration(pairs: list[tuple[float, bool]]) -> None:
+    """Brier score (one-vs-rest over every class of every scenario) and a reliability table."""
+    if not pairs:
+        return
+    brier = sum((p - y) ** 2 for p, y in pairs) / len(pairs)
+    n_scen = len(pairs) // len(CLASSES)
+    print(f"Brier score: {brier:.4f} over {len(pairs)} (scenario, class) pairs "
+          f"({brier * len(CLASSES):.3f} per scenario, summed over the {len(CLASSES)} classes; {n_scen} scenarios)")
+    print(f"reliability: {'probability':<14}{'n':>6}{'mean p':>9}{'observed':>10}")
+    edges = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        got = [(p, y) for p, y in pairs if lo <= p < hi]
+        if not got:
+            continue
+        mean_p = sum(p for p, _ in got) / len(got)
+        obs = sum(y for _, y in got) / len(got)
+        print(f"             {f'{lo:.2f}-{min(hi, 1.0):.2f}':<14}{len(got):>6}{mean_p:>9.2f}{obs:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from core.demo.scenarios import CLASSES, ScenarioSpec, generate_scenario
 from core.errors import BundleError, InvalidInputError
 from core.models import RootCause
 from core.triage import triage_bundle
+from core.triage.scoring import UNCHECKED_PRIOR
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {"demo-schema-change": "schema_change", "demo-ctr-drop": "code_regression",
@@ -167,8 +168,10 @@ def test_only_a_kpi_still_runs_and_says_what_it_skipped(stale_scenario, tmp_path
     result = triage_bundle(path)
     assert {s.name for s in result.skipped} == {"changes", "data", "logs", "metrics", "registry"}
     assert result.onset is not None
-    assert all(h.score == 0 for h in result.hypotheses)
-    assert all(h.status == "unlikely" for h in result.hypotheses)
+    # no class could be looked at: every one keeps the same neutral prior and says why it is unconfirmed
+    assert {h.score for h in result.hypotheses} == {UNCHECKED_PRIOR}
+    assert all(h.status == "unconfirmed" for h in result.hypotheses)
+    assert all("key evidence could not be looked at" in h.explanation for h in result.hypotheses)
 
 
 def _flat_bundle(path: Path, *, window_year: int = 2026) -> Path:

@@ -9,7 +9,7 @@ running before the onset is evidence for ``stale_data``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
@@ -101,19 +101,36 @@ def analyse_changes(events: Sequence[Mapping[str, Any]] | None, onset: datetime,
 
 
 
-def _service_factor(ev_details: Mapping[str, Any], title: str, service: str) -> float:
-    """1 when the change names our service (or names none), 0.25 when it names another one."""
+#: A service-like name leading an event title ("payments-gateway 3.2.1 deployed").
+TITLE_SERVICE = re.compile(r"^\s*([a-z][a-z0-9]*(?:[-_][a-z0-9]+)+)\b|^\s*([a-z][\w-]*)\s+v?\d+(?:\.\d+)+\b", re.I)
+#: The factor for a change of a service that is not on the affected model's path.
+OFF_PATH = 0.15
+
+
+def off_path(ev_details: Mapping[str, Any], title: str, service: str, path: frozenset[str] = frozenset(),
+             *, from_title: bool = True) -> str | None:
+    """The service a change names when that service is not on the model's path, else None.
+
+    The path is the bundle's service, the model, and ``path`` (other services known to be on it).
+    A change names a service in its details (``service``, ``model``, ``dataset``, ``job``) or, when
+    ``from_title``, as the leading name of its title (``payments-gateway 3.2.1 deployed``).
+    """
     if not service:
-        return 1.0
-    names = {str(v).casefold() for k, v in ev_details.items() if k in ("service", "model", "dataset", "job")}
+        return None
+    names = {str(v).casefold() for k, v in ev_details.items() if k in ("service", "model", "dataset", "job") and v}
+    if not names and from_title:
+        m = TITLE_SERVICE.match(title)
+        if m:
+            names = {(m.group(1) or m.group(2)).casefold()}
     text = title.casefold()
-    ours = service.casefold()
-    if ours in text or any(ours in n or n in ours for n in names if n):
-        return 1.0
-    return 0.25 if names else 0.8
+    ours = {service.casefold(), *(p.casefold() for p in path)}
+    if any(o in text for o in ours) or any(o in n or n in o for n in names for o in ours):
+        return None
+    return sorted(names)[0] if names else None
 
 
-def changes_signals(ch: ChangeFinding, onset: datetime, service: str, data_end: datetime) -> list[Signal]:
+def changes_signals(ch: ChangeFinding, onset: datetime, service: str, data_end: datetime,
+                    path: frozenset[str] = frozenset(), model: str = "") -> list[Signal]:
     """Evidence from the ranked changes (the strongest per rule) and from the stopped routine jobs."""
     out: list[Signal] = []
     if ch.ranking is None:
@@ -133,13 +150,19 @@ def changes_signals(ch: ChangeFinding, onset: datetime, service: str, data_end: 
             close *= 0.15
         if _job_key(ev.title) in routine:
             continue
-        svc = _service_factor(ev.details, ev.title, service)
+        infra = bool(INFRA_EVENT_WORDS.search(ev.title + " " + " ".join(map(str, ev.details.values()))))
+        other = off_path(ev.details, ev.title, service, path | ({model} if model else set()),
+                         from_title=ev.kind == "deploy" and not infra)
+        svc = OFF_PATH if other is not None else 1.0
         text = f"{ev.kind} '{ev.title}' {format_duration(rc.age)} before the onset"
+        if other is not None and ev.kind in ("deploy", "config_change", "model_version"):
+            text += (f"; discounted ×{OFF_PATH:g}: '{other}' is not on the path of "
+                     f"{'model ' + repr(model) + ' (service ' + repr(service) + ')' if model else repr(service)}, "
+                     "so the timing is probably a coincidence")
         window = around(ev.timestamp, timedelta(hours=12), timedelta(hours=12))
         common = dict(step=NAME, view="timeline", title=ev.title, window=window,
                       data={"kind": ev.kind, "timestamp": iso(ev.timestamp), "age_s": rc.age.total_seconds(),
                             "closeness": round(close, 3), "service_factor": svc})
-        infra = bool(INFRA_EVENT_WORDS.search(ev.title + " " + " ".join(map(str, ev.details.values()))))
         if ev.kind == "external":
             keep(signal("external_change", close, text, **common))
         elif ev.kind == "data_pipeline":
@@ -176,6 +199,37 @@ class ChangesStep:
                  RootCause.CODE_REGRESSION: 0.8, RootCause.INFRASTRUCTURE: 0.2, RootCause.EXTERNAL_EVENT: 0.8}
 
     def run(self, context: TriageContext) -> StepOutcome:
-        found = analyse_changes(context.events(), context.at, data_end=context.data_end)
-        return StepOutcome(found.step, tuple(changes_signals(found, context.at, context.service, context.data_end)),
-                           finding=found)
+        events = context.events()
+        found = analyse_changes(events, context.at, data_end=context.data_end)
+        model = str((context.bundle.manifest.get("model") or {}).get("name") or "")
+        path: frozenset[str] = frozenset()
+        sigs = changes_signals(found, context.at, context.service, context.data_end, path, model)
+        return StepOutcome(found.step, tuple(sigs), finding=found)
+
+
+#: The change-event rules judged against the data's own change point when the data changed first.
+DATA_RULES = ("schema_pipeline_event", "drift_pipeline_event", "job_stopped")
+#: The change-event rules judged against the prediction's own change point when the model's output changed first.
+MODEL_RULES = ("code_event", "infra_event")
+
+
+def changes_at_data_onset(context: TriageContext, data_onset: datetime, label: str,
+                          rules: tuple[str, ...] = DATA_RULES) -> list[Signal]:
+    """Change events judged against the data's (or the model output's) own change point.
+
+    When the data changed well before the KPI, the change that explains it precedes the data
+    change, not the KPI onset; the data step calls this with the data onset it found (and with
+    the prediction's own change point for the code rules).
+    """
+    events = context.events()
+    if events is None:
+        return []
+    early = analyse_changes(events, data_onset, data_end=context.data_end)
+    model = str((context.bundle.manifest.get("model") or {}).get("name") or "")
+    out = []
+    for s in changes_signals(early, data_onset, context.service, context.data_end, model=model):
+        if s.rule in rules:
+            detail = s.evidence.detail.replace("before the onset", f"before {label}")
+            detail = detail.replace(f"{iso(data_onset)}, ", f"{iso(data_onset)} ({label}), ")
+            out.append(replace(s, evidence=replace(s.evidence, detail=detail)))
+    return out
