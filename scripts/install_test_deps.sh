@@ -15,6 +15,7 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 # fonts so that screenshots and exported images have readable text
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)  # the Spark engine (requirements-spark.txt)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

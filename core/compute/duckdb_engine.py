@@ -1,8 +1,8 @@
 """The DuckDB engine: the drift report over Parquet, CSV, JSONL files, folders and Delta tables, out of core.
 
-Nothing is loaded into Python: DuckDB scans the files twice (column statistics with a t-digest
-quantile sketch, then exact counts on the shared grid, ``histogram(x, edges)``) and samples a
-few thousand rows. Its memory is capped (``WORKBENCH_DUCKDB_MEMORY``, default ``4GB``) and what
+Nothing but summaries is loaded into Python: DuckDB scans the files twice (exact column statistics,
+then exact counts on the shared grid, ``histogram(x, edges)``) and returns a sample of about
+200,000 rows that places the grid and feeds the joint check. Its memory is capped (``WORKBENCH_DUCKDB_MEMORY``, default ``4GB``) and what
 does not fit spills to ``WORKBENCH_DUCKDB_TEMP`` (default: a folder in the system temp folder).
 An engine timeout (``timeout`` seconds) interrupts the running query.
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from core.analysis import schema as sch
 from core.compute.base import SketchEngine, kind_of
-from core.compute.grid import Histogram
+from core.compute.grid import SKETCH_SAMPLE, Histogram, sample_quantiles
 from core.compute.protocol import (
     ColumnStats, EngineTimeoutError, EngineUnavailableError, Location, SchemaMismatchError, TableNotFoundError,
 )
@@ -170,38 +170,38 @@ class DuckDBWindow:
         return f"CAST({c} AS VARCHAR)"
 
     def stats(self, kinds: dict[str, str], probabilities: np.ndarray, top: int) -> tuple[int, dict[str, ColumnStats]]:
-        probs = "[" + ", ".join(repr(float(p)) for p in probabilities) + "]::FLOAT[]"
         selects, layout = ["count(*)"], []
         for col, kind in kinds.items():
             if kind in (sch.NUMERIC, sch.DATETIME):
                 v = self._value(col, kind)
                 fin = f"FILTER (WHERE isfinite({v}))"
                 selects += [f"count({v}) - count_if(isnan({v}))", f"count_if(isinf({v}))", f"min({v}) {fin}",
-                            f"max({v}) {fin}", f"avg({v}) {fin}", f"stddev_pop({v}) {fin}",
-                            f"approx_quantile({v}, {probs}) {fin}", f"approx_count_distinct({v}) {fin}"]
-                layout.append((col, kind, 8))
+                            f"max({v}) {fin}", f"avg({v}) {fin}", f"stddev_pop({v}) {fin}"]
+                layout.append((col, kind, 6))
             else:
                 t = self._text(col)
                 selects += [f"count({_ident(col)})", f"approx_count_distinct({t})"]
                 layout.append((col, kind, 2))
         row = self.engine.run(f"SELECT {', '.join(selects)} FROM {self.relation}").fetchone()
         n = int(row[0])
+        numeric = {col: kind for col, kind, width in layout if width == 6}
+        sketch = self._sketch(n, numeric)
         out: dict[str, ColumnStats] = {}
         i = 1
         for col, kind, width in layout:
             vals = row[i:i + width]
             i += width
             dtype = kind_of(self._types[col])[1]
-            if width == 8:
-                nonnull, ninf, lo, hi, mean, std, qs, distinct = vals
+            if width == 6:
+                nonnull, ninf, lo, hi, mean, std = vals
                 nonnull = int(nonnull or 0)
-                finite = nonnull - int(ninf or 0)
+                values = sketch[f"__v{list(numeric).index(col)}"].to_numpy(dtype=float, na_value=np.nan)
+                qs = sample_quantiles(values, probabilities) if nonnull - int(ninf or 0) > 0 else None
                 out[col] = ColumnStats(
                     col, kind, dtype, n, n - nonnull, int(ninf or 0),
                     minimum=None if lo is None else float(lo), maximum=None if hi is None else float(hi),
                     mean=None if mean is None else float(mean), std=None if std is None else float(std),
-                    quantiles=np.asarray(qs, dtype=float) if qs is not None and finite > 0 else None,
-                    n_unique=int(distinct or 0))
+                    quantiles=qs, n_unique=int(np.unique(values[np.isfinite(values)]).size))
             else:
                 nonnull, distinct = int(vals[0] or 0), int(vals[1] or 0)
                 identifier = nonnull >= 50 and distinct > 0.5 * nonnull
@@ -209,6 +209,15 @@ class DuckDBWindow:
                 out[col] = ColumnStats(col, sch.CATEGORICAL if nonnull else sch.EMPTY, dtype, n, n - nonnull,
                                        n_unique=distinct, counts=counts)
         return n, out
+
+    def _sketch(self, n: int, numeric: dict[str, str]) -> pd.DataFrame:
+        """About SKETCH_SAMPLE rows: every column, plus each numeric column's value as ``__v<i>``."""
+        extra = ", ".join(f"{self._value(c, k)} AS __v{i}" for i, (c, k) in enumerate(numeric.items()))
+        pct = 100.0 * 1.2 * SKETCH_SAMPLE / max(n, 1)
+        sampling = "" if pct >= 50 else f" USING SAMPLE {pct:.6f}% (system, 17)"
+        frame = self.engine.run(f"SELECT *{', ' + extra if extra else ''} FROM {self.relation}{sampling}").df()
+        self._sample_frame = frame[[c for c in frame.columns if not str(c).startswith("__v")]]
+        return frame
 
     def _top(self, col: str, top: int) -> dict[str, int]:
         t = self._text(col)
@@ -227,7 +236,9 @@ class DuckDBWindow:
             kind = self.columns()[col][0]
             v = self._value(col, kind)
             params.append([float(x) for x in e])
-            selects.append(f"histogram({v}, ${len(params)}::DOUBLE[]) FILTER (WHERE isfinite({v}))")
+            hist = f"histogram({v}, ${len(params)}::DOUBLE[]) FILTER (WHERE isfinite({v}))"
+            selects.append(f"map_keys({hist})")
+            selects.append(f"map_values({hist})")
             selects.append(f"count_if(isfinite({v}))")
             if col in ranges:
                 lo, hi = ranges[col]
@@ -239,20 +250,25 @@ class DuckDBWindow:
         row = self.engine.run(f"SELECT {', '.join(selects)} FROM {self.relation}", params).fetchone()
         out = {}
         for k, col in enumerate(layout):
-            hist, n, below, above = row[4 * k: 4 * k + 4]
+            hkeys, hvals, n, below, above = row[5 * k: 5 * k + 5]
             e = edges[col]
             counts = np.zeros(e.size, dtype=np.int64)
-            if hist:
-                keys = np.fromiter((float(x) for x in hist.keys()), dtype=float, count=len(hist))
-                vals = np.fromiter((int(x) for x in hist.values()), dtype=np.int64, count=len(hist))
+            if hkeys:
+                keys = np.asarray(hkeys, dtype=float)
+                vals = np.asarray(hvals, dtype=np.int64)
                 idx = np.clip(np.searchsorted(e, keys), 0, e.size - 1)
                 np.add.at(counts, idx, vals)
             out[col] = Histogram(e, np.cumsum(counts), int(n or 0), "right", int(below or 0), int(above or 0))
         return out
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:
-        frame = self.engine.run(
-            f"SELECT * FROM {self.relation} USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE ({int(seed)})").df()
+        frame = getattr(self, "_sample_frame", None)
+        if frame is None:
+            frame = self.engine.run(f"SELECT * FROM {self.relation} USING SAMPLE reservoir({int(n)} ROWS) "
+                                    f"REPEATABLE ({int(seed)})").df()
+        if len(frame) > n:
+            rng = np.random.default_rng(seed)
+            frame = frame.iloc[np.sort(rng.choice(len(frame), size=n, replace=False))].reset_index(drop=True)
         return frame
 
 

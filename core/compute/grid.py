@@ -3,12 +3,12 @@
 An engine that cannot sort a column in memory returns two small summaries per side:
 
 1. the column's exact counts (rows, nulls, ±inf), exact minimum, maximum, mean and standard
-   deviation, and approximate quantiles at :func:`probabilities` (the engine's own sketch:
-   DuckDB's t-digest, Spark's Greenwald–Khanna);
+   deviation, and quantiles at :func:`probabilities` of a sample of about 200,000 rows (the
+   *sketch*: it only places the grid);
 2. exact counts of values at or below (or below, see ``Histogram.closed``) every edge of one
    shared grid made from both sides' approximate quantiles (:func:`edges_for`).
 
-The sketch only places the edges; the counts at the edges are exact, so both empirical CDFs
+The sample only places the edges; the counts at the edges are exact, so both empirical CDFs
 are known exactly at every edge and bracketed between them. That gives deterministic bounds:
 
 * *KS*: the largest gap at an edge is a lower bound; inside a grid bin neither CDF moves more
@@ -28,9 +28,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.analysis import stattests
+
 GRID_POINTS = 2048  # uniform probabilities of each side's quantile sketch
 TAIL_LEVELS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8)  # extra probabilities at both ends (wide tail bins)
 DECILES = tuple(i / 10 for i in range(1, 10))
+
+
+SKETCH_SAMPLE = 200_000  # rows per side the edges are placed from (the counts on them are exact)
+
+
+def sample_quantiles(values: np.ndarray, probs: np.ndarray) -> np.ndarray | None:
+    """Quantiles of the finite values of a sample (None when it has none): they only place the edges."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    values.sort()
+    return stattests.sorted_quantiles(values, probs)
 
 
 def probabilities() -> np.ndarray:

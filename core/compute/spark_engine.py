@@ -1,8 +1,8 @@
 """The Spark engine: the drift report over a Spark table or path, computed where the data lives.
 
-Spark runs the same two passes as DuckDB (column statistics with ``percentile_approx``, then exact
-counts on the shared grid with ``Bucketizer``, one grouped count for all columns) and returns a
-sample of a few thousand rows; only those summaries reach this process.
+Spark runs the same two passes as DuckDB (exact column statistics, then exact counts on the shared
+grid with ``Bucketizer``, one grouped count for all columns) and returns a sample of about 200,000
+rows that places the grid; only those summaries reach this process.
 
 Which Spark (first that applies):
 
@@ -33,7 +33,7 @@ import pandas as pd
 
 from core.analysis import schema as sch
 from core.compute.base import SketchEngine, kind_of
-from core.compute.grid import Histogram
+from core.compute.grid import SKETCH_SAMPLE, Histogram, sample_quantiles
 from core.compute.protocol import (
     ColumnStats, EngineTimeoutError, EngineUnavailableError, Location, TableNotFoundError,
 )
@@ -42,7 +42,6 @@ from core.errors import InvalidInputError
 
 DEFAULT_MASTER = "local[2]"
 DEFAULT_TIMEOUT_S = 3600.0
-ACCURACY = 20_000  # percentile_approx accuracy: rank error at most 1/ACCURACY (it only places grid edges)
 _URL = re.compile(r"^(?P<url>(?:sc|spark)://[^/]+)(?:/(?P<rest>.*))?$")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 JAVA_HINT = ("Spark needs Java 17 or newer and none was found: install it (Debian/Ubuntu: "
@@ -148,7 +147,6 @@ class SparkWindow:
 
     def stats(self, kinds: dict[str, str], probabilities: np.ndarray, top: int) -> tuple[int, dict[str, ColumnStats]]:
         F = self.F
-        probs = [float(p) for p in probabilities]
         aggs, layout = [F.count(F.lit(1))], []
         for col, kind in kinds.items():
             if kind in (sch.NUMERIC, sch.DATETIME):
@@ -156,30 +154,32 @@ class SparkWindow:
                 fv = self._finite(v)
                 aggs += [F.count(v) - F.sum(F.when(F.isnan(v), 1).otherwise(0)),
                          F.sum(F.when(F.abs(v) == float("inf"), 1).otherwise(0)),
-                         F.min(fv), F.max(fv), F.avg(fv), F.stddev_pop(fv),
-                         F.percentile_approx(fv, probs, ACCURACY), F.approx_count_distinct(fv)]
-                layout.append((col, kind, 8))
+                         F.min(fv), F.max(fv), F.avg(fv), F.stddev_pop(fv)]
+                layout.append((col, kind, 6))
             else:
                 aggs += [F.count(F.col(f"`{col}`")), F.approx_count_distinct(self._text(col))]
                 layout.append((col, kind, 2))
         row = self.engine.guard(lambda: self.df.agg(*aggs).collect()[0])
         n = int(row[0])
         self._n = n
+        numeric = {col: kind for col, kind, width in layout if width == 6}
+        sketch = self._sketch(n, numeric)
         out: dict[str, ColumnStats] = {}
         i = 1
         for col, kind, width in layout:
             vals = list(row[i:i + width])
             i += width
             dtype = kind_of(self._types[col])[1]
-            if width == 8:
-                nonnull, ninf, lo, hi, mean, std, qs, distinct = vals
+            if width == 6:
+                nonnull, ninf, lo, hi, mean, std = vals
                 nonnull, ninf = int(nonnull or 0), int(ninf or 0)
+                values = sketch[f"__v{list(numeric).index(col)}"].to_numpy(dtype=float, na_value=np.nan)
                 out[col] = ColumnStats(
                     col, kind, dtype, n, n - nonnull, ninf,
                     minimum=None if lo is None else float(lo), maximum=None if hi is None else float(hi),
                     mean=None if mean is None else float(mean), std=None if std is None else float(std),
-                    quantiles=np.asarray(qs, dtype=float) if qs is not None and nonnull - ninf > 0 else None,
-                    n_unique=int(distinct or 0))
+                    quantiles=sample_quantiles(values, probabilities) if nonnull - ninf > 0 else None,
+                    n_unique=int(np.unique(values[np.isfinite(values)]).size))
             else:
                 nonnull, distinct = int(vals[0] or 0), int(vals[1] or 0)
                 identifier = nonnull >= 50 and distinct > 0.5 * nonnull
@@ -187,6 +187,19 @@ class SparkWindow:
                 out[col] = ColumnStats(col, sch.CATEGORICAL if nonnull else sch.EMPTY, dtype, n, n - nonnull,
                                        n_unique=distinct, counts=counts)
         return n, out
+
+    def _sketch(self, n: int, numeric: dict[str, str]) -> pd.DataFrame:
+        """About SKETCH_SAMPLE rows: every column, plus each numeric column's value as ``__v<i>``."""
+        F = self.F
+        cols = [F.col(f"`{c}`") for c in self.df.columns]
+        cols += [self._value(c, k).alias(f"__v{i}") for i, (c, k) in enumerate(numeric.items())]
+        fraction = 1.2 * SKETCH_SAMPLE / max(n, 1)
+        df = self.df if fraction >= 0.5 else self.df.sample(fraction=fraction, seed=17)
+        with warnings.catch_warnings():  # pyspark warns about pandas 3 on every conversion
+            warnings.simplefilter("ignore", FutureWarning)
+            frame = self.engine.guard(lambda: df.select(*cols).toPandas())
+        self._sample_frame = frame[[c for c in frame.columns if not str(c).startswith("__v")]]
+        return frame
 
     def _top(self, col: str, top: int) -> dict[str, int]:
         F = self.F
@@ -238,11 +251,16 @@ class SparkWindow:
         return out
 
     def sample(self, n: int, seed: int) -> pd.DataFrame:
-        total = self._n if self._n is not None else self.engine.guard(lambda: self.df.count())
-        fraction = min(1.0, 1.5 * n / max(total, 1))
-        with warnings.catch_warnings():  # pyspark warns about pandas 3 on every conversion
-            warnings.simplefilter("ignore", FutureWarning)
-            frame = self.engine.guard(lambda: self.df.sample(fraction=fraction, seed=seed).limit(n).toPandas())
+        frame = getattr(self, "_sample_frame", None)
+        if frame is None:
+            total = self._n if self._n is not None else self.engine.guard(lambda: self.df.count())
+            fraction = min(1.0, 1.5 * n / max(total, 1))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                frame = self.engine.guard(lambda: self.df.sample(fraction=fraction, seed=seed).limit(n).toPandas())
+        if len(frame) > n:
+            rng = np.random.default_rng(seed)
+            frame = frame.iloc[np.sort(rng.choice(len(frame), size=n, replace=False))].reset_index(drop=True)
         return frame
 
 

@@ -48,6 +48,8 @@ DEFAULT_TIMEOUT_S = DEFAULT_ES_TIMEOUT_S
 PIT_KEEP_ALIVE = "2m"
 MESSAGES_PAGE = 5_000
 DEFAULT_MESSAGE_LIMIT = 2_000_000
+PATTERN_SAMPLE = 200_000  # messages per window the pattern diff reads at most (sampled_messages)
+SAMPLE_SEED = 20_240_501  # the server-side sample is the same on every run
 
 _KINDS = {
     "text": FieldKind.TEXT, "match_only_text": FieldKind.TEXT,
@@ -352,11 +354,40 @@ class ElasticsearchLogSource:
         after = side("gt", "asc")
         return tuple([*reversed(before), hit, *after])
 
-    def messages(self, query: str, window: TimeWindow, *, limit: int | None = None) -> list[str]:
+    def sampled_messages(self, query: str, baseline: TimeWindow, window: TimeWindow, *,
+                         limit: int = PATTERN_SAMPLE) -> tuple[list[str], list[str], float]:
+        """Messages of both windows for the pattern diff, sampled by the cluster at one shared rate.
+
+        The two windows are counted server-side (``size: 0``); when the larger holds more than
+        ``limit`` hits, both are read as the same seeded Bernoulli sample (``random_score`` with
+        ``min_score``), so template shares and the rate ratio between the windows keep their meaning
+        and at most about ``limit`` messages per window leave the cluster.
+
+        Returns:
+            (baseline messages, window messages, the fraction sampled: 1.0 when all were read)
+        """
+        if limit < 1:
+            raise InvalidInputError(f"the pattern sample must be at least 1 message, got {limit}")
+        largest = max(self.count(query, baseline), self.count(query, window))
+        fraction = 1.0 if largest <= limit else limit / largest
+        return (self.messages(query, baseline, limit=2 * limit, fraction=fraction),
+                self.messages(query, window, limit=2 * limit, fraction=fraction), fraction)
+
+    def messages(self, query: str, window: TimeWindow, *, limit: int | None = None,
+                 fraction: float | None = None) -> list[str]:
+        """Messages of one window in time order (at most ``limit``); with ``fraction`` < 1, a seeded
+        server-side Bernoulli sample at that rate (in score order, which is random)."""
         if MESSAGE_FIELD not in self._fields:
             raise InvalidInputError(f"the index has no '{MESSAGE_FIELD}' field to mine patterns from")
         limit = limit or DEFAULT_MESSAGE_LIMIT
         q = self._query(query, window)
+        sort = self._sort("asc")
+        if fraction is not None and fraction < 1.0:
+            if not 0.0 < fraction:
+                raise InvalidInputError(f"the sample fraction must be in (0, 1], got {fraction}")
+            q = {"function_score": {"query": q, "random_score": {"seed": SAMPLE_SEED, "field": "_seq_no"},
+                                    "boost_mode": "replace", "min_score": 1.0 - fraction}}
+            sort = [{"_score": {"order": "desc"}}, {"_shard_doc": {"order": "asc"}}]
         pit = self._call(lambda: self._es.open_point_in_time(index=self._config.index, keep_alive=PIT_KEEP_ALIVE),
                          "open a point in time")
         pit_id = pit["id"]
@@ -365,7 +396,7 @@ class ElasticsearchLogSource:
         try:
             while len(out) < limit:
                 kwargs: dict[str, Any] = {"pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, "query": q,
-                                          "size": min(MESSAGES_PAGE, limit - len(out)), "sort": self._sort("asc"),
+                                          "size": min(MESSAGES_PAGE, limit - len(out)), "sort": sort,
                                           "source": [MESSAGE_FIELD], "track_total_hits": False}
                 if after:
                     kwargs["search_after"] = after

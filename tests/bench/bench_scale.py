@@ -147,7 +147,7 @@ def run_engine(path: Path, engine: str, options: dict) -> dict:
 
 def _row(case: str, engine: str, rows: int, r: dict, exact: dict | None) -> str:
     if "error" in r:
-        return f"| {case} | {engine} | {rows:,} | {r['seconds']:.1f} | {r['peak_gb']:.2f} | refused: {r['error'][:150]} |  |  |  |"
+        return f"| {case} | {engine} | {rows:,} | {r.get('seconds', 0):.1f} | {r['peak_gb']:.2f} | refused: {r['error'][:300]} |  |  |  |"
     drifted = sorted(c for c, v in r["columns"].items() if v["drifted"])
     ks_err = bound = same = ""
     if exact and "columns" in exact:
