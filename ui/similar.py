@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+
 import pandas as pd
 import streamlit as st
 
@@ -18,6 +20,14 @@ LIMIT = 5
 def _read(_store: Store, url: str, revision: tuple[int, ...]) -> tuple[list[IncidentSignature], list]:
     """Every signature and guard-rail link, read again only when the store (``url``) changed (``revision``)."""
     return load_signatures(_store), load_guard_rails(_store)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _recurrence(_store: Store, url: str, revision: tuple[int, ...], today: date) -> list:
+    """Recurrence per failure pattern, computed again only when the store (or the day) changed."""
+    from core.analysis.incident_analytics import recurrence_by_pattern
+
+    return recurrence_by_pattern(*_read(_store, url, revision), today=today)
 
 
 def signatures_and_rails(store: Store) -> tuple[list[IncidentSignature], list]:
@@ -72,10 +82,10 @@ def _known_by(sig: IncidentSignature) -> str:
 
 def recurrence(store: Store) -> None:
     """Incidents per month of each failure pattern, before and after its guard rail shipped."""
-    from core.analysis.incident_analytics import recurrence_by_pattern, recurrence_frame
+    from core.analysis.incident_analytics import recurrence_frame
 
     try:
-        found = recurrence_by_pattern(*signatures_and_rails(store))
+        found = _recurrence(store, store.url, signatures_revision(store), datetime.now(timezone.utc).date())
     except WorkbenchError as exc:
         st.error(f"Recurrence could not be read: {exc}")
         return
