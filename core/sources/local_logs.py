@@ -53,6 +53,7 @@ DEFAULT_MEMORY_MB = DEFAULT_LOG_MEMORY_MB
 TIME_CANDIDATES = ("@timestamp", "timestamp", "time", "ts", "datetime", "date")
 _TEXT_FIELDS = ("message", "error.message")
 _ZONE_RX = r"(Z|z|[+-]\d\d:?\d\d)$"
+_NO_TIME_KEY = 2**63 - 1  # sorts records without a time after every time (NULLS LAST)
 
 
 def _ident(name: str) -> str:
@@ -79,7 +80,8 @@ def scan_lines(path: Path | str, limit: int = MAX_LINE_BYTES) -> tuple[list[Long
     line_start, newlines, pos = 0, 0, 0  # offset where the current line starts; newlines seen before it
     with Path(path).open("rb") as fh:
         while chunk := fh.read(_SCAN_CHUNK):
-            if utf8:
+            # ASCII needs no decoding (a byte check is ~50x faster), unless a character was cut at the last chunk
+            if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
@@ -193,6 +195,9 @@ class LocalLogSource:
         self._lock = threading.Lock()
         self._time_field = time_field
         self._fields: dict[str, FieldKind] = {}
+        self._ascii_fields: frozenset[str] = frozenset()
+        # a record's id is its 1-based position in time order: DuckDB's rowid + 1, or a __row column (see _load)
+        self._row_col, self._row_base = "rowid", 1
         self._load()
         self._info = SourceInfo(
             name=name or ", ".join(p.name for p in self._paths), kind="local", fields=dict(self._fields),
@@ -364,16 +369,25 @@ class LocalLogSource:
         select_other = ", ".join(_ident(n) for n in other)
         # all-NULL rows are lines that were not JSON (read_json with ignore_errors yields NULLs)
         empty = " AND ".join(f"{_ident(n)} IS NULL" for n in names) or "FALSE"
+        # __order_break: this row does not come after the previous one in (time NULLS LAST, file, line) order;
+        # with no such row (log files are usually written in time order) the table is already sorted
+        key = f"row(COALESCE(epoch_us(__ts), {_NO_TIME_KEY}), __file, __line)"
         try:
             con.execute(
-                f"CREATE TEMP TABLE __raw AS SELECT {ts_expr} AS __ts, {naive_expr} AS __naive, ({empty}) AS __bad, "
-                f"{select_other + ',' if select_other else ''} __file, __line FROM ({union})", params)
+                f"CREATE TABLE __raw AS SELECT *, COALESCE({key} <= lag({key}) OVER (), FALSE) AS __order_break "
+                f"FROM (SELECT {ts_expr} AS __ts, {naive_expr} AS __naive, ({empty}) AS __bad, "
+                f"{select_other + ',' if select_other else ''} __file, __line FROM ({union}))", params)
         except duckdb.Error as exc:
             hint = "; raise WORKBENCH_LOG_MEMORY_MB" if "Out of Memory" in str(exc) else ""
             raise InvalidInputError(f"the log files cannot be loaded ({str(exc).splitlines()[0]}){hint}") from None
-        bad, no_ts, naive, total = con.execute(
+        # text fields whose values are all ASCII (byte length = character count) get cheaper regexes
+        text = [n for n in other if n in _TEXT_FIELDS and _kind_of(types[n]) == FieldKind.KEYWORD]
+        ascii_checks = "".join(f", bool_and(strlen({_ident(n)}) = length({_ident(n)}))" for n in text)
+        bad, no_ts, naive, total, breaks, *ascii_only = con.execute(
             "SELECT count(*) FILTER (__bad), count(*) FILTER (NOT __bad AND __ts IS NULL), "
-            "count(*) FILTER (__naive AND __ts IS NOT NULL), count(*) FROM __raw").fetchone()
+            "count(*) FILTER (__naive AND __ts IS NOT NULL), count(*), count(*) FILTER (__order_break)"
+            f"{ascii_checks} FROM __raw").fetchone()
+        self._ascii_fields = frozenset(n for n, yes in zip(text, ascii_only) if yes is not False)
         if bad:
             self._warnings.append(f"{bad} line(s) are not valid records (malformed JSON or CSV) and were skipped")
         if no_ts:
@@ -385,11 +399,27 @@ class LocalLogSource:
             raise InvalidInputError(
                 f"no records could be read from {', '.join(p.name for p in self._paths)}; "
                 "check that the files are JSONL, CSV or text lines")
-        con.execute(
-            f"CREATE TABLE logs AS SELECT row_number() OVER (ORDER BY __ts NULLS LAST, __file, __line) AS __row, "
-            f"__ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} FROM __raw WHERE NOT __bad "
-            "ORDER BY __row")
-        con.execute("DROP TABLE __raw")
+        if any(n.lower() in ("rowid", "__row") for n in names) or TIME_FIELD in other:
+            # a field named like the row number: keep the row number in a column of its own
+            con.execute(
+                f"CREATE TABLE logs AS SELECT row_number() OVER (ORDER BY __ts NULLS LAST, __file, __line) AS __row, "
+                f"__ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} FROM __raw "
+                "WHERE NOT __bad ORDER BY __row")
+            con.execute("DROP TABLE __raw")
+            self._row_col, self._row_base = "__row", 0
+        elif breaks == 0 and bad == 0:
+            # already in order: the loaded table becomes the log table without a copy; the row number
+            # is DuckDB's rowid (position in the table) + 1
+            for helper in ("__naive", "__bad", "__file", "__line", "__order_break"):
+                con.execute(f"ALTER TABLE __raw DROP COLUMN {helper}")
+            con.execute(f"ALTER TABLE __raw RENAME COLUMN __ts TO {_ident(TIME_FIELD)}")
+            con.execute("ALTER TABLE __raw RENAME TO logs")
+        else:
+            # one sort; the table keeps the order it is written in, so rowid + 1 is the row number
+            con.execute(
+                f"CREATE TABLE logs AS SELECT __ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} "
+                "FROM __raw WHERE NOT __bad ORDER BY __ts NULLS LAST, __file, __line")
+            con.execute("DROP TABLE __raw")
         self._fields = {TIME_FIELD: FieldKind.DATE}
         for n in other:
             kind = _kind_of(types[n])
@@ -457,7 +487,7 @@ class LocalLogSource:
         return self._execute(lambda cur: cur.execute(sql, params).fetchall(), deadline)
 
     def _where(self, query: str, window: TimeWindow) -> tuple[str, list[Any]]:
-        c = compile_query(query, self._fields)
+        c = compile_query(query, self._fields, ascii_fields=self._ascii_fields)
         t = _ident(TIME_FIELD)
         return f"{t} >= ? AND {t} < ? AND ({c.sql})", [window.start, window.end, *c.params]
 
@@ -469,7 +499,11 @@ class LocalLogSource:
                       sort=(ts.isoformat() if ts else None, rid))
 
     def _select(self) -> str:
-        return ", ".join(["__row"] + [_ident(c) for c in self._columns])
+        return ", ".join([f"{self._row_col} + {self._row_base}"] + [_ident(c) for c in self._columns])
+
+    def _row_param(self, rid: int) -> int:
+        """A record id as a value of the row column (so filters on rowid use DuckDB's row-range scan)."""
+        return int(rid) - self._row_base
 
     def count(self, query: str, window: TimeWindow) -> int:
         deadline = self._deadline()
@@ -486,11 +520,12 @@ class LocalLogSource:
         extra: list[Any] = []
         if cursor:
             ts_iso, rid = decode_cursor(cursor)
-            after = f" AND ({t} < ? OR ({t} = ? AND __row < ?))"
+            # (time, row) before the cursor's; "time <=" lets the scan skip row groups by their time range
+            after = f" AND {t} <= ? AND ({t} < ? OR {self._row_col} < ?)"
             ts = datetime.fromisoformat(ts_iso)
-            extra = [ts, ts, int(rid)]
+            extra = [ts, ts, self._row_param(rid)]
         rows = self._run(
-            f"SELECT {self._select()} FROM logs WHERE {where}{after} ORDER BY {t} DESC, __row DESC LIMIT ?",
+            f"SELECT {self._select()} FROM logs WHERE {where}{after} ORDER BY {t} DESC, {self._row_col} DESC LIMIT ?",
             params + extra + [size + 1], deadline)
         hits = tuple(self._hit(r) for r in rows[:size])
         nxt = encode_cursor(hits[-1].sort) if len(rows) > size and hits else None
@@ -539,11 +574,12 @@ class LocalLogSource:
         value = hit.fields.get(same_field)
         if same_field in self._fields and value is not None:
             cond, params = f" AND {_ident(same_field)} = ?", [value]
-        before = self._run(f"SELECT {self._select()} FROM logs WHERE __row < ?{cond} ORDER BY __row DESC LIMIT ?",
-                           [rid, *params, n], deadline)
-        me = self._run(f"SELECT {self._select()} FROM logs WHERE __row = ?", [rid], deadline)
-        after = self._run(f"SELECT {self._select()} FROM logs WHERE __row > ?{cond} ORDER BY __row LIMIT ?",
-                          [rid, *params, n], deadline)
+        r, at = self._row_col, self._row_param(rid)
+        before = self._run(f"SELECT {self._select()} FROM logs WHERE {r} < ?{cond} ORDER BY {r} DESC LIMIT ?",
+                           [at, *params, n], deadline)
+        me = self._run(f"SELECT {self._select()} FROM logs WHERE {r} = ?", [at], deadline)
+        after = self._run(f"SELECT {self._select()} FROM logs WHERE {r} > ?{cond} ORDER BY {r} LIMIT ?",
+                          [at, *params, n], deadline)
         return tuple(self._hit(r) for r in [*reversed(before), *me, *after])
 
     def messages(self, query: str, window: TimeWindow, *, limit: int | None = None) -> list[str]:
@@ -553,7 +589,7 @@ class LocalLogSource:
         where, params = self._where(query, window)
         lim = " LIMIT ?" if limit else ""
         tbl = self._execute(lambda cur: cur.sql(
-            f"SELECT CAST({_ident(MESSAGE_FIELD)} AS VARCHAR) AS m FROM logs WHERE {where} ORDER BY __row{lim}",
+            f"SELECT CAST({_ident(MESSAGE_FIELD)} AS VARCHAR) AS m FROM logs WHERE {where} ORDER BY {self._row_col}{lim}",
             params=params + ([limit] if limit else [])).to_arrow_table(), deadline)
         return [m if m is not None else "" for m in tbl.column("m").to_pylist()]
 
@@ -569,7 +605,7 @@ class LocalLogSource:
         where, params = self._where("*", window) if window is not None else ("TRUE", [])
         cur = self._con.cursor()
         try:
-            return cur.sql(f"SELECT {', '.join(_ident(f) for f in fields)} FROM logs WHERE {where} ORDER BY __row",
+            return cur.sql(f"SELECT {', '.join(_ident(f) for f in fields)} FROM logs WHERE {where} ORDER BY {self._row_col}",
                            params=params).df()
         finally:
             cur.close()
