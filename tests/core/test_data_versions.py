@@ -241,3 +241,21 @@ def test_the_schema_change_demo_carries_its_log_as_a_delta_table_with_the_change
     assert result.top.root_cause.value == "schema_change"
     sig = next(s for s in result.top.signals if s.rule == "version_schema_change")
     assert sig.strength == 1.0 and "lab_results" in sig.evidence.detail
+
+
+def test_the_source_is_a_data_version_source_and_broken_tables_are_messages(delta, tmp_path):
+    import shutil
+
+    from core.sources.protocols import DataVersionSource
+
+    assert isinstance(open_source("data_versions", delta), DataVersionSource)
+    broken = tmp_path / "broken"
+    (broken / "_delta_log").mkdir(parents=True)
+    (broken / "_delta_log" / "00000000000000000000.json").write_text("{not json\n")
+    with pytest.raises(InvalidInputError, match="the Delta table cannot be read"):
+        open_source("data_versions", broken)
+    gutted = shutil.copytree(delta, tmp_path / "gutted")
+    for f in gutted.glob("*.parquet"):
+        f.unlink()
+    with pytest.raises(InvalidInputError, match="version 1 cannot be read .*not found"):
+        open_source("data_versions", gutted).table().read(version=1)
