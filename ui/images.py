@@ -164,7 +164,7 @@ def _show(result: ImageComparison, ref: ImageProfile, cur: ImageProfile) -> None
             shots = [(name, value, _thumb(profile, _where(profile, name), name)) for name, value in rows]
             shots = [s for s in shots if s[2] is not None]
             if shots:
-                col.image([s[2] for s in shots], caption=[f"{s[0]} · {s[1]:.3g}" for s in shots], width=THUMB)
+                col.image([s[2] for s in shots], caption=[f"{s[0]} · {_short(s[1])}" for s in shots], width=THUMB)
             else:
                 col.caption("No image to show.")
     if result.report is not None:
@@ -180,12 +180,16 @@ def _show(result: ImageComparison, ref: ImageProfile, cur: ImageProfile) -> None
         st.dataframe(pd.DataFrame(bad), hide_index=True, key="images_unreadable", width="stretch")
 
 
+def _short(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def _median(profile: ImageProfile, column: str) -> str:
     """The median of a measure (the most common value of a text one), as text for the table."""
     if column not in profile.frame.columns:
         return "—"
     values = pd.to_numeric(profile.frame[column], errors="coerce").dropna()
     if len(values):
-        return f"{float(values.median()):.4g}"
+        return _short(float(values.median())) if abs(float(values.median())) >= 100 else f"{float(values.median()):.4g}"
     mode = profile.frame[column].dropna().astype(str).mode()
     return mode.iloc[0] if len(mode) else "—"
