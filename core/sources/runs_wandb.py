@@ -117,6 +117,10 @@ class WandbRun:
                          metrics=metrics, tags=tags, datasets=datasets, artifacts=files)
 
 
+class WandbNotInstalledError(InvalidInputError):
+    """A ``.wandb`` record log needs the ``wandb`` package, which is not installed."""
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
@@ -201,8 +205,8 @@ def read_record_file(path: Path | str) -> WandbRun:
     try:
         from wandb.proto import wandb_internal_pb2 as pb
     except ImportError:
-        raise InvalidInputError(f"{path.name}: reading W&B record files needs the wandb package; "
-                                "pip install -r requirements-wandb.txt") from None
+        raise WandbNotInstalledError(f"{path.name}: reading W&B record files needs the wandb package; "
+                                     "pip install -r requirements-wandb.txt") from None
     from google.protobuf.message import DecodeError
 
     try:
@@ -492,10 +496,28 @@ class WandbFolderSource(_RunsMixin):
         if not folders:
             raise InvalidInputError(f"'{self.path}' holds no W&B run; give {LAYOUT_HINT}")
         self.display_uri = f"W&B runs in {self.path}"
-        self._runs = [read_run_folder(f) for f in folders]
+        self._runs, self.not_read = [], []
+        for f in folders:
+            try:
+                self._runs.append(read_run_folder(f))
+            except WandbNotInstalledError as exc:  # the app runs without the optional wandb package
+                self.not_read.append(str(exc))
 
     def runs(self) -> list[WandbRun]:
+        if not self._runs and self.not_read:
+            raise WandbNotInstalledError(f"{len(self.not_read)} W&B run(s) in {self.path} are record logs: "
+                                         f"{self.not_read[0]}")
         return self._runs
+
+    def events(self) -> list[dict[str, Any]]:
+        """As :meth:`_RunsMixin.events`; none (rather than an error) when only record logs that need the
+        missing wandb package are there, so a bundle still imports without it."""
+        if not self._runs and self.not_read:
+            return []
+        return super().events()
+
+    def warnings(self) -> list[str]:
+        return [*super().warnings(), *(f"not read: {m}" for m in self.not_read)]
 
 
 # ------------------------------------------------------------------ the public API

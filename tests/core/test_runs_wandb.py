@@ -307,3 +307,20 @@ def test_a_refused_key_is_a_clear_error_without_the_key(api):
     with pytest.raises(SourceUnavailableError, match="refused the API key") as err:
         source.list_models()
     assert "f" * 40 not in str(err.value) and replay.url in str(err.value)
+
+
+def test_without_the_wandb_package_record_logs_are_skipped_at_import_and_named_elsewhere(runs_dir, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_wandb(name, *args, **kwargs):
+        if name == "wandb.proto" or name.startswith("wandb.proto"):
+            raise ImportError("No module named 'wandb'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_wandb)
+    source = WandbFolderSource(runs_dir[0])
+    assert source.events() == []  # a bundle with W&B runs still imports
+    with pytest.raises(InvalidInputError, match="needs the wandb package; pip install -r requirements-wandb.txt"):
+        source.list_models()
