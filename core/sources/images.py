@@ -40,6 +40,7 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -136,8 +137,7 @@ class ImageRef:
         if self.data is not None:
             size = len(self.data)
         elif self.member:
-            with zipfile.ZipFile(self.path) as zf:
-                size = zf.getinfo(self.member).file_size
+            size = _zip(self.path, os.path.getmtime(self.path)).getinfo(self.member).file_size
         else:
             size = os.path.getsize(self.path)
         if size > limits.max_bytes:
@@ -146,9 +146,17 @@ class ImageRef:
         if self.data is not None:
             return self.data
         if self.member:
-            with zipfile.ZipFile(self.path) as zf:
-                return zf.read(self.member)
+            return _zip(self.path, os.path.getmtime(self.path)).read(self.member)
         return Path(self.path).read_bytes()
+
+
+_zip_owner: dict[str, int] = {}  # the process whose open zips the cache holds
+
+
+@lru_cache(maxsize=4)
+def _zip(path: str, _mtime: float) -> zipfile.ZipFile:
+    """An open zip, kept per process: reading 10,000 members must not parse its directory 10,000 times."""
+    return zipfile.ZipFile(path)
 
 
 @dataclass(frozen=True)
@@ -335,8 +343,13 @@ def _profile_one(ref: ImageRef, limits: ImageLimits) -> dict[str, Any]:
         return row
 
 
-def _profile_chunk(refs: Sequence[ImageRef], limits: ImageLimits) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def _profile_chunk(refs: Sequence[ImageRef], limits: ImageLimits,
+                   worker: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     from PIL import Image
+
+    if worker and os.getpid() != _zip_owner.get("pid"):
+        _zip.cache_clear()  # a forked worker must not share the parent's open zips (one file offset)
+        _zip_owner["pid"] = os.getpid()
 
     Image.MAX_IMAGE_PIXELS = limits.max_pixels
     rows, bad = [], []
@@ -391,7 +404,7 @@ def profile_images(spec: Any, *, column: str | None = None, label: str | None = 
         try:
             with _pool(min(workers, len(chunks))) as pool:
                 done = 0
-                for r, b in pool.map(_profile_chunk, chunks, [limits] * len(chunks)):
+                for r, b in pool.map(_profile_chunk, chunks, [limits] * len(chunks), [True] * len(chunks)):
                     rows += r
                     bad += b
                     done += 1

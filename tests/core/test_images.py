@@ -88,6 +88,13 @@ def test_both_cores_give_the_same_rows_as_one(sets, monkeypatch):
     one = profile_images(ref, workers=1).frame
     two = profile_images(ref, workers=2).frame
     pd.testing.assert_frame_equal(one, two)
+    packed = ref.parent / "ref-packed.zip"
+    with zipfile.ZipFile(packed, "w") as zf:
+        for p in sorted(ref.glob("*.jpg")):
+            zf.write(p, p.name)
+    first = profile_images(packed, workers=1).frame  # opens the zip in this process first
+    pd.testing.assert_frame_equal(first, profile_images(packed, workers=2).frame)
+    pd.testing.assert_frame_equal(first.drop(columns="name"), one.drop(columns="name"))
 
 
 def test_zip_and_column_of_paths_or_bytes(sets, tmp_path):
