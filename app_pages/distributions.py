@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.errors import WorkbenchError
 from core.models import iso, utc
+from ui import backends
 from ui import distributions as dui
 from ui import images as image_inputs
 from ui import state
@@ -16,6 +17,7 @@ if incident is not None:
     st.caption(f"{incident.id} · {incident.title}")
 image_inputs.panel(incident)
 versions.feature_store(incident)
+backends.panel(incident)
 
 bundled = incident is not None and incident.bundle_path
 sources = (["Incident data", "Data versions", "Training data"] if bundled else ["Data versions"]) + ["Upload files", "Local paths"]
