@@ -153,8 +153,13 @@ def wasserstein_bounds(a: Histogram, b: Histogram, mean_a: float, mean_b: float)
 
 def bin_counts_at(h: Histogram, cuts: np.ndarray) -> np.ndarray:
     """Counts of ``h`` in the bins between ``cuts`` (each cut must be one of ``h.edges``)."""
-    idx = np.searchsorted(h.edges, cuts)
-    cum = np.concatenate([[0], h.cumulative[idx], [h.n]]).astype(float)
+    idx = np.clip(np.searchsorted(h.edges, cuts), 0, h.edges.size - 1)
+    at = h.cumulative[idx]
+    if h.closed == "left":  # bins (-inf, cut] as in-process: count below the next float when it is an edge
+        after = np.nextafter(cuts, np.inf)
+        nidx = np.clip(np.searchsorted(h.edges, after), 0, h.edges.size - 1)
+        at = np.where(h.edges[nidx] == after, h.cumulative[nidx], at)
+    cum = np.concatenate([[0], at, [h.n]]).astype(float)
     return np.diff(cum)
 
 

@@ -151,6 +151,10 @@ def test_grid_bounds_hold_the_exact_statistics(kind, closed):
     w = grid.wasserstein_bounds(ha, hb, float(a.mean()), float(b.mean()))
     assert ks.low - 1e-12 <= exact.ks <= ks.high + 1e-12 and ks.error < 0.01
     assert w.low - 1e-9 <= exact.wasserstein <= w.high + 1e-9
+    cuts = grid.decile_cuts(grid.sample_quantiles(a, probs), probs, edges)
+    deciles = st.quantile_edges(a)
+    assert st.psi(grid.bin_counts_at(ha, cuts), grid.bin_counts_at(hb, cuts)) == pytest.approx(
+        st.psi(st.bin_counts(a, deciles), st.bin_counts(b, deciles)), abs=0.01)
     if kind == "integers":  # every value has a bin of its own: KS is exact
         value, share = grid.top_value(ha)
         values, counts = np.unique(a, return_counts=True)
