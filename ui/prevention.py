@@ -23,6 +23,7 @@ from core.prevention.plan import (
 )
 
 PLAN_KEY = "prevention_plan"
+CONTRACT_ERROR = "prevention_contract_error"
 
 
 def _mime(name: str) -> str:
@@ -74,8 +75,10 @@ def generate(incident: Incident, cause: RootCause | None, *, contract: bool = Fa
 
 def show(incident: Incident, result) -> None:
     """A "Prevention" expander: generate the guard rails, then show the proofs and offer the files."""
-    with st.expander("Prevention: guard rails that would have caught this earlier", icon=":material/shield:"):
-        cause, why = cause_of(incident, result.top.root_cause if result.top is not None else None)
+    cause, why = cause_of(incident, result.top.root_cause if result.top is not None else None)
+    opened = cause is not None and plan_for(incident, cause) is not None  # stays open once generated
+    with st.expander("Prevention: guard rails that would have caught this earlier", icon=":material/shield:",
+                     expanded=opened):
         if cause is None:
             st.info("No root cause yet: confirm one, or run triage, to generate guard rails.")
             return
@@ -136,8 +139,18 @@ def render(plan: PreventionPlan, incident: Incident) -> None:
         with st.container(border=True):
             st.markdown(f"**Template only — {md_escape(t.title)}.** {md_escape(t.missing)}. "
                         "Export the series named below, fill in the threshold and uncomment:")
-            st.code(t.text, language="yaml")
+            st.code(t.text, language="yaml", wrap_lines=True)
     _files(_contract(plan, incident))
+
+
+def _build_contract(plan: PreventionPlan, incident: Incident) -> None:
+    """Button callback: the plan with its data contract, kept in the session (before the page reruns)."""
+    try:
+        plan = add_contract(plan)
+    except WorkbenchError as exc:
+        st.session_state[CONTRACT_ERROR] = str(exc)
+        return
+    st.session_state.setdefault(PLAN_KEY, {})[(incident.id, plan.cause.value)] = plan
 
 
 def _contract(plan: PreventionPlan, incident: Incident) -> PreventionPlan:
@@ -149,16 +162,11 @@ def _contract(plan: PreventionPlan, incident: Incident) -> PreventionPlan:
                   "pip install -r requirements-gx.txt)")
         st.caption(f"Builds {engine} for the columns the incident changed, then validates it on the reference "
                    "window (must pass) and the incident window (must fail). Takes a few seconds.")
-        if not st.button("Build and prove the data contract", key="prevention_contract",
-                         icon=":material/fact_check:"):
-            return plan
-        with st.spinner("Building the contract and validating it on both windows…"):
-            try:
-                plan = add_contract(plan)
-            except WorkbenchError as exc:
-                st.error(f"**The data contract could not be built.** {exc}")
-                return plan
-        st.session_state.setdefault(PLAN_KEY, {})[(incident.id, plan.cause.value)] = plan
+        st.button("Build and prove the data contract", key="prevention_contract", icon=":material/fact_check:",
+                  on_click=_build_contract, args=(plan, incident))
+        if (err := st.session_state.pop(CONTRACT_ERROR, None)) is not None:
+            st.error(f"**The data contract could not be built.** {err}")
+        return plan
     c = plan.contract
     if c.note:
         st.info(md_escape(c.note) + ".")
