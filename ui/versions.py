@@ -129,15 +129,17 @@ def versions_pair(incident: Incident | None) -> DatasetPair | None:
     return pair
 
 
+OTHER_RUN = "Another run (type its id)…"
+
+
 @st.cache_data(show_spinner="Reading the run's training data…", max_entries=4)
-def _training_pair(bundle_path: str, run_id: str) -> tuple[DatasetPair, dict[str, Any]]:
+def _training_pair(bundle_path: str, run_id: str, uri: str | None) -> tuple[DatasetPair, dict[str, Any]]:
     from core.bundle import read_bundle
     from core.sources.datasets import bundle_roles, pair_from_bundle
-    from core.sources.factory import open_source
     from core.sources.training_baseline import read_training_data, training_inputs
+    from ui.models import source
 
-    runs = open_source("runs", None)
-    training = read_training_data(training_inputs(runs.get_run(run_id, artifacts=False))[0])
+    training = read_training_data(training_inputs(source(uri).get_run(run_id, artifacts=False))[0])
     bundle = read_bundle(bundle_path)
     incident = pair_from_bundle(bundle, bundle_roles(bundle)[0])
     current = incident.current
@@ -148,24 +150,47 @@ def _training_pair(bundle_path: str, run_id: str) -> tuple[DatasetPair, dict[str
     return pair, training.to_dict()
 
 
+def _model_runs(incident: Incident, uri: str | None) -> dict[str, str]:
+    """The runs of the bundle's model versions, newest first (``{label: run id}``); empty when unknown."""
+    from ui import models as mui
+
+    model = mui.bundle_model(incident)
+    if not model:
+        return {}
+    try:
+        hist = mui.history(uri, model)
+    except WorkbenchError:
+        return {}
+    return {f"{model} v{v.version} · run {v.run_id[:8]}" + (f" ({', '.join(v.aliases)})" if v.aliases else ""): v.run_id
+            for v in reversed(hist.versions) if v.run_id}
+
+
 def training_pair(incident: Incident | None) -> DatasetPair | None:
     """After a click: the data the model's MLflow run trained on (reference) vs the incident window (current)."""
+    from ui.models import tracking_uri
+
     if incident is None or not incident.bundle_path:
         st.info("Open an incident with a bundle to compare its data with the training data.")
         return None
+    uri = tracking_uri()
+    runs = _model_runs(incident, uri)
     c1, c2 = st.columns([3, 2])
-    run_id = c1.text_input("MLflow run of the model", key="distributions_training_run",
-                           help="The run that trained the model in production; it must record its training data "
-                                "with mlflow.log_input(…, context='training').").strip()
+    picked = c1.selectbox("Model version", list(runs) + [OTHER_RUN], key="distributions_training_pick",
+                          help="The runs of the incident's model in the registry; the run must record its "
+                               "training data with mlflow.log_input(…, context='training').") if runs else OTHER_RUN
+    if picked == OTHER_RUN:
+        run_id = c1.text_input("MLflow run of the model", key="distributions_training_run").strip()
+    else:
+        run_id = runs[picked]
     asked = st.session_state.get("distributions_training_for")
     if c2.button("Compare with the training data", key="distributions_training_go", disabled=not run_id,
                  icon=":material/history:"):
         st.session_state["distributions_training_for"] = asked = run_id
     if not run_id or asked != run_id:
-        st.info("Give the model's MLflow run and click Compare: the incident window is compared with the data "
-                "the model was trained on.")
+        st.info("Pick the model's run and click Compare: the incident window is compared with the data the model "
+                "was trained on.")
         return None
-    pair, info = _training_pair(incident.bundle_path, run_id)
+    pair, info = _training_pair(incident.bundle_path, run_id, uri)
     matches = info["digest_matches"]
     note = ("digest matches the run's record" if matches else
             "digest differs from the run's record: the file changed since training" if matches is False else

@@ -57,8 +57,47 @@ def test_the_fraud_demo_shows_its_stale_feature_view(app_test):
 def test_training_data_waits_for_a_click_and_names_a_bad_run(app_test):
     at = app_test(PAGE, incident="demo-fraud-stale")
     at.radio(key="distributions_source").set_value("Training data").run()
-    assert not at.exception and any("Give the model's MLflow run" in i.value for i in at.info)
+    assert not at.exception and any("Pick the model's run and click Compare" in i.value for i in at.info)
+    picks = [s for s in at.selectbox if s.key == "distributions_training_pick"]
+    if picks:  # the registry knows the bundle's model: its versions' runs are offered
+        picks[0].set_value("Another run (type its id)…").run()
     at.text_input(key="distributions_training_run").input("0123456789abcdef0123456789abcdef").run()
     at.button(key="distributions_training_go").click().run()
     assert not at.exception
     assert at.error, "an unknown run is a message"
+
+
+def test_the_models_runs_are_offered_and_a_click_compares_with_the_training_data(app_test, tmp_path, demo_bundles):
+    """A real MLflow store (SQLite) where fraud-scorer v1's run logged its training data as a dataset input."""
+    import warnings
+
+    import mlflow.data
+    import pandas as pd
+    from mlflow.entities import DatasetInput, InputTag
+
+    from core.sources.mlflow_runs import MlflowRunSource
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowRunSource(uri, create=True).client
+    scored = pd.read_parquet(demo_bundles["demo-fraud-stale"] / "datasets" / "scored_transactions.parquet")
+    train = scored[scored["timestamp"] < pd.Timestamp("2026-02-03T00:00:00Z")].drop(columns=["timestamp"])
+    path = tmp_path / "train.parquet"
+    train.to_parquet(path, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = mlflow.data.from_pandas(train, source=str(path), name="fraud-train")
+    run = client.create_run(client.create_experiment("fraud")).info.run_id
+    client.log_inputs(run, datasets=[DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")])])
+    client.create_registered_model("fraud-scorer")
+    client.create_model_version("fraud-scorer", f"runs:/{run}/model", run_id=run)
+
+    at = app_test(PAGE, incident="demo-fraud-stale")
+    at.session_state["models_uri"] = uri
+    at.radio(key="distributions_source").set_value("Training data").run()
+    pick = at.selectbox(key="distributions_training_pick")
+    assert pick.options[0].startswith("fraud-scorer v1 · run " + run[:8])
+    at.button(key="distributions_training_go").click().run()
+    assert not at.exception
+    assert any("fraud-train" in c.value and "digest matches the run's record" in c.value for c in at.caption)
+    assert at.metric[0].value == "{:,}".format(len(train))  # the training rows are the reference
+    assert any(e.label.startswith(":red-badge[DRIFTED]") and "fraud\\_score" in e.label for e in at.expander)
