@@ -12,7 +12,8 @@ about 1.1 GB), then in one process, side by side:
   (text terms as ``ILIKE '%word%'``, the first page as ``ORDER BY time DESC LIMIT 51``).
 
 Both connections get the same memory limit and thread count. Each query runs ``--repeat``
-times (default 3) alternating the two sides, and the best time of each is compared; the
+times (default 3; queries under a second up to 25 times) alternating the two sides, and the best
+time of each is compared; the
 answers are checked to be the same. Targets: every query within 2x of DuckDB, load within 1.5x.
 
 Usage::
@@ -149,7 +150,9 @@ def main() -> None:
             }
             for name, (ours_fn, duck_fn) in sides.items():
                 t_ours, t_duck, a, b = [], [], None, None
-                for _ in range(args.repeat):
+                # at least --repeat rounds; quick queries repeat up to 25 times (or 1 s) so that one
+                # scheduler hiccup on a loaded machine does not decide a millisecond comparison
+                while len(t_ours) < args.repeat or (len(t_ours) < 25 and sum(t_ours) + sum(t_duck) < 1.0):
                     tt, b = best(duck_fn, 1)
                     t_duck.append(tt)
                     tt, a = best(ours_fn, 1)
