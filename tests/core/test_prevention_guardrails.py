@@ -169,3 +169,19 @@ def test_cli_writes_the_new_files_and_reports_their_proofs_in_json(demo_bundles,
     assert doc["contract"]["reference"]["passed"] and not doc["contract"]["incident"]["passed"]
     for f in (ALERTMANAGER_FILE, PROOF_FILE, ct.SCHEMA_FILE):
         assert f in doc["files"] and (out / f).is_file()
+
+
+def test_a_baseline_too_short_for_a_threshold_becomes_a_template_with_the_reason(demo_bundles):
+    from datetime import timedelta
+
+    from core.models import RootCause, TimeWindow
+    from core.prevention.rules import generate_rules
+
+    b = read_bundle(demo_bundles["demo-schema-change"])
+    onset = bundle_onset(b).at
+    short = replace(b, baseline=TimeWindow(b.baseline.end - timedelta(minutes=40), b.baseline.end))
+    rs = generate_rules(short, RootCause.SCHEMA_CHANGE, onset)
+    assert not any(r.guard == "kpi" for r in rs.rules)
+    kpi = next(t for t in rs.templates if t.guard == "kpi")
+    assert "point(s) in the baseline" in kpi.missing and "needed to choose a threshold" in kpi.missing
+    assert rs.notes and "# - alert: Kpi" in rs.to_yaml()
