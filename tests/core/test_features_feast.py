@@ -249,3 +249,14 @@ def test_the_fraud_demo_carries_a_feast_snapshot_whose_account_features_went_sta
     result = triage_bundle(path)
     assert result.top.root_cause.value == "stale_data"
     assert any(s.rule == "feature_view_stale" and "account_features" in s.evidence.detail for s in result.top.signals)
+
+
+def test_bundle_import_puts_each_views_last_materialisation_on_the_timeline(tmp_path, sqlite_store):
+    from core.flows.import_bundle import import_bundle
+    from core.store.timeline import list_events
+
+    path = _bundle(tmp_path / "b", _snapshot(T0 + timedelta(hours=11), T0 + timedelta(hours=3)))
+    iid = import_bundle(sqlite_store, path)
+    events = [e for e in list_events(sqlite_store, iid) if e.source == "feast fraud"]
+    assert [e.title.split(" last")[0] for e in events] == ["Feature view merchant_stats", "Feature view card_stats"]
+    assert events[0].timestamp == T0 + timedelta(hours=3) and events[0].kind == "data_pipeline"
