@@ -10,7 +10,6 @@ paths policy (``WORKBENCH_DATA_DIRS``; off in team mode).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -140,7 +139,3 @@ def show(report: DriftReport, choice: EngineChoice, seconds: float) -> None:
         st.markdown(f"**{f.severity}** · {md(f.message)}")
     st.dataframe(columns_table(report), width="stretch", hide_index=True)
 
-
-def location_label(location: str) -> str:
-    """A short label of a location for captions (the folder or table name)."""
-    return Path(location).name or location

@@ -10,7 +10,6 @@ domain classifier over the sample.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable
 
@@ -230,10 +229,3 @@ def compare_windows(
     return dr.DriftReport(n_ref, n_cur, columns, tuple(findings), mv, thr, engine=info,
                           profiles={"reference": ref_prof, "current": cur_prof})
 
-
-def finite_or_none(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
