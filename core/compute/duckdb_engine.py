@@ -285,7 +285,7 @@ class DuckDBEngine(SketchEngine):
         conf = settings().section("duckdb", "WORKBENCH_DUCKDB_")
         self.memory_limit = memory_limit or conf.text("memory") or DEFAULT_MEMORY
         self.temp_directory = temp_directory or conf.text("temp") or str(Path(tempfile.gettempdir()) / "workbench-duckdb")
-        self.timeout = timeout if timeout is not None else float(conf.get("timeout", DEFAULT_TIMEOUT_S))
+        self.timeout = timeout if timeout is not None else conf.number("timeout", DEFAULT_TIMEOUT_S, message="WORKBENCH_DUCKDB_TIMEOUT must be a number of seconds, not '{raw}'")
         Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(":memory:")
         try:

@@ -274,7 +274,7 @@ class SparkEngine(SketchEngine):
         conf = settings().section("spark")
         self.remote = remote or (None if master else conf.text("remote"))
         self.master = master or (None if self.remote else conf.text("master")) or (None if self.remote else DEFAULT_MASTER)
-        self.timeout = timeout if timeout is not None else float(conf.get("timeout", DEFAULT_TIMEOUT_S))
+        self.timeout = timeout if timeout is not None else conf.number("timeout", DEFAULT_TIMEOUT_S, message="SPARK_TIMEOUT must be a number of seconds, not '{raw}'")
         self.where = f"Spark Connect {self.remote}" if self.remote else f"master {self.master}"
         self._stopped = False
         try:
