@@ -163,7 +163,7 @@ def _row(case: str, engine: str, rows: int, r: dict, exact: dict | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000, help="rows of the big case (full run: 100000000)")
+    ap.add_argument("--rows", type=int, default=1_000_000, help="rows of the big case (full run: 100000000; 0 skips it)")
     ap.add_argument("--mid-rows", type=int, default=1_000_000, help="rows of the three-engine case (full run: 10000000)")
     ap.add_argument("--columns", type=int, default=20, help="feature columns (besides ts)")
     ap.add_argument("--memory-limit", default="8GB", help="DuckDB memory limit in the big case")
@@ -177,12 +177,15 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|---|"]
     try:
         big = base / f"big-{args.rows}"
-        if not big.exists():
+        if args.rows <= 0:
+            big = None
+        elif not big.exists():
             print(f"generating {args.rows:,} rows x {args.columns} columns ... "
                   f"{generate(big, args.rows, args.columns, 1):.0f} s", flush=True)
-        size = sum(f.stat().st_size for f in big.rglob("*.parquet"))
-        print(f"big: {size / 1e9:.1f} GB of Parquet", flush=True)
-        for engine, opts in (("memory", {}), ("duckdb", {"memory_limit": args.memory_limit})):
+        for engine, opts in (("memory", {}), ("duckdb", {"memory_limit": args.memory_limit})) if big else ():
+            if engine == "memory":
+                size = sum(f.stat().st_size for f in big.rglob("*.parquet"))
+                print(f"big: {size / 1e9:.1f} GB of Parquet", flush=True)
             r = run_engine(big, engine, opts)
             lines.append(_row("big", engine, args.rows, r, None))
             print(lines[-1], flush=True)
