@@ -162,3 +162,12 @@ def test_an_early_data_change_lands_in_the_baseline(root):
     data_onset = pd.Timestamp(truth["data_onset"]).to_pydatetime()
     assert pd.Timestamp(manifest["baseline"]["start"]).to_pydatetime() < data_onset
     assert data_onset < pd.Timestamp(manifest["baseline"]["end"]).to_pydatetime().astimezone(UTC)
+
+
+def test_an_external_event_with_a_mix_shift_names_the_segments_that_moved(root):
+    result, _ = _run(ScenarioSpec("external_event", 1106), root)
+    top = result.top
+    assert top.root_cause.value == "external_event"
+    mix = next(s for s in top.signals if s.rule == "mix_shift")
+    assert re.search(r"the mix of 'country' changed .*: [A-Z]{2} \d+% → \d+%", mix.evidence.detail)
+    assert "segments" in mix.evidence.detail

@@ -281,7 +281,8 @@ def data_signals(d: DataFinding, onset: datetime) -> tuple[list[Signal], dict[st
         if cats:
             ct = max(cats, key=lambda c: c.score)
             keep(signal("mix_shift", strength(ct.score),
-                         f"the mix of '{ct.label}' changed ({ct.score:.1f}× threshold)",
+                         f"the mix of '{ct.label}' changed ({ct.score:.1f}× threshold)"
+                         + segment_moves(rep, ct.column, ct.current_column),
                          title=f"Mix shift: {ct.label}", data={"column": ct.label}, **view))
     if preds:
         p = max(preds, key=lambda c: c.score)
@@ -295,6 +296,32 @@ def _onset_text(d: DataFinding) -> str:
     first = min((c for c in d.changes if c.time <= d.data_onset + CHANGE_SLACK), key=lambda c: c.time, default=None)
     head = first.describe() if first is not None else f"the data changed from {d.data_onset:%H:%M}"
     return head + (f", {d.kpi_text}" if d.kpi_text else "")
+
+
+def segment_moves(rep: DriftReport, column: str, current_column: str | None = None) -> str:
+    """``: DE 14% → 38% (up), the other segments fell proportionally`` — which segments moved, and how."""
+    r = rep.profiles.get("reference", {}).get(column)
+    c = rep.profiles.get("current", {}).get(current_column or column)
+    if r is None or c is None or not r.counts or not c.counts:
+        return ""
+    nr, nc = sum(r.counts.values()), sum(c.counts.values())
+    if not nr or not nc:
+        return ""
+    keys = set(r.counts) | set(c.counts)
+    share = {k: (r.counts.get(k, 0) / nr, c.counts.get(k, 0) / nc) for k in keys}
+    moved = sorted((k for k, (a, b) in share.items() if abs(b - a) >= 0.05), key=lambda k: -abs(share[k][1] - share[k][0]))
+    if not moved:
+        return ""
+    up = [k for k in moved if share[k][1] > share[k][0]]
+    rest = [k for k in keys if k not in up and share[k][0] > 0]
+    ratios = [share[k][1] / share[k][0] for k in rest]
+    proportional = len(ratios) >= 2 and max(ratios) - min(ratios) <= 0.4 * max(max(ratios), 1e-9)
+    text = ": " + ", ".join(f"{k} {share[k][0]:.0%} → {share[k][1]:.0%}" for k in moved[:3])
+    if up and proportional:
+        text += " (the other segments fell proportionally: a surge in " + ", ".join(map(str, up[:2])) + ")"
+    elif up:
+        text += " (the other segments moved unevenly)"
+    return text
 
 
 def _default_filled(rep: DriftReport, roles: Mapping[str, str]) -> list[tuple[str, Any, float, float]]:
@@ -357,6 +384,9 @@ EARLY = timedelta(minutes=30)
 LOOKBACK = timedelta(hours=24)
 #: A change point this close after the KPI onset still counts as "at the onset".
 CHANGE_SLACK = timedelta(minutes=30)
+#: Column change points are located on at most this many rows (a seeded sample) and columns.
+MAX_CHANGE_ROWS = 50_000
+MAX_CHANGE_COLUMNS = 60
 
 
 def strong_change(ch: ColumnChange) -> bool:
@@ -375,7 +405,9 @@ def column_changes(full: pd.DataFrame | None, timestamp: str | None, exclude: se
     """The strong change points of the input columns in the 24 h before (and just after) the onset."""
     if full is None or not timestamp or timestamp not in full.columns:
         return []
-    cols = [c for c in full.columns if c not in exclude and c != timestamp]
+    cols = [c for c in full.columns if c not in exclude and c != timestamp][:MAX_CHANGE_COLUMNS]
+    if len(full) > MAX_CHANGE_ROWS:
+        full = full.sample(MAX_CHANGE_ROWS, random_state=0)
     found = locate_column_changes(full, timestamp, cols, search=TimeWindow(at - LOOKBACK, at + CHANGE_SLACK))
     return [c for c in found if strong_change(c)]
 
