@@ -10,6 +10,10 @@ Parquet files, so times and peak memory are measured alike:
 * Evidently ``DataDriftPreset``, in its own virtual environment under /tmp, created here on
   first use (it needs pandas < 3, so it must never constrain the app's dependencies).
 
+With ``--busy``, ours and the scipy loop run again, alternately, at the machine's current load and
+then with one extra core kept busy (a spinning child process, ``--pin`` to put it on CPU 1), and the
+ratio scipy loop / ours is printed for both; the targets are >= 5x without and >= 3x with the busy core.
+
 Then, with ``--big``, a 10M-row × 50-column comparison run in this process, exact and
 sampled (1M rows per side, with the DKW error bound next to the measured error).
 
@@ -18,6 +22,7 @@ Usage::
     python tests/bench/bench_drift.py                      # 1M rows: ours, scipy, Evidently
     python tests/bench/bench_drift.py --no-evidently --big  # 1M rows without Evidently, then 10M
     python tests/bench/bench_drift.py --rows 100000
+    python tests/bench/bench_drift.py --no-evidently --busy # ratio at the current load and with a core busy
 
 Peak memory is the rise of the process's resident set while the contender runs
 (VmHWM after resetting it once the data is loaded).
@@ -163,7 +168,7 @@ def _contender(which: str, python: str, rows: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_comparison(rows: int, evidently: bool, scipy_loop: bool) -> None:
+def _ensure_data(rows: int) -> None:
     data = DATA_DIR / str(rows)
     if not (data / "current.parquet").exists():
         data.mkdir(parents=True, exist_ok=True)
@@ -171,6 +176,10 @@ def run_comparison(rows: int, evidently: bool, scipy_loop: bool) -> None:
         ref.to_parquet(data / "reference.parquet")
         cur.to_parquet(data / "current.parquet")
         del ref, cur
+
+
+def run_comparison(rows: int, evidently: bool, scipy_loop: bool) -> None:
+    _ensure_data(rows)
     print(f"\n== {rows:,} rows × {N_NUMERIC} numeric + {N_CATEGORICAL} categorical columns "
           f"(2 cores, load {os.getloadavg()[0]:.1f}) ==", flush=True)
     results = {"ours": _contender("ours", sys.executable, rows)}
@@ -188,6 +197,43 @@ def run_comparison(rows: int, evidently: bool, scipy_loop: bool) -> None:
               for name, r in results.items() if name != "ours"]
     if ratios:
         print("speed-up: " + "; ".join(ratios), flush=True)
+
+
+def _ratio(rows: int, rounds: int) -> tuple[float, float]:
+    """Best seconds of ours and of the scipy loop over ``rounds`` alternating runs."""
+    ours, scipy_loop = [], []
+    for _ in range(rounds):
+        scipy_loop.append(_contender("scipy", sys.executable, rows)["seconds"])
+        ours.append(_contender("ours", sys.executable, rows)["seconds"])
+    return min(ours), min(scipy_loop)
+
+
+def run_busy(rows: int, rounds: int, pin: bool) -> None:
+    """The scipy loop / ours ratio at the current load, then with one core kept busy by a spinning process."""
+    print(f"\n== speed-up at the current load and with one core busy ({rows:,} rows, best of {rounds}) ==",
+          flush=True)
+    _ensure_data(rows)
+    lines = []
+    for busy in (False, True):
+        spinner = None
+        if busy:
+            cmd = [sys.executable, "-c", "while True: pass"]
+            if pin and os.path.exists("/usr/bin/taskset"):
+                cmd = ["/usr/bin/taskset", "-c", "1"] + cmd
+            spinner = subprocess.Popen(cmd)
+            time.sleep(1.0)
+        try:
+            load = os.getloadavg()[0]
+            ours, scipy_loop = _ratio(rows, rounds)
+        finally:
+            if spinner is not None:
+                spinner.kill()
+                spinner.wait()
+        name = "one core busy" + (" (pinned to CPU 1)" if pin else "") if busy else "no extra load"
+        target = 3.0 if busy else 5.0
+        lines.append(f"{name:<30} ours {ours:6.2f} s  scipy loop {scipy_loop:6.2f} s  "
+                     f"ratio {scipy_loop / ours:4.1f}x (target >= {target:g}x; load average {load:.1f} at start)")
+        print(lines[-1], flush=True)
 
 
 def run_big(rows: int) -> None:
@@ -223,6 +269,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-evidently", action="store_true")
     parser.add_argument("--no-scipy", action="store_true")
+    parser.add_argument("--busy", action="store_true",
+                        help="also print the scipy loop / ours ratio with and without one core kept busy")
+    parser.add_argument("--busy-only", action="store_true", help="only the --busy comparison")
+    parser.add_argument("--pin", action="store_true", help="pin the busy process to CPU 1")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per side for --busy (best kept)")
     parser.add_argument("--big", action="store_true", help="also run 10M rows × 50 columns")
     parser.add_argument("--big-rows", type=int, default=10_000_000)
     parser.add_argument("--worker", choices=["ours", "scipy", "evidently"], help=argparse.SUPPRESS)
@@ -231,7 +282,10 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.data)
         return
-    run_comparison(args.rows, evidently=not args.no_evidently, scipy_loop=not args.no_scipy)
+    if not args.busy_only:
+        run_comparison(args.rows, evidently=not args.no_evidently, scipy_loop=not args.no_scipy)
+    if args.busy or args.busy_only:
+        run_busy(args.rows, args.rounds, args.pin)
     if args.big:
         run_big(args.big_rows)
 
