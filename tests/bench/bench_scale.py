@@ -122,7 +122,9 @@ def _tree_rss(pid: int) -> int:
 
 def run_engine(path: Path, engine: str, options: dict) -> dict:
     code = CHILD.format(root=str(ROOT), path=str(path), engine=engine, split=SPLIT, options=options)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = {**os.environ, "WORKBENCH_MAX_UPLOAD_MB": "1000000"}  # the app's upload limit: not what is measured here
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env)
     peak = 0
     done = threading.Event()
 
