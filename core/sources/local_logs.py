@@ -399,27 +399,11 @@ class LocalLogSource:
             raise InvalidInputError(
                 f"no records could be read from {', '.join(p.name for p in self._paths)}; "
                 "check that the files are JSONL, CSV or text lines")
-        if any(n.lower() in ("rowid", "__row") for n in names) or TIME_FIELD in other:
-            # a field named like the row number: keep the row number in a column of its own
-            con.execute(
-                f"CREATE TABLE logs AS SELECT row_number() OVER (ORDER BY __ts NULLS LAST, __file, __line) AS __row, "
-                f"__ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} FROM __raw "
-                "WHERE NOT __bad ORDER BY __row")
-            con.execute("DROP TABLE __raw")
-            self._row_col, self._row_base = "__row", 0
-        elif breaks == 0 and bad == 0:
-            # already in order: the loaded table becomes the log table without a copy; the row number
-            # is DuckDB's rowid (position in the table) + 1
-            for helper in ("__naive", "__bad", "__file", "__line", "__order_break"):
-                con.execute(f"ALTER TABLE __raw DROP COLUMN {helper}")
-            con.execute(f"ALTER TABLE __raw RENAME COLUMN __ts TO {_ident(TIME_FIELD)}")
-            con.execute("ALTER TABLE __raw RENAME TO logs")
-        else:
-            # one sort; the table keeps the order it is written in, so rowid + 1 is the row number
-            con.execute(
-                f"CREATE TABLE logs AS SELECT __ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} "
-                "FROM __raw WHERE NOT __bad ORDER BY __ts NULLS LAST, __file, __line")
-            con.execute("DROP TABLE __raw")
+        try:
+            self._order(con, names, other, select_other, sorted_already=breaks == 0 and bad == 0)
+        except duckdb.Error as exc:
+            hint = "; raise WORKBENCH_LOG_MEMORY_MB" if "Out of Memory" in str(exc) else ""
+            raise InvalidInputError(f"the log files cannot be loaded ({str(exc).splitlines()[0]}){hint}") from None
         self._fields = {TIME_FIELD: FieldKind.DATE}
         for n in other:
             kind = _kind_of(types[n])
@@ -434,6 +418,31 @@ class LocalLogSource:
         from datetime import timedelta
 
         self._span = TimeWindow(lo, hi + timedelta(milliseconds=1)) if lo is not None else None
+
+    def _order(self, con: duckdb.DuckDBPyConnection, names: list[str], other: list[str], select_other: str, *,
+               sorted_already: bool) -> None:
+        """Turn ``__raw`` into ``logs``, the good records in time order (see ``_row_col`` for the ids)."""
+        if any(n.lower() in ("rowid", "__row") for n in names) or TIME_FIELD in other:
+            # a field named like the row number: keep the row number in a column of its own
+            con.execute(
+                f"CREATE TABLE logs AS SELECT row_number() OVER (ORDER BY __ts NULLS LAST, __file, __line) AS __row, "
+                f"__ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} FROM __raw "
+                "WHERE NOT __bad ORDER BY __row")
+            con.execute("DROP TABLE __raw")
+            self._row_col, self._row_base = "__row", 0
+        elif sorted_already:
+            # already in order: the loaded table becomes the log table without a copy; the row number
+            # is DuckDB's rowid (position in the table) + 1
+            for helper in ("__naive", "__bad", "__file", "__line", "__order_break"):
+                con.execute(f"ALTER TABLE __raw DROP COLUMN {helper}")
+            con.execute(f"ALTER TABLE __raw RENAME COLUMN __ts TO {_ident(TIME_FIELD)}")
+            con.execute("ALTER TABLE __raw RENAME TO logs")
+        else:
+            # one sort; the table keeps the order it is written in, so rowid + 1 is the row number
+            con.execute(
+                f"CREATE TABLE logs AS SELECT __ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} "
+                "FROM __raw WHERE NOT __bad ORDER BY __ts NULLS LAST, __file, __line")
+            con.execute("DROP TABLE __raw")
 
     # ------------------------------------------------------------ querying
     @property
