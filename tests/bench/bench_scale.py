@@ -139,9 +139,9 @@ def run_engine(path: Path, engine: str, options: dict) -> dict:
     out, _ = proc.communicate()
     done.set()
     watcher.join()
-    try:
-        result = json.loads(out.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+    try:  # the last line that is a JSON object (a library may print after it)
+        result = json.loads(next(line for line in reversed(out.strip().splitlines()) if line.startswith("{")))
+    except (ValueError, StopIteration):
         result = {"error": f"the child failed (exit {proc.returncode}): {out[-300:]}"}
     result["peak_gb"] = peak / 1e9
     return result
