@@ -46,6 +46,7 @@ def main() -> int:
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--single", action="store_true", help="also time one core (doubles the run)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each figure as soon as it is measured, also into a file
     from core.analysis.images import compare_images
     from core.sources.images import profile_images
 
@@ -70,6 +71,10 @@ def main() -> int:
         print(f"profile current window   ({cores} cores): {t3 - t2:6.1f} s  ({args.n / (t3 - t2):,.0f} images/s)")
         print(f"compare (drift tests, findings):        {t4 - t3:6.1f} s")
         print(f"total for 2 × {args.n:,} images:            {total:6.1f} s  (target < 60 s: {'met' if total < 60 else 'NOT met'})")
+        cpu = os.times()
+        print(f"CPU time of the workers: {cpu.children_user + cpu.children_system:.1f} s "
+              f"({(cpu.children_user + cpu.children_system) / (2 * args.n) * 1000:.1f} ms per image; "
+              f"load average now {os.getloadavg()[0]:.1f} on {cores} cores)")
         print("findings: " + "; ".join(f.message for f in result.findings))
         if args.single:
             t5 = time.perf_counter()
