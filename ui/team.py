@@ -151,10 +151,10 @@ def role_board(store: Store, incident: Incident) -> None:
                      help=f"At least {MIN_SUMMARY_CHARS} characters; it goes on the timeline.")
         st.button("Hand over", key="team_handover_go", type="primary", on_click=_handover, args=(store, incident),
                   disabled=not ident.can(AccessRole.COMMANDER))
-        if st.session_state.get("team_handover_error"):
-            st.error(st.session_state["team_handover_error"])
-        if st.session_state.get("team_handover_done"):
-            st.success(st.session_state.pop("team_handover_done"))
+    if st.session_state.get("team_handover_error"):
+        st.error(f"Not handed over: {st.session_state['team_handover_error']} Your entries are kept in the form.")
+    if st.session_state.get("team_handover_done"):
+        st.success(st.session_state.pop("team_handover_done"))
     past = list_handovers(store, incident.id)
     if past:
         st.caption("Handovers")

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Delete, Insert, Update
 
 from core.team import SYSTEM, Identity
-from core.team.permissions import NOT_AUDITED, check_write
+from core.team.permissions import COMMANDER_COLUMNS, NOT_AUDITED, check_write
 
 ACTOR_OPTION = "workbench_actor"
 VIA_OPTION = "workbench_via"
@@ -85,18 +85,44 @@ def _migrating(conn) -> bool:
     return bool(conn.get_execution_options().get("workbench_migrating"))
 
 
+def _before_rows(conn, stmt) -> list[dict]:
+    if stmt.whereclause is None:
+        return []
+    return [dict(r) for r in conn.execute(select(stmt.table).where(stmt.whereclause)).mappings().fetchall()]
+
+
+def _new_values(stmt, multiparams, params) -> dict[str, Any]:
+    """The plain values an UPDATE sets (expressions such as ``version + 1`` are left out)."""
+    out: dict[str, Any] = {}
+    for k, v in (getattr(stmt, "_values", None) or {}).items():
+        if hasattr(v, "value") and not callable(getattr(v, "value")):
+            out[getattr(k, "key", None) or str(k)] = v.value
+    if isinstance(params, dict):
+        out.update(params)
+    return out
+
+
 def _before_execute(conn, stmt, multiparams, params, execution_options):
     action = _action(stmt)
     if action is None or _migrating(conn):
         return
     table = stmt.table.name
-    check_write(actor_of(conn), table, action, _columns(stmt, multiparams, params))
+    columns = _columns(stmt, multiparams, params)
+    rows = None
+    special = COMMANDER_COLUMNS.get(table, frozenset()) & columns
+    if action == "update" and special:
+        # a form that sends the command fields back unchanged (status, severity, roles) edits only the rest
+        rows = _before_rows(conn, stmt)
+        new = _new_values(stmt, multiparams, params)
+        columns -= {c for c in special
+                    if c in new and all(_comparable(r.get(c)) == _comparable(new[c]) for r in rows)}
+    check_write(actor_of(conn), table, action, columns)
     if table in NOT_AUDITED or action == "insert":
         return
     # the rows as they are before the change, for the audit entry
-    rows = conn.execute(select(stmt.table).where(stmt.whereclause)).mappings().fetchall() \
-        if stmt.whereclause is not None else []
-    conn.info.setdefault(_PENDING, []).append((stmt, [dict(r) for r in rows]))
+    if rows is None:
+        rows = _before_rows(conn, stmt)
+    conn.info.setdefault(_PENDING, []).append((stmt, rows))
 
 
 def _after_execute(conn, stmt, multiparams, params, execution_options, result):

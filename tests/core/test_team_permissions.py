@@ -211,3 +211,15 @@ def test_the_audit_log_is_append_only_even_for_raw_sql(store, world):
         raw.close()
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_log WHERE user_name = 'mallory'")).scalar_one() == 0
+
+
+def test_a_responder_may_save_a_form_that_sends_command_fields_back_unchanged(store, world):
+    """The incident editor sends every field; only a change of status, severity or roles needs a commander."""
+    responder = store.as_user(RESPONDER)
+    current = inc.get_incident(store, "INC-P")
+    saved = inc.update_incident(responder, "INC-P", version=current.version, summary="CTR fell 30% on mobile",
+                                status=current.status.value, severity=current.severity.value, roles=current.roles)
+    assert saved.summary == "CTR fell 30% on mobile"
+    with pytest.raises(PermissionDeniedError, match=r"\(severity\)"):
+        inc.update_incident(responder, "INC-P", version=saved.version, summary="x", status=current.status.value,
+                            severity="SEV1", roles=current.roles)

@@ -1,0 +1,241 @@
+"""War-room team mode in real Chromium: the real OpenID Connect sign-in flow (``st.login``) against a real
+provider process (oidc-provider-mock), on PostgreSQL, with several people at once.
+
+Checks sign-in, roles from the token and from the team list, a role downgrade while editing (refused,
+typed text kept), a token without a role claim, ICS handover and the audit log, presence between
+two people, "follow the commander", an expired session, and an unreachable provider.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ROOT, screenshot_dir
+from tests.servers import free_port, http_ok, running
+
+INCIDENT = "INC-WAR-1"
+USERS = {
+    "cora": {"email": "cora@example.com", "name": "Cora Commander", "workbench_role": "commander"},
+    "rob": {"email": "rob@example.com", "name": "Rob Responder", "workbench_role": "responder"},
+    "nora": {"email": "nora@example.com", "name": "Nora Norole"},
+}
+IDLE = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    const header = document.querySelector('[data-testid="stHeader"]');
+    const running = header && [...header.querySelectorAll('button')].some(b => b.innerText.trim() === 'Stop');
+    return main && main.querySelector('h1') && !running;
+}"""
+
+
+@pytest.fixture(scope="module")
+def pg_db(pg_admin_url):
+    import sqlalchemy
+
+    name = f"wb_team_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    yield f"{pg_admin_url.rsplit('/', 1)[0]}/{name}"
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                     {"n": name})
+        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory):
+    """A real OpenID Connect provider (oidc-provider-mock) with three predefined people."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("oidc") / "provider.log"
+    cmd = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)]
+    for sub, claims in USERS.items():
+        cmd += ["--user-claims", json.dumps({"sub": sub, **claims})]
+    base = f"http://127.0.0.1:{port}"
+    with running(cmd, log, lambda: http_ok(f"{base}/.well-known/openid-configuration"), what="oidc provider") as proc:
+        yield base, proc
+
+
+@pytest.fixture(scope="module")
+def team_app(provider, pg_db, tmp_path_factory):
+    """``streamlit run app.py`` with [auth] pointing at the provider, on PostgreSQL, with one incident."""
+    from core.store import open_store
+    from core.store.incidents import create_incident
+
+    store = open_store(pg_db)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    create_incident(store, id=INCIDENT, title="Checkout model scores all zero", severity="SEV2",
+                    roles={"incident_commander": "Cora Commander"},
+                    milestones={"started": now - timedelta(hours=2)})
+    store.dispose()
+    home = tmp_path_factory.mktemp("team-home")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    (home / ".streamlit").mkdir()
+    (home / ".streamlit" / "secrets.toml").write_text(f"""
+[auth]
+redirect_uri = "{base}/oauth2callback"
+cookie_secret = "{uuid.uuid4().hex}{uuid.uuid4().hex}"
+client_id = "workbench"
+client_secret = "workbench-secret"
+server_metadata_url = "{provider[0]}/.well-known/openid-configuration"
+
+[team]
+role_claim = "workbench_role"
+""")
+    env = {**os.environ, "HOME": str(home), "WORKBENCH_HOME": str(home / "wb"), "DATABASE_URL": pg_db}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true"]
+    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
+                 cwd=ROOT, env=env):
+        yield base
+
+
+def _idle(page, timeout=90_000):
+    page.wait_for_function(IDLE, timeout=timeout, polling=250)
+
+
+def _sign_in(browser, base: str, who: str, path: str = ""):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(90_000)  # two cores shared with the demo build and the other browser
+    context.set_default_navigation_timeout(120_000)
+    page = context.new_page()
+    page.goto(f"{base}/{path}?incident={INCIDENT}")
+    page.get_by_text("Sign in to join the war room").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=who, exact=True).click()  # the provider's own page
+    page.wait_for_url(re.compile(re.escape(base)), timeout=60_000)
+    _idle(page)
+    page.goto(f"{base}/{path}?incident={INCIDENT}")  # the sign-in returns to the app's home page
+    _idle(page)
+    return context, page
+
+
+def _sidebar(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def _open_selected_incident(page):
+    page.get_by_role("tab", name="Selected incident").click()
+    page.get_by_text("Incident command", exact=True).wait_for(timeout=90_000)
+
+
+def test_war_room_sign_in_roles_handover_audit_presence_and_follow(browser, team_app, pg_db):
+    from core.store import open_store
+    from core.store.audit import list_audit
+    from core.store.incidents import get_incident
+    from core.team.members import set_role
+
+    shots = screenshot_dir()
+    cora_ctx, cora = _sign_in(browser, team_app, "cora")
+    rob_ctx, rob = _sign_in(browser, team_app, "rob")
+    try:
+        assert "Cora Commander · commander" in _sidebar(cora)
+        assert "Rob Responder · responder" in _sidebar(rob)
+        # presence: each sees the other on this incident within a few heartbeats
+        try:
+            cora.get_by_text("Rob Responder · responder").wait_for(timeout=90_000)
+        finally:
+            cora.screenshot(path=str(shots / "team_presence.png"), full_page=True)
+        rob.get_by_text("Cora Commander · commander").first.wait_for(timeout=90_000)
+
+        # a responder cannot hand over command; the commander can, and it is audited
+        _open_selected_incident(rob)
+        rob.get_by_text("Hand over a role").click()
+        rob.get_by_text("Only a commander can hand over roles; you are a responder").wait_for()
+        _open_selected_incident(cora)
+        cora.get_by_text("Hand over a role").click()
+        cora.get_by_role("textbox", name="Incoming person").fill("Dana Duty")
+        cora.get_by_role("textbox", name="Handover summary (required)").fill(
+            "Scores are zero since the 14:02 deploy; rollback started; next check 15:00")
+        cora.get_by_role("button", name="Hand over").click()
+        # the page reruns (and, while the demo incidents are still being built, may reopen its first tab)
+        cora.get_by_text("Handovers", exact=True).wait_for(state="attached", timeout=90_000)
+        _open_selected_incident(cora)
+        cora.get_by_text("Handovers", exact=True).wait_for(timeout=90_000)
+        assert "Dana Duty" in cora.inner_text("body")
+        cora.screenshot(path=str(shots / "team_handover.png"), full_page=True)
+        store = open_store(pg_db)
+        try:
+            assert get_incident(store, INCIDENT).roles["incident_commander"] == "Dana Duty"
+            handover = [e for e in list_audit(store, INCIDENT) if e.object_type == "handovers"]
+            assert [(e.user, e.role, e.via) for e in handover] == [("cora@example.com", "commander", "page:incidents")]
+
+            # follow the commander: Rob's page follows Cora to the Timeline
+            rob.get_by_text("Follow the commander").click()
+            cora.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Timeline").click()
+            rob.wait_for_url(re.compile(r"/timeline"), timeout=90_000)
+            _idle(rob)
+            rob.screenshot(path=str(shots / "team_follow.png"), full_page=True)
+
+            # a role downgrade while editing: the save is refused, nothing lost
+            rob.goto(f"{team_app}/?incident={INCIDENT}")
+            _idle(rob)
+            _open_selected_incident(rob)
+            summary = rob.get_by_role("textbox", name="Summary", exact=True)
+            summary.fill("Typed by Rob before his role changed")
+            set_role(store, "rob@example.com", "viewer", by="cora@example.com")
+            rob.get_by_role("button", name="Save changes").click()
+            rob.get_by_text("Nothing was saved").wait_for(state="attached", timeout=90_000)
+            rob.get_by_role("tab", name="Selected incident").click()  # see above: the tab may have been reset
+            try:
+                rob.get_by_text("Nothing was saved").wait_for(timeout=90_000)
+            finally:
+                rob.screenshot(path=str(shots / "team_downgrade.png"), full_page=True)
+            body = rob.inner_text("body")
+            assert "is a viewer (role assigned in the team list)" in body, body[body.find("Nothing") - 300:][:600]
+            assert rob.get_by_role("textbox", name="Summary", exact=True).input_value() == "Typed by Rob before his role changed"
+            assert get_incident(store, INCIDENT).summary == ""
+            rob.screenshot(path=str(shots / "team_downgrade.png"), full_page=True)
+        finally:
+            store.dispose()
+    finally:
+        cora_ctx.close()
+        rob_ctx.close()
+
+
+def test_a_token_without_a_role_claim_can_read_only(browser, team_app):
+    ctx, page = _sign_in(browser, team_app, "nora")
+    try:
+        side = _sidebar(page)
+        assert "Nora Norole · viewer" in side and "carries no role" in side
+        _open_selected_incident(page)
+        page.get_by_text("Hand over a role").click()
+        page.get_by_text("you are a viewer").wait_for()
+    finally:
+        ctx.close()
+
+
+def test_signing_out_returns_to_the_sign_in_page(browser, team_app):
+    ctx, page = _sign_in(browser, team_app, "rob")
+    try:
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="End session").click()  # the provider's own logout page
+        page.get_by_text("Sign in to join the war room").wait_for(timeout=90_000)
+    finally:
+        ctx.close()
+
+
+def test_an_unreachable_provider_is_named_on_the_sign_in_page(browser, team_app, provider):
+    provider[1].terminate()
+    provider[1].wait(timeout=15)
+    ctx = browser.new_context()
+    ctx.set_default_timeout(90_000)
+    page = ctx.new_page()
+    try:
+        page.goto(team_app)
+        page.get_by_text("Sign in to join the war room").wait_for(timeout=90_000)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("cannot be reached").wait_for(timeout=90_000)
+        assert f"{provider[0]}/.well-known/openid-configuration" in page.inner_text("body")
+        page.screenshot(path=str(screenshot_dir() / "team_provider_down.png"), full_page=True)
+    finally:
+        ctx.close()
