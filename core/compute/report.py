@@ -169,6 +169,8 @@ def compare_windows(
         rs, cs = rstats[r], cstats[c]
         lo, hi = min(rs.minimum, cs.minimum), max(rs.maximum, cs.maximum)
         edges = grid.edges_for(rs.quantiles, cs.quantiles, lo, hi)
+        ends = np.array([rs.minimum, np.nextafter(rs.maximum, np.inf)])  # so either convention counts values
+        edges = np.unique(np.concatenate([edges, ends[ends <= hi]]))     # outside the reference range exactly
         redges[r], cedges[c] = edges, edges
         ranges[c] = (rs.minimum, rs.maximum)
     say(0.65, "Counting values on the grid")
