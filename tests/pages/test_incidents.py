@@ -21,9 +21,9 @@ def test_incidents_page_lists_demo_incidents(app_test):
     assert not at.exception
     assert at.title[0].value == "Incidents"
     df = _incident_table(at)
-    assert set(df["id"]) == {"demo-schema-change", "demo-ctr-drop", "demo-fraud-stale"}
+    assert set(df["id"]) == {"demo-schema-change", "demo-ctr-drop", "demo-fraud-stale", "demo-image-downscale"}
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Incidents"] == "3"
+    assert metrics["Incidents"] == "4"
     assert metrics["TTD median"] != "—"
 
 
@@ -78,7 +78,8 @@ def test_create_confirms_clears_the_form_and_a_second_click_makes_no_duplicate(a
 
 def test_default_incident_is_the_open_one_and_triage_is_one_click_away(app_test):
     at = app_test()
-    assert at.session_state["app_incident"] == "demo-ctr-drop"  # the only open demo incident
+    # two demo incidents are open (ctr-drop investigating, image-downscale mitigated): the most recent one
+    assert at.session_state["app_incident"] == "demo-image-downscale"
     links = [link for link in at.get("page_link") if "triage" in link.proto.page]
     assert links and "Run triage" in links[0].proto.label
 
