@@ -20,7 +20,8 @@ pmui.show_messages()
 
 rails = pmui.guard_rails(store, incident)
 try:
-    pm = pmui.build(store, incident, mask=presenting, dark=presenting, rails=rails)
+    pm = pmui.build(store, incident, mask=presenting, dark=presenting, rails=rails,
+                    who_did_what=bool(st.session_state.get("postmortem_who_did_what")))
 except WorkbenchError as exc:
     state.show_error(exc, "The post-mortem could not be drafted.")
     st.stop()
@@ -59,5 +60,8 @@ with export:
         st.caption("Presentation mode is on: exports mask sensitive values.")
     else:
         mask = st.toggle("Mask sensitive values (e-mails, IPs, keys, tokens, card numbers)", key="postmortem_mask")
-    pmui.export_buttons(store, incident, mask=mask, rails=rails)
+    st.toggle("Add “who did what, when” from the audit log to the Response section", key="postmortem_who_did_what",
+              help="Off by default: a blameless report names roles, not people. Turn it on for a handover review.")
+    pmui.export_buttons(store, incident, mask=mask, rails=rails,
+                        who_did_what=bool(st.session_state.get("postmortem_who_did_what")))
     pmui.guard_rails_panel(incident, rails)

@@ -35,9 +35,15 @@ def guard_rails(store: Store, incident: Incident) -> GuardRails | None:
 
 
 def build(store: Store, incident: Incident, *, mask: bool, dark: bool, charts: bool = True,
-          rails: GuardRails | None = None) -> Postmortem:
-    """The post-mortem from fresh shared state; the KPI series and its onset come from cached readers."""
+          rails: GuardRails | None = None, who_did_what: bool = False) -> Postmortem:
+    """The post-mortem from fresh shared state; the KPI series and its onset come from cached readers.
+
+    ``who_did_what`` adds the audit log's "who did what, when" to the Response section."""
     inputs = replace(gather_inputs(store, incident.id, with_kpi=False), guard_rails=rails)
+    if who_did_what:
+        from core.report.audit import who_did_what as audit_markdown
+
+        inputs = replace(inputs, who_did_what=audit_markdown(store, incident.id))
     onset = None
     if incident.bundle_path and incident.kpi_metric:
         inputs = replace(inputs, kpi=tl.load_kpi(incident.bundle_path, incident.kpi_metric))
@@ -163,12 +169,14 @@ def guard_rails_panel(incident: Incident, rails: GuardRails | None) -> None:
     st.caption("In the zip: " + md_text(", ".join(sorted(attachments(rails)))))
 
 
-def export_buttons(store: Store, incident: Incident, *, mask: bool, rails: GuardRails | None = None) -> None:
+def export_buttons(store: Store, incident: Incident, *, mask: bool, rails: GuardRails | None = None,
+                   who_did_what: bool = False) -> None:
     """Download buttons; Markdown and HTML are built when their button is pressed; the PDF (about ten
     seconds: its charts are drawn as images) is built on request with its steps shown and a Cancel button."""
     def maker(fmt: str):
         def make() -> bytes:
-            return export_postmortem(build(store, incident, mask=mask, dark=False, rails=rails), fmt)
+            return export_postmortem(build(store, incident, mask=mask, dark=False, rails=rails,
+                                           who_did_what=who_did_what), fmt)
         return make
 
     cols = st.columns(3)
@@ -177,12 +185,13 @@ def export_buttons(store: Store, incident: Incident, *, mask: bool, rails: Guard
         col.download_button(labels[fmt], maker(fmt), f"{incident.id}-postmortem.{fmt}", MEDIA_TYPES[fmt],
                             key=f"postmortem_export_{fmt}", width="stretch", on_click="ignore")
     with cols[2]:
-        _pdf_button(store, incident, mask=mask, rails=rails)
+        _pdf_button(store, incident, mask=mask, rails=rails, who_did_what=who_did_what)
     st.caption("Built from the current state when you press a button; the PDF takes a few seconds more "
                "(its charts are rendered as images)." + (" Sensitive values are masked." if mask else ""))
 
 
-def _pdf_button(store: Store, incident: Incident, *, mask: bool, rails: GuardRails | None = None) -> None:
+def _pdf_button(store: Store, incident: Incident, *, mask: bool, rails: GuardRails | None = None,
+                who_did_what: bool = False) -> None:
     if cancelling.take_cancelled("postmortem_pdf"):
         st.caption("The PDF was cancelled; nothing was built.")
     if not st.button("PDF (print)", key="postmortem_export_pdf", width="stretch",
@@ -196,7 +205,8 @@ def _pdf_button(store: Store, incident: Incident, *, mask: bool, rails: GuardRai
                 st.write(message)
 
             step("Gathering the report")
-            data = export_postmortem(build(store, incident, mask=mask, dark=False, rails=rails), "pdf",
+            data = export_postmortem(build(store, incident, mask=mask, dark=False, rails=rails,
+                                           who_did_what=who_did_what), "pdf",
                                      progress=step)
             box.update(label="PDF ready", state="complete", expanded=False)
     except WorkbenchError as exc:

@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--attachments", type=Path, metavar="DIR_OR_ZIP",
                         help="generate the guard rails and write them beside the report: a zip when the path ends "
                              "in .zip, else a folder (implies --guard-rails)")
+    parser.add_argument("--who-did-what", action="store_true",
+                        help="add who did what, when (from the audit log) to the Response section")
     parser.add_argument("--guard-rails", action="store_true",
                         help="generate the guard rails from the incident's bundle and cite their proofs in the "
                              "action items and the STAR summary")
@@ -63,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     plan = None
     try:
         inputs = gather_inputs(store, args.incident)
+        if args.who_did_what:
+            from core.report.audit import who_did_what
+
+            inputs = replace(inputs, who_did_what=who_did_what(store, args.incident))
         if args.attachments is not None or args.guard_rails:
             from core.report.guardrails import generate_for_incident
 

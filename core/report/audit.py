@@ -1,7 +1,8 @@
 """The post-mortem's optional "Who did what, when" section, from the audit log.
 
 Off by default (a post-mortem is blameless; the team turns it on when the record of the response
-itself is wanted, e.g. for a handover review). It lists the audited writes of the incident in time
+itself is wanted, e.g. for a handover review): ``python -m core postmortem ID --who-did-what`` or the
+Post-mortem page's Export tab. It is appended to the Response section. It lists the audited writes of the incident in time
 order — the person, their access role, what they changed and from which page or command — with
 handovers and status changes first-class, and collapses runs of edits of one object by one person.
 """
@@ -48,7 +49,7 @@ def who_did_what_markdown(entries: list[AuditEntry]) -> str:
     rows = _merge([e for e in entries if e.user != "system"])
     if not rows:
         return ""
-    lines = [f"## {WHO_DID_WHAT_TITLE}", "",
+    lines = [f"**{WHO_DID_WHAT_TITLE}**", "",
              "From the workbench's audit log: every change, who made it (and their access role), and where.", "",
              "| Time (UTC) | Who | What | From |", "|---|---|---|---|"]
     for e, n in rows[-MAX_ROWS:]:

@@ -71,6 +71,7 @@ class PostmortemInputs:
     kpi: pd.DataFrame | None = field(default=None, compare=False)
     edits: Mapping[str, Any] = field(default_factory=dict)  # section -> core.store.reports.ReportSection
     guard_rails: Any = None  # core.report.guardrails.GuardRails, when generated
+    who_did_what: str = ""  # Markdown from core.report.audit, when the team asks for it (Response section)
 
 
 @dataclass(frozen=True)

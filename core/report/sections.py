@@ -115,6 +115,8 @@ def draft_sections(inputs: PostmortemInputs, impact: ImpactNumbers, keys: list[T
         resp.append("No response steps recorded yet; add them as notes on the timeline.")
     resp.append("Roles (people appear only here):\n\n" + (md_table(["Role", "Person"], roles) if roles
                                                           else "No roles assigned."))
+    if inputs.who_did_what:
+        resp.append(inputs.who_did_what)
     d["response"] = "\n\n".join(resp)
 
     resolved = ms.get(Milestone.RESOLVED.value)

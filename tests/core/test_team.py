@@ -185,3 +185,36 @@ def test_cli_acts_as_a_person_with_their_token(tmp_path):
     audit = _cli("team", "audit", "INC-C", "--format", "json", home=tmp_path)
     entries = json.loads(audit.stdout)
     assert entries[-1]["via"] == "cli: team handover" and entries[-1]["user"] == "system"
+
+
+def test_the_post_mortem_response_section_can_name_who_did_what(sqlite_store, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from core.report.postmortem import build_postmortem, gather_inputs
+
+    create_incident(sqlite_store, id="INC-P", title="CTR drop", roles={"incident_commander": "cora"})
+    rob = sqlite_store.as_user(ROB, via="page:timeline")
+    add_event(rob, "INC-P", timestamp=T0, kind="deploy", title="Deploy v2")
+    inputs = gather_inputs(sqlite_store, "INC-P")
+    plain = build_postmortem(inputs, charts=False).section("response").text
+    assert "Who did what" not in plain and ROB.user not in plain  # blameless by default
+    named = build_postmortem(replace(inputs, who_did_what=who_did_what(sqlite_store, "INC-P")),
+                             charts=False).section("response").text
+    assert named.startswith(plain) and "**Who did what, when**" in named
+    assert f"| {ROB.user} (responder) | added timeline event" in named and "page:timeline" in named
+
+
+def test_postmortem_cli_adds_who_did_what_on_request(tmp_path):
+    url = f"sqlite:///{tmp_path / 'wb.db'}"
+    store = open_store(url)
+    create_incident(store, id="INC-C", title="CTR drop")
+    add_event(store.as_user(ROB, via="page:timeline"), "INC-C", timestamp=T0, kind="deploy", title="Deploy v2")
+    store.dispose()
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path)}
+    run = [sys.executable, "-m", "core", "postmortem", "INC-C", "--database", url, "--no-charts"]
+    plain = subprocess.run(run, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[2])
+    named = subprocess.run(run + ["--who-did-what"], capture_output=True, text=True, env=env,
+                           cwd=Path(__file__).parents[2])
+    assert plain.returncode == 0 and named.returncode == 0, named.stderr
+    assert ROB.user not in plain.stdout
+    assert "Who did what, when" in named.stdout and f"{ROB.user} (responder)" in named.stdout

@@ -152,3 +152,23 @@ def test_pdf_is_built_on_request_with_its_steps(app_test, seeded):
     assert "Drawing" in " ".join(shown) and "Laying out the pages" in shown
     # the download is offered in the same run; no Cancel button is left behind
     assert not [b for b in at.button if b.key == "postmortem_pdf_cancel"]
+
+
+def test_who_did_what_joins_the_response_section_only_when_asked(app_test, workbench_home):
+    from datetime import datetime, timezone
+
+    from core.store.timeline import add_event
+    from core.team import AccessRole, Identity
+
+    store = _store(workbench_home)
+    rob = Identity("rob@example.com", "rob@example.com", AccessRole.RESPONDER, "store")
+    add_event(store.as_user(rob, via="page:timeline"), INCIDENT, timestamp=datetime(2026, 1, 21, 9, tzinfo=timezone.utc),
+              kind="annotation", title="checked the feature store")
+    store.dispose()
+    at = app_test(PAGE, incident=INCIDENT)
+    text = " ".join(m.value for m in at.markdown)
+    assert "Who did what" not in text and "rob@example.com" not in text  # blameless by default
+    at.toggle(key="postmortem_who_did_what").set_value(True).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Who did what, when" in text and "rob@example.com (responder)" in text
