@@ -149,7 +149,9 @@ with patterns_tab:
                      column_config={"q": st.column_config.NumberColumn(format="%.2g")})
         st.caption(f"{diff.baseline_lines:,} baseline lines, {diff.window_lines:,} window lines, "
                    f"{diff.unique_lines:,} distinct after masking"
-                   + (f" (tree trained on a sample of {diff.trained_lines:,})" if diff.sampled else "") + ".")
+                   + (f" (tree trained on a sample of {diff.trained_lines:,})" if diff.sampled else "")
+                   + (f"; read as a server-side sample of {diff.read_fraction:.1%} of each window, at one rate"
+                      if diff.read_fraction < 1 else "") + ".")
         if st.button("Pin pattern diff", key="logs_pin_patterns"):
             try:
                 lg.pin_patterns(store, incident, source_name=source.info.name, query=full_query, diff=diff,

@@ -75,9 +75,12 @@ def facets(spec: str, query: str, window: TimeWindow) -> tuple[FieldFacet, ...]:
 
 @st.cache_data(show_spinner="Mining log templates…", max_entries=16, ttl=600)
 def patterns(spec: str, query: str, baseline: TimeWindow, window: TimeWindow) -> PatternDiff:
-    source = get_source(spec)
-    return diff_patterns(source.messages(query, baseline), source.messages(query, window),
-                         baseline=baseline, window=window)
+    from dataclasses import replace
+
+    from core.sources.logs import pattern_messages
+
+    base_msgs, win_msgs, fraction = pattern_messages(get_source(spec), query, baseline, window)
+    return replace(diff_patterns(base_msgs, win_msgs, baseline=baseline, window=window), read_fraction=fraction)
 
 
 # ------------------------------------------------------------------ filters

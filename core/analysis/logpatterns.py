@@ -220,6 +220,7 @@ class PatternDiff:
     unique_lines: int
     trained_lines: int
     config: PatternConfig = field(default_factory=PatternConfig)
+    read_fraction: float = 1.0  # share of each window's lines read (a server-side sample at one shared rate)
 
     def by_status(self, status: str) -> tuple[TemplateChange, ...]:
         return tuple(c for c in self.changes if c.status == status)
@@ -245,7 +246,8 @@ class PatternDiff:
             "baseline": self.baseline.to_dict(), "window": self.window.to_dict(),
             "baseline_lines": self.baseline_lines, "window_lines": self.window_lines,
             "alpha": self.alpha, "min_ratio": self.min_ratio, "unique_lines": self.unique_lines,
-            "trained_lines": self.trained_lines, "sampled": self.sampled, "config": self.config.to_dict(),
+            "trained_lines": self.trained_lines, "sampled": self.sampled, "read_fraction": self.read_fraction,
+            "config": self.config.to_dict(),
             "summary": {s: len(self.by_status(s)) for s in _ORDER},
             "templates": [c.to_dict() for c in self.changes],
         }

@@ -80,8 +80,13 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     if window is None:
         raise InvalidInputError("give --window START/END (ISO 8601)")
     config = PatternConfig(sim_th=args.sim_th, depth=args.depth)
-    diff = diff_patterns(source.messages(args.query, baseline), source.messages(args.query, window),
-                         baseline=baseline, window=window, config=config, alpha=args.alpha)
+    from dataclasses import replace
+
+    from core.sources.logs import pattern_messages
+
+    base_msgs, win_msgs, fraction = pattern_messages(source, args.query, baseline, window)
+    diff = replace(diff_patterns(base_msgs, win_msgs, baseline=baseline, window=window, config=config,
+                                 alpha=args.alpha), read_fraction=fraction)
     if args.json:
         out = diff.to_dict()
         out["source"] = source.info.name
@@ -90,7 +95,8 @@ def cmd_patterns(args: argparse.Namespace) -> int:
         return 0
     print(f"baseline {iso(baseline.start)}/{iso(baseline.end)}: {diff.baseline_lines} lines; "
           f"window {iso(window.start)}/{iso(window.end)}: {diff.window_lines} lines; "
-          f"{len(diff.changes)} templates")
+          f"{len(diff.changes)} templates"
+          + (f" (a server-side sample of {diff.read_fraction:.1%} of each window)" if diff.read_fraction < 1 else ""))
     for status in ("new", "increased", "vanished", "decreased"):
         rows = diff.by_status(status)
         if not rows:

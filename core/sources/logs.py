@@ -174,3 +174,17 @@ def decode_cursor(cursor: str) -> list[Any]:
         raise InvalidInputError("the page cursor is damaged; start again from the first page")
     return values
 
+
+def pattern_messages(source: Any, query: str, baseline: TimeWindow, window: TimeWindow, *,
+                     limit: int | None = None) -> tuple[list[str], list[str], float]:
+    """Messages of both windows for the pattern diff, and the share of each window that was read.
+
+    A source that can sample on its server (Elasticsearch: ``sampled_messages``) sends at most a
+    bounded sample of each window, drawn at one shared rate so template rates stay comparable;
+    any other source returns every message (share 1.0). ``limit``: the sample's size per window
+    (default: the source's own).
+    """
+    sampled = getattr(source, "sampled_messages", None)
+    if callable(sampled):
+        return sampled(query, baseline, window) if limit is None else sampled(query, baseline, window, limit=limit)
+    return source.messages(query, baseline), source.messages(query, window), 1.0

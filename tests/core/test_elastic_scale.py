@@ -53,3 +53,20 @@ def test_small_windows_are_read_whole(standin):
 def test_a_bad_sample_size_is_refused(standin):
     with pytest.raises(InvalidInputError, match="at least 1"):
         source_for(standin).sampled_messages("", BASELINE, WINDOW, limit=0)
+
+
+def test_the_pattern_diff_reads_elasticsearch_through_its_server_side_sample(standin, tmp_path):
+    """The Logs page and `logs --patterns` take both windows' messages through one call: on
+    Elasticsearch that is the bounded, same-rate sample; on local files every line."""
+    from core.sources.local_logs import LocalLogSource
+    from core.sources.logs import pattern_messages
+
+    source = source_for(standin)
+    base, win, fraction = pattern_messages(source, "", BASELINE, WINDOW, limit=10)
+    assert fraction == pytest.approx(10 / 40)
+    assert any("function_score" in r.body["query"] for r in searches(standin))
+    path = tmp_path / "app.log.jsonl"
+    path.write_text('{"@timestamp": "2024-05-01T01:00:00Z", "message": "a"}\n'
+                    '{"@timestamp": "2024-04-30T01:00:00Z", "message": "b"}\n')
+    local = LocalLogSource(path)
+    assert pattern_messages(local, "", BASELINE, WINDOW) == (["b"], ["a"], 1.0)
