@@ -89,14 +89,14 @@ def test_limits_are_configurable(monkeypatch):
 
 
 def test_the_timeout_holds_for_a_slow_local_query(tmp_path):
-    source = LocalLogSource(write_logs(tmp_path / "app.jsonl", 30_000), timeout_s=1.0)
+    source = LocalLogSource(write_logs(tmp_path / "app.jsonl", 100_000), timeout_s=0.1)
     window = source.info.span
-    query = or_query(300)  # 300 word regexes: tens of seconds of DuckDB planning and scanning
+    query = or_query(300)  # 300 word tests over 100,000 lines: about a second of DuckDB scanning
     try:
         for call in (lambda: source.count(query, window), lambda: source.search(query, window),
                      lambda: source.histogram(query, window), lambda: source.top_values(query, window)):
             started = time.monotonic()
-            with pytest.raises(InvalidInputError, match=r"took longer than 1 s and was stopped; narrow"):
+            with pytest.raises(InvalidInputError, match=r"took longer than 0.1 s and was stopped; narrow"):
                 call()
             assert time.monotonic() - started < 2.5
         # a quick query still answers, and the source is usable while the stopped ones wind down

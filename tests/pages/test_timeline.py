@@ -30,9 +30,11 @@ def test_demo_timeline_tells_the_story(app_test):
 def test_schema_demo_top_change(app_test):
     at = app_test(PAGE, incident="demo-schema-change")
     assert not at.exception
-    # the upstream release that renamed the column, and the dbt staging model it changed (from dbt/)
-    assert set(_changes(at)["title"].iloc[:2]) == {"Upstream lab-results export v2 released",
-                                                   "dbt: stg_lab_results changed"}
+    # the upstream release that renamed the column, the dbt staging model it changed (from dbt/) and the
+    # Delta table version whose schema it changed (from datasets/)
+    assert set(_changes(at)["title"].iloc[:3]) == {
+        "Upstream lab-results export v2 released", "dbt: stg_lab_results changed",
+        "Delta table lab_results version 2: schema changed (added radius_mean; removed mean radius) and contents overwritten"}
     assert any("TTD" in c.value for c in at.caption)
 
 
@@ -113,4 +115,4 @@ def test_pin_ranking_as_evidence(app_test, workbench_home):
     pinned = list_evidence(_store(workbench_home), "demo-schema-change")
     assert pinned[-1].kind == "changes"
     assert [c["event"]["title"] for c in pinned[-1].result["changes"]][:2] == list(_changes(at)["title"].iloc[:2])
-    assert "Upstream lab-results export v2 released" in {c["event"]["title"] for c in pinned[-1].result["changes"][:2]}
+    assert "Upstream lab-results export v2 released" in {c["event"]["title"] for c in pinned[-1].result["changes"][:3]}
