@@ -173,7 +173,8 @@ def test_war_room_sign_in_roles_handover_audit_presence_and_follow(browser, team
             rob.get_by_text("Follow the commander").click()
             cora.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Timeline").click()
             rob.wait_for_url(re.compile(r"/timeline"), timeout=90_000)
-            _idle(rob)
+            # the Timeline's title is drawn (presence keeps refreshing, so the page is seldom fully idle)
+            rob.locator('[data-testid="stMain"] h1', has_text="Timeline").wait_for(timeout=90_000)
             rob.screenshot(path=str(shots / "team_follow.png"), full_page=True)
 
             # a role downgrade while editing: the save is refused, nothing lost
