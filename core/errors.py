@@ -18,6 +18,11 @@ class InvalidInputError(WorkbenchError, ValueError):
     """The user's input (a file, a query, a time, a parameter) cannot be used."""
 
 
+class MissingPackageError(InvalidInputError):
+    """An optional extra (deltalake, wandb, feast, GX, pyspark…) that this input needs is not installed;
+    the message says what to install. Bundle import skips such a folder instead of failing."""
+
+
 class NotFoundError(WorkbenchError, LookupError):
     """A named object (incident, run, model, file) does not exist."""
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy.exc import DataError, OperationalError
 
 from core.bundle import Bundle, Problem, read_bundle, require_incident_id, unstorable_text
-from core.errors import BundleError, InvalidInputError, StoreError
+from core.errors import BundleError, InvalidInputError, MissingPackageError, StoreError
 from core.models import EventKind, Milestone, RootCause, Severity, Status, utc
 from core.paths import home_path, inside
 from core.store import Store
@@ -182,7 +182,11 @@ def _source_event_rows(bundle: Bundle, incident_id: str, author: str) -> list[di
     for kind, folder in EVENT_SOURCES:
         if not (bundle.path / folder).is_dir():
             continue
-        for ev in open_source(kind, bundle).events():
+        try:
+            events = list(open_source(kind, bundle).events())
+        except MissingPackageError:
+            continue  # an optional extra is not installed: the folder's events are left out, the rest imports
+        for ev in events:
             rows.append({"incident_id": incident_id, "ts": _when(ev["timestamp"]),
                          "end_ts": _when(ev["end"]) if ev.get("end") else None, "kind": ev["kind"],
                          "source": str(ev.get("source") or kind)[:MAX_SOURCE], "title": str(ev["title"]).strip(),

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from core.analysis.versions import TableVersion, diff_columns
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, MissingPackageError
 from core.models import TimeWindow, iso, utc
 
 __all__ = ["DataVersions", "DeltaTableSource", "is_delta_table", "open_versions", "resolve_time"]
@@ -45,7 +45,7 @@ def _deltalake() -> Any:
     try:
         import deltalake
     except ImportError as exc:  # pragma: no cover - deltalake is in requirements-test.txt
-        raise InvalidInputError(f"reading Delta tables needs the deltalake package; {INSTALL}") from exc
+        raise MissingPackageError(f"reading Delta tables needs the deltalake package; {INSTALL}") from exc
     return deltalake
 
 

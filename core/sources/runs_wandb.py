@@ -35,7 +35,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from core.errors import InvalidInputError, NotFoundError, SourceUnavailableError
+from core.errors import InvalidInputError, MissingPackageError, NotFoundError, SourceUnavailableError
 from core.models import EventKind, TimeWindow, iso, utc
 from core.redact import redact as redact_text
 from core.sources.mlflow_runs import (
@@ -117,7 +117,7 @@ class WandbRun:
                          metrics=metrics, tags=tags, datasets=datasets, artifacts=files)
 
 
-class WandbNotInstalledError(InvalidInputError):
+class WandbNotInstalledError(MissingPackageError):
     """A ``.wandb`` record log needs the ``wandb`` package, which is not installed."""
 
 

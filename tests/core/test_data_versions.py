@@ -259,3 +259,24 @@ def test_the_source_is_a_data_version_source_and_broken_tables_are_messages(delt
         f.unlink()
     with pytest.raises(InvalidInputError, match="version 1 cannot be read .*not found"):
         open_source("data_versions", gutted).table().read(version=1)
+
+
+def test_without_deltalake_a_bundle_still_imports_and_opening_the_table_says_what_to_install(
+        demo_bundles, sqlite_store, monkeypatch):
+    """The app's own install (requirements.txt) has no deltalake: the demo bundles must still import,
+    without their Delta events, and the Delta table itself names the package to install."""
+    import sys
+
+    from core.errors import MissingPackageError
+    from core.flows.import_bundle import import_bundle
+    from core.sources.datasets_delta import DeltaTableSource
+    from core.store.timeline import list_events
+
+    monkeypatch.setitem(sys.modules, "deltalake", None)  # import deltalake now raises ImportError
+    bundle = demo_bundles["demo-schema-change"]
+    import_bundle(sqlite_store, bundle, copy=False)
+    titles = [e.title for e in list_events(sqlite_store, "demo-schema-change")]
+    assert "Upstream lab-results export v2 released" in titles
+    assert not [t for t in titles if t.startswith("Delta table")]
+    with pytest.raises(MissingPackageError, match="pip install deltalake"):
+        DeltaTableSource(next(bundle.rglob("_delta_log")).parent).history()
