@@ -12,6 +12,10 @@ p95 of the callee span's duration. :func:`service_map_diff` puts the baseline an
 window side by side with the change of each number and a ``change`` label (``new``, ``gone``,
 ``worse``, ``better``, ``same``).
 
+**Dependency graph.** :func:`dependency_graph` keeps only who calls whom (a :class:`ServiceGraph`):
+the services a given one calls or is called by, transitively (its *path*), and the call chain
+between two services. Triage reads it to tell a change on the model's path from a coincidence.
+
 **Cascade origin.** An error span's error is *inherited* when one of its direct children is an
 error span too (the failure came from below), *own* otherwise. Per service, within the window:
 own and inherited errors, the share of inherited errors, the first own-error time, and the
@@ -40,8 +44,8 @@ import pandas as pd
 from core.errors import InvalidInputError
 from core.models import TimeWindow
 
-__all__ = ["CascadeRank", "TIE_SECONDS", "cascade_ranking", "origin_category", "parse_search", "search",
-           "service_map", "service_map_diff", "span_diff", "waterfall"]
+__all__ = ["CascadeRank", "ServiceGraph", "TIE_SECONDS", "cascade_ranking", "dependency_graph", "origin_category",
+           "parse_search", "search", "service_map", "service_map_diff", "span_diff", "waterfall"]
 
 TIE_SECONDS = 2.0
 DEGRADE_AT = 3  # the own error whose time starts a service's degradation
@@ -88,6 +92,85 @@ def service_map(src: Any, window: TimeWindow | None = None) -> pd.DataFrame:
     frame["error_rate"] = frame["errors"] / frame["calls"]
     frame["rate_per_min"] = frame["calls"] / _minutes(src, window)
     return frame.sort_values(["caller", "callee"]).reset_index(drop=True)
+
+
+_GRAPH_SQL = """
+    SELECT DISTINCT p.service AS caller, c.service AS callee
+    FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+    WHERE c.parent_span_id IS NOT NULL AND p.service <> c.service"""
+
+
+@dataclass(frozen=True)
+class ServiceGraph:
+    """Who calls whom among the services of a set of traces: ``(caller, callee)`` edges from the span tree.
+
+    ``services`` also holds services that appear in the traces without calling or being called.
+    Names are matched without regard to case (:meth:`find`).
+    """
+
+    edges: frozenset[tuple[str, str]]
+    services: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "services", frozenset(self.services) | {s for e in self.edges for s in e})
+
+    def find(self, name: str) -> str | None:
+        """The graph's own spelling of the service ``name`` (case-insensitive), else None."""
+        folded = name.strip().casefold()
+        return next((s for s in sorted(self.services) if s.casefold() == folded), None) if folded else None
+
+    def callers(self, service: str) -> set[str]:
+        """Every service that calls ``service``, directly or through others."""
+        graph: dict[str, set[str]] = {}
+        for caller, callee in self.edges:
+            graph.setdefault(callee, set()).add(caller)
+        return _transitive(graph, service)
+
+    def callees(self, service: str) -> set[str]:
+        """Every service ``service`` calls, directly or through others."""
+        graph: dict[str, set[str]] = {}
+        for caller, callee in self.edges:
+            graph.setdefault(caller, set()).add(callee)
+        return _transitive(graph, service)
+
+    def on_path(self, service: str) -> set[str]:
+        """``service`` with every service that calls it or that it calls, transitively."""
+        return {service} | self.callers(service) | self.callees(service)
+
+    def chain(self, a: str, b: str) -> list[str]:
+        """The shortest call chain between ``a`` and ``b`` in call order (caller first), either way; [] if none."""
+        for src, dst in ((a, b), (b, a)):
+            prev: dict[str, str] = {src: src}
+            todo = [src]
+            while todo and dst not in prev:
+                nxt = []
+                for node in todo:
+                    for caller, callee in sorted(self.edges):
+                        if caller == node and callee not in prev:
+                            prev[callee] = node
+                            nxt.append(callee)
+                todo = nxt
+            if dst in prev:
+                out = [dst]
+                while out[-1] != src:
+                    out.append(prev[out[-1]])
+                return out[::-1]
+        return []
+
+    def describe(self, service: str) -> str:
+        """``service``'s place in the graph: ``txn-processor → fraud-scorer → feature-store`` (callers, it, callees;
+        several at one place are joined by commas)."""
+        up, down = sorted(self.callers(service)), sorted(self.callees(service))
+        return " → ".join([*([", ".join(up)] if up else []), service, *([", ".join(down)] if down else [])])
+
+
+def dependency_graph(src: Any, window: TimeWindow | None = None) -> ServiceGraph:
+    """The service dependency graph of the spans in ``window`` (all spans when None)."""
+    where, params = _window_sql(window, "c.")
+    edges = src.rows(_GRAPH_SQL + f" AND ({where})", params)
+    w, p = _window_sql(window)
+    services = [r[0] for r in src.rows(f"SELECT DISTINCT service FROM spans WHERE {w}", p) if r[0]]
+    return ServiceGraph(frozenset((str(a), str(b)) for a, b in edges if a and b), frozenset(services))
 
 
 def _label(row: pd.Series, rel: float = 0.2) -> str:

@@ -226,7 +226,9 @@ class TriageContext:
 
     ``at`` is the instant the analysis cuts at (the incident onset); ``data_end`` is where
     the KPI data ends inside the window. ``outcomes`` fills in as the steps run, in
-    registry order, so a step can build on an earlier one (:meth:`finding`).
+    registry order, so a step can build on an earlier one (:meth:`finding`). What several
+    steps read is read once here: the change events (:meth:`events`), the traces
+    (:meth:`traces`) and their service dependency graph (:meth:`service_graph`).
     """
 
     bundle: Any  # core.bundle.Bundle
@@ -237,6 +239,13 @@ class TriageContext:
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     _events: list[dict[str, Any]] | None = field(default=None, repr=False)
     _events_read: bool = field(default=False, repr=False)
+    _traces: Any = field(default=None, repr=False)
+    _traces_error: Exception | None = field(default=None, repr=False)
+    _traces_read: bool = field(default=False, repr=False)
+    _graph: Any = field(default=None, repr=False)
+    _graph_read: bool = field(default=False, repr=False)
+    #: why :meth:`service_graph` is None ("" while it was not asked for or when there is a graph)
+    graph_note: str = field(default="", repr=False)
 
     @property
     def service(self) -> str:
@@ -249,6 +258,50 @@ class TriageContext:
             self._events = self.bundle.events() if has else None
             self._events_read = True
         return self._events
+
+    def traces(self) -> Any:
+        """The bundle's spans (read once, :mod:`core.sources.traces_otel`), or None without a ``traces/`` folder.
+
+        Raises:
+            WorkbenchError: the traces could not be read (raised again on every call).
+        """
+        if not self._traces_read:
+            self._traces_read = True
+            if (self.bundle.path / "traces").is_dir():
+                from core.errors import WorkbenchError
+                from core.sources.factory import open_source
+
+                try:
+                    self._traces = open_source("traces", self.bundle)
+                except WorkbenchError as exc:
+                    self._traces_error = exc
+        if self._traces_error is not None:
+            raise self._traces_error
+        return self._traces
+
+    def service_graph(self) -> Any:
+        """The service dependency graph of the bundle's traces (computed once; a
+        :class:`core.analysis.traces.ServiceGraph`), or None when the bundle has no usable traces
+        (:attr:`graph_note` says why)."""
+        if not self._graph_read:
+            self._graph_read = True
+            from core.errors import WorkbenchError
+
+            try:
+                source = self.traces()
+            except WorkbenchError as exc:
+                source, self.graph_note = None, f"the traces could not be read ({exc})"
+            if source is None:
+                self.graph_note = self.graph_note or "the bundle has no traces"
+            else:
+                from core.analysis.traces import dependency_graph
+
+                graph = dependency_graph(source)
+                if graph.edges:
+                    self._graph = graph
+                else:
+                    self.graph_note = "no service calls another in the traces"
+        return self._graph
 
     def finding(self, step: str) -> Any:
         """The ``finding`` of an earlier step that ran, else None."""

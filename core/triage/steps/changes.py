@@ -3,7 +3,10 @@
 Reads the bundle's ``events.jsonl``; ranks the events with :func:`core.analysis.correlate.rank_changes`
 and turns them into evidence for ``external_event``, ``schema_change``, ``data_drift``,
 ``code_regression`` and ``infrastructure``; a routine job (an hourly refresh...) that stopped
-running before the onset is evidence for ``stale_data``.
+running before the onset is evidence for ``stale_data``. A deploy or configuration change of a
+service that is not on the affected model's path is discounted as a probable coincidence
+(:func:`judge_path`: the service dependency graph of the bundle's traces when it has them, else
+the bundle's service and model names).
 """
 
 from __future__ import annotations
@@ -129,8 +132,80 @@ def off_path(ev_details: Mapping[str, Any], title: str, service: str, path: froz
     return sorted(names)[0] if names else None
 
 
+@dataclass(frozen=True)
+class PathJudgement:
+    """Whether a change is of a service on the affected model's path, which rule decided, and why."""
+
+    service: str  # the service (or model, dataset, job) the change names
+    on_path: bool
+    rule: str  # GRAPH_RULE (the traces' service dependency graph) or NAME_RULE (the bundle's names)
+    why: str  # readable: "'search-api' is not on the path of model 'fraud-scorer' … in the trace dependency graph: …"
+
+
+GRAPH_RULE, NAME_RULE = "graph", "name"
+
+
+def _service_names(details: Mapping[str, Any], title: str, from_title: bool) -> list[str]:
+    """The services a change names: its ``service`` detail, else (``from_title``) the name leading its title."""
+    if details.get("service"):
+        return [str(details["service"])]
+    if from_title and not any(details.get(k) for k in ("model", "dataset", "job")):
+        m = TITLE_SERVICE.match(title)
+        if m:
+            return [m.group(1) or m.group(2)]
+    return []
+
+
+def judge_path(details: Mapping[str, Any], title: str, service: str, *, model: str = "",
+               path: frozenset[str] = frozenset(), graph: Any = None, graph_note: str = "",
+               from_title: bool = True) -> PathJudgement | None:
+    """Is the service a change names on the path of the affected model? None when there is nothing to judge.
+
+    None when the change names the bundle's service or the model (or one of ``path``), or names nothing.
+    Otherwise, when ``graph`` (a :class:`core.analysis.traces.ServiceGraph` of the bundle's traces) holds
+    the model's service and the change names a service, the graph decides: a service that calls it or
+    that it calls, directly or through others, is on the path; any other (a sibling, another component,
+    a service absent from the traces) is not. Without a graph, or when the graph cannot tell, the name
+    rule decides: a service other than the bundle's service and the model is not on the path.
+    """
+    if not service:
+        return None
+    other = off_path(details, title, service, frozenset(path | ({model} if model else set())), from_title=from_title)
+    if other is None:
+        return None
+    who = f"model {model!r} (service {service!r})" if model else repr(service)
+    names = _service_names(details, title, from_title)
+    anchor = (graph.find(service) or (graph.find(model) if model else None)) if graph is not None else None
+    if anchor is not None and names:
+        near = graph.on_path(anchor)
+        found = [graph.find(n) for n in names]
+        hit = next((f for f in found if f is not None and f in near), None)
+        if hit is not None:
+            return PathJudgement(hit, True, GRAPH_RULE,
+                                 f"'{hit}' is on the path of {who} in the trace dependency graph "
+                                 f"({' → '.join(graph.chain(hit, anchor))}), so it is not discounted")
+        shown = next((f for f in found if f is not None), None)
+        if shown is not None:
+            where = f"it is in the traces but neither calls nor is called by {anchor}, directly or through others"
+        else:
+            shown, where = names[0], "it does not appear in the traces"
+        return PathJudgement(shown, False, GRAPH_RULE,
+                             f"'{shown}' is not on the path of {who} in the trace dependency graph: {where} "
+                             f"(the path there: {graph.describe(anchor)})")
+    if graph is not None and anchor is None:
+        reason = f"{service!r} does not appear in the traces"
+    elif graph is not None:
+        reason = "the change names no service the traces could place"
+    else:
+        reason = graph_note or "no trace dependency graph"
+    return PathJudgement(other, False, NAME_RULE,
+                         f"'{other}' is not on the path of {who}, judged by name ({reason}): it is neither the "
+                         "bundle's service nor the model")
+
+
 def changes_signals(ch: ChangeFinding, onset: datetime, service: str, data_end: datetime,
-                    path: frozenset[str] = frozenset(), model: str = "") -> list[Signal]:
+                    path: frozenset[str] = frozenset(), model: str = "", *, graph: Any = None,
+                    graph_note: str = "") -> list[Signal]:
     """Evidence from the ranked changes (the strongest per rule) and from the stopped routine jobs."""
     out: list[Signal] = []
     if ch.ranking is None:
@@ -151,18 +226,18 @@ def changes_signals(ch: ChangeFinding, onset: datetime, service: str, data_end: 
         if _job_key(ev.title) in routine:
             continue
         infra = bool(INFRA_EVENT_WORDS.search(ev.title + " " + " ".join(map(str, ev.details.values()))))
-        other = off_path(ev.details, ev.title, service, path | ({model} if model else set()),
-                         from_title=ev.kind == "deploy" and not infra)
-        svc = OFF_PATH if other is not None else 1.0
+        judged = judge_path(ev.details, ev.title, service, model=model, path=path, graph=graph,
+                            graph_note=graph_note, from_title=ev.kind == "deploy" and not infra)
+        svc = OFF_PATH if judged is not None and not judged.on_path else 1.0
         text = f"{ev.kind} '{ev.title}' {format_duration(rc.age)} before the onset"
-        if other is not None and ev.kind in ("deploy", "config_change", "model_version"):
-            text += (f"; discounted ×{OFF_PATH:g}: '{other}' is not on the path of "
-                     f"{'model ' + repr(model) + ' (service ' + repr(service) + ')' if model else repr(service)}, "
-                     "so the timing is probably a coincidence")
+        if judged is not None and ev.kind in ("deploy", "config_change", "model_version"):
+            text += (f"; {judged.why}" if judged.on_path else
+                     f"; discounted ×{OFF_PATH:g}: {judged.why}, so the timing is probably a coincidence")
         window = around(ev.timestamp, timedelta(hours=12), timedelta(hours=12))
         common = dict(step=NAME, view="timeline", title=ev.title, window=window,
                       data={"kind": ev.kind, "timestamp": iso(ev.timestamp), "age_s": rc.age.total_seconds(),
-                            "closeness": round(close, 3), "service_factor": svc})
+                            "closeness": round(close, 3), "service_factor": svc,
+                            "path_rule": judged.rule if judged is not None else ""})
         if ev.kind == "external":
             keep(signal("external_change", close, text, **common))
         elif ev.kind == "data_pipeline":
@@ -202,9 +277,16 @@ class ChangesStep:
         events = context.events()
         found = analyse_changes(events, context.at, data_end=context.data_end)
         model = str((context.bundle.manifest.get("model") or {}).get("name") or "")
-        path: frozenset[str] = frozenset()
-        sigs = changes_signals(found, context.at, context.service, context.data_end, path, model)
-        return StepOutcome(found.step, tuple(sigs), finding=found)
+        graph = context.service_graph() if events else None
+        sigs = changes_signals(found, context.at, context.service, context.data_end, model=model,
+                               graph=graph, graph_note=context.graph_note)
+        step = found.step
+        anchor = (graph.find(context.service) or (graph.find(model) if model else None)) if graph else None
+        if anchor is not None and step.ran:
+            step = replace(step, summary=f"{step.summary}; the model's path in the trace dependency graph: "
+                                         f"{graph.describe(anchor)}",
+                           details={**step.details, "path": graph.describe(anchor)})
+        return StepOutcome(step, tuple(sigs), finding=replace(found, step=step))
 
 
 #: The change-event rules judged against the data's own change point when the data changed first.
@@ -227,7 +309,8 @@ def changes_at_data_onset(context: TriageContext, data_onset: datetime, label: s
     early = analyse_changes(events, data_onset, data_end=context.data_end)
     model = str((context.bundle.manifest.get("model") or {}).get("name") or "")
     out = []
-    for s in changes_signals(early, data_onset, context.service, context.data_end, model=model):
+    for s in changes_signals(early, data_onset, context.service, context.data_end, model=model,
+                             graph=context.service_graph(), graph_note=context.graph_note):
         if s.rule in rules:
             detail = s.evidence.detail.replace("before the onset", f"before {label}")
             detail = detail.replace(f"{iso(data_onset)}, ", f"{iso(data_onset)} ({label}), ")

@@ -91,13 +91,12 @@ class TracesStep:
     optional = True  # an incident without traces is not "unchecked": the team may not export traces
 
     def run(self, context: TriageContext) -> StepOutcome:
-        if not (context.bundle.path / "traces").is_dir():
+        source = context.traces()  # read once for every step (the changes step reads its dependency graph)
+        if source is None:
             return StepOutcome(StepResult(NAME, TITLE, "skipped",
                                           "the bundle has no traces/ folder (OpenTelemetry traces)"))
         from core.analysis.traces import cascade_ranking
-        from core.sources.factory import open_source
 
-        source = open_source("traces", context.bundle)
         baseline, window = windows(context)
         n = source.rows("SELECT count(*) FROM spans WHERE start >= ? AND start < ?",
                         [window.start, window.end])[0][0]
