@@ -66,6 +66,7 @@ class WandbArtifact:
     metadata: dict[str, Any] = field(default_factory=dict)
     files: tuple[tuple[str, int | None], ...] = ()
     logged: bool = True
+    version_index: int | None = None  # W&B's own ``vN`` (the API gives it; an offline record log does not)
 
 
 @dataclass(frozen=True)
@@ -434,7 +435,11 @@ class _RunsMixin:
         if not logged:
             raise NotFoundError(f"no W&B model artifact named '{model}' in {self.display_uri}; "
                                 f"models: {', '.join(self.list_models()) or 'none'}")
-        logged.sort(key=lambda x: (x[0] or datetime.min.replace(tzinfo=timezone.utc), x[1].run_id))
+        indexed = all(a.version_index is not None for _, _, a in logged)
+        # W&B numbers versions itself; the API says which is which. Run folders carry no number, so logging
+        # order (the run's end) stands in for it. The API's run times are whole seconds, too coarse to order by.
+        logged.sort(key=lambda x: (x[2].version_index if indexed else 0,
+                                   x[0] or datetime.min.replace(tzinfo=timezone.utc), x[1].run_id))
         versions: list[ModelVersionRecord] = []
         by_digest: dict[str, int] = {}
         alias_at: dict[str, int] = {}
@@ -442,7 +447,7 @@ class _RunsMixin:
             if a.digest in by_digest:
                 number = by_digest[a.digest]
             else:
-                number = len(by_digest)
+                number = a.version_index if indexed else len(by_digest)
                 by_digest[a.digest] = number
                 deployed = a.metadata.get("deployed_at") if isinstance(a.metadata, dict) else None
                 tags = {"git_commit": r.git_commit, "digest": a.digest, "wandb.run": r.name}
@@ -589,13 +594,21 @@ class WandbApiSource(_RunsMixin):
         arts = []
         for a in r.logged_artifacts():
             arts.append(WandbArtifact(name=a.name.split(":")[0], type=a.type, digest=a.digest,
-                                      aliases=tuple(x for x in a.aliases), metadata=dict(a.metadata or {}), logged=True))
+                                      aliases=tuple(x for x in a.aliases), metadata=dict(a.metadata or {}), logged=True,
+                                      version_index=_version_index(a)))
         for a in r.used_artifacts():
             arts.append(WandbArtifact(name=a.name.split(":")[0], type=a.type, digest=a.digest, logged=False))
         return WandbRun(run_id=r.id, project=self.project, entity=self.entity, name=r.name or r.id, state=r.state,
                         start_time=start, end_time=end, config={k: v for k, v in r.config.items() if k != "_wandb"},
                         summary=summary, metadata=meta, git_commit=str(r.commit or git.get("commit") or ""),
                         tags=tuple(r.tags or ()), artifacts=tuple(arts))
+
+
+def _version_index(artifact: Any) -> int | None:
+    """The ``N`` of an API artifact's ``vN`` (``None`` when the client does not say)."""
+    raw = getattr(artifact, "version", None)
+    text = str(raw or "")
+    return int(text[1:]) if text[:1] == "v" and text[1:].isdigit() else None
 
 
 # ------------------------------------------------------------------ opening

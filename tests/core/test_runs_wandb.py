@@ -214,6 +214,12 @@ class _Replay:
                 pass
 
         self.runs = runs
+        # W&B numbers each artifact's versions in logging order; the folders' precise end times give it here
+        self.index: dict[tuple[str, str], int] = {}
+        for r in sorted(runs, key=lambda r: r.end_time):
+            for a in r.artifacts:
+                if a.logged and (a.name, a.digest) not in self.index:
+                    self.index[(a.name, a.digest)] = sum(1 for n, _ in self.index if n == a.name)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -225,7 +231,7 @@ class _Replay:
 
         node = {"id": f"UnVuOnYx{r.run_id}", "projectId": 1, "tags": list(r.tags), "name": r.run_id,
                 "displayName": r.name, "sweepName": None, "state": r.state, "group": None, "jobType": None,
-                "commit": r.git_commit, "readOnly": False, "createdAt": r.start_time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "commit": r.git_commit, "readOnly": False, "createdAt": "2026-03-01T09:00:00",  # one second for all: only version numbers order them
                 "heartbeatAt": r.end_time.strftime("%Y-%m-%dT%H:%M:%S"), "description": None, "notes": None,
                 "historyLineCount": len(r.history), "user": {"name": "ana", "username": "ana"}}
         if full:
@@ -238,7 +244,8 @@ class _Replay:
         import json
 
         seq = {"__typename": "ArtifactSequence", "name": a.name, "project": self.PROJECT}
-        return {"__typename": "Artifact", "id": f"QXJ0aWZhY3Q6{i}", "artifactSequence": seq, "versionIndex": i,
+        return {"__typename": "Artifact", "id": f"QXJ0aWZhY3Q6{i}", "artifactSequence": seq,
+                "versionIndex": self.index[(a.name, a.digest)],
                 "artifactType": {"name": a.type}, "description": None, "metadata": json.dumps(a.metadata),
                 "ttlDurationSeconds": -1, "ttlIsInherited": True, "tags": [], "historyStep": None,
                 "state": "COMMITTED", "size": 100, "digest": a.digest, "commitHash": "c0ffee", "fileCount": 1,
