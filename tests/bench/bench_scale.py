@@ -174,6 +174,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the generated data")
     args = ap.parse_args()
     base = args.data or Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    base.mkdir(parents=True, exist_ok=True)
     print(f"data in {base}; disk free {shutil.disk_usage(base).free / 1e9:.0f} GB", flush=True)
     lines = ["| case | engine | rows | seconds | peak RSS GB | result | max abs(KS - exact) | stated KS bound | same as in-process |",
              "|---|---|---|---|---|---|---|---|---|"]
