@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.errors import WorkbenchError
 from core.models import format_duration
 from core.store import Store
-from core.store.presence import HEARTBEAT_SECONDS, commander_view, heartbeat, present
+from core.store.presence import HEARTBEAT_SECONDS, commander_view, heartbeat, people_here, present
 from core.team import Identity
 from ui import state
 
@@ -57,11 +57,14 @@ def live(store: Store, ident: Identity) -> None:
     except (WorkbenchError, SQLAlchemyError) as exc:
         st.caption(f"Presence is unavailable for now ({type(exc).__name__}); your work is not affected.")
         return
-    others = [p for p in people if p.session_id != sid]
-    st.markdown(f"**Here now** · {len(others) + 1} on this incident" if incident else "**Here now**")
-    for p in people[:12]:
-        you = " (you)" if p.session_id == sid else ""
-        st.caption(f"{p.label}{you} · {p.role} · {p.page or 'incidents'}")
+    persons = people_here(people)
+    count = len(persons) + (0 if any(sid in p.session_ids for p in persons) else 1)
+    st.markdown(f"**Here now** · {count} {'person' if count == 1 else 'people'} on this incident" if incident
+                else "**Here now**")
+    for p in persons[:12]:
+        you = " (you)" if sid in p.session_ids else ""
+        tabs = f" · {p.tabs} tabs" if p.tabs > 1 else ""
+        st.caption(f"{p.label}{you} · {p.role} · {', '.join(p.pages)}{tabs}")
     if incident is None:
         return
     st.toggle("Follow the commander", key=FOLLOW_KEY,

@@ -17,7 +17,8 @@ from core.models import TimeWindow
 from core.store import Store
 from core.store.tables import presence
 
-__all__ = ["Presence", "heartbeat", "leave", "present", "commander_view", "STALE_AFTER", "HEARTBEAT_SECONDS"]
+__all__ = ["Presence", "PersonHere", "heartbeat", "leave", "present", "people_here", "commander_view", "STALE_AFTER",
+           "HEARTBEAT_SECONDS"]
 
 HEARTBEAT_SECONDS = 3.0
 STALE_AFTER = timedelta(seconds=15)
@@ -76,6 +77,39 @@ def present(store: Store, incident_id: str | None = None, *, now: datetime | Non
         q = q.where(presence.c.incident_id == incident_id)
     with store.engine.connect() as conn:
         return [_row(m) for m in conn.execute(q).mappings().fetchall()]
+
+
+@dataclass(frozen=True)
+class PersonHere:
+    """One person on an incident, however many tabs they have open: their pages, most recent first."""
+
+    user: str
+    name: str
+    role: str
+    pages: tuple[str, ...]
+    tabs: int
+    session_ids: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.name or self.user
+
+
+def people_here(sessions: list[Presence]) -> list[PersonHere]:
+    """Sessions grouped by person (their user name), in the order of each person's latest heartbeat.
+
+    The role and name are those of the person's most recent session; ``pages`` lists each page once.
+    """
+    grouped: dict[str, list[Presence]] = {}
+    for p in sorted(sessions, key=lambda p: p.seen_at, reverse=True):
+        grouped.setdefault(p.user, []).append(p)
+    out = []
+    for user, rows in grouped.items():
+        pages = tuple(dict.fromkeys(r.page or "incidents" for r in rows))
+        name = next((r.name for r in rows if r.name), "")
+        out.append(PersonHere(user=user, name=name, role=rows[0].role, pages=pages, tabs=len(rows),
+                              session_ids=tuple(r.session_id for r in rows)))
+    return out
 
 
 def _matches(person: str, p: Presence) -> bool:
