@@ -19,11 +19,12 @@ from core.store.audit import export_audit, list_audit
 from core.team import LOCAL, ROLE_HELP, AccessRole, Identity
 from core.team.handover import MIN_SUMMARY_CHARS, hand_over, list_handovers
 from core.team.members import list_members, resolve_identity, set_role
-from core.team.oidc import SignInSettings, provider_problem, session_expiry, sign_in_settings
+from core.team.oidc import SignInSettings, open_access_warning, provider_problem, session_expiry, sign_in_settings
 
 IDENTITY_KEY = "team_identity"
 SETTINGS_ERROR_KEY = "team_settings_error"
 LOGIN_ERROR_KEY = "team_login_error"
+OPEN_ACCESS_KEY = "team_open_access"
 
 
 def _settings() -> SignInSettings:
@@ -61,6 +62,7 @@ def _sign_in_screen(cfg: SignInSettings) -> None:
 def gate(store: Store) -> Identity:
     """Who is using this session; shows the sign-in screen and stops the run when nobody is signed in."""
     cfg = _settings()
+    st.session_state[OPEN_ACCESS_KEY] = open_access_warning(store.dialect, cfg)
     if not cfg.enabled:
         ident = LOCAL
     else:
@@ -97,6 +99,11 @@ def sidebar(ident: Identity) -> None:
     """Who you are and what you may do, at the top of the sidebar."""
     side = st.sidebar
     if ident.source == "local":
+        open_access = st.session_state.get(OPEN_ACCESS_KEY)
+        if open_access:
+            side.warning(f"**No sign-in.** {open_access}", icon=":material/lock_open:")
+            st.warning(f"**Anyone can edit everything here.** {open_access}", icon=":material/lock_open:")
+            return
         side.caption("**Single-user mode** — no sign-in on this machine; you act as the incident commander. "
                      "A team signs in when `[auth]` is set in .streamlit/secrets.toml (docs/team.md).")
         return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from core.errors import InvalidInputError
@@ -60,6 +61,15 @@ def _store(args):
     return open_store(args.database)
 
 
+def _warn_open_access(store) -> None:
+    """On a shared store without sign-in, the team list decides nothing in the app: say so on stderr."""
+    from core.team.oidc import open_access_warning, sign_in_settings
+
+    warning = open_access_warning(store.dialect, sign_in_settings())
+    if warning:
+        print(f"warning: {warning} The team list applies once sign-in is on.", file=sys.stderr)
+
+
 def _by() -> str:
     from core.team.guard import ACTOR
 
@@ -72,6 +82,7 @@ def run_role_set(args) -> int:
 
     store = _store(args)
     try:
+        _warn_open_access(store)
         set_role(store, args.user, args.role, by=_by())
     finally:
         store.dispose()
@@ -84,6 +95,7 @@ def run_role_remove(args) -> int:
 
     store = _store(args)
     try:
+        _warn_open_access(store)
         removed = remove_member(store, args.user)
     finally:
         store.dispose()
@@ -99,6 +111,7 @@ def run_role_list(args) -> int:
 
     store = _store(args)
     try:
+        _warn_open_access(store)
         members = list_members(store)
     finally:
         store.dispose()

@@ -81,3 +81,18 @@ def provider_problem(metadata_url: str, timeout: float = 3.0) -> str | None:
     return (f"the sign-in provider at {shown} cannot be reached ({reason}). Nothing you typed is lost; try again "
             "in a minute. If it persists, the operator should check the provider and [auth] server_metadata_url "
             "in .streamlit/secrets.toml")
+
+
+def open_access_warning(dialect: str, cfg: SignInSettings) -> str | None:
+    """The warning for a shared store without sign-in, or None.
+
+    On the embedded SQLite file the workbench is one person's tool and needs no sign-in. On a shared
+    store (PostgreSQL, several replicas, a team) without an ``[auth]`` table, everyone who reaches the
+    app acts as the incident commander: say so, and how to turn sign-in on.
+    """
+    if cfg.enabled or dialect == "sqlite":
+        return None
+    return ("Sign-in is off on a shared store: anyone who can reach this workbench can change everything, "
+            "as the incident commander, and the audit log cannot tell people apart. To require sign-in, add "
+            "an [auth] table (OpenID Connect) to .streamlit/secrets.toml on every replica; see docs/team.md, "
+            "\"Sign-in\".")

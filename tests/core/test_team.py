@@ -20,7 +20,7 @@ from core.report.audit import who_did_what
 from core.store import open_store
 from core.store.audit import export_audit, list_audit
 from core.store.incidents import create_incident, get_incident, update_incident
-from core.store.presence import commander_view, heartbeat, present
+from core.store.presence import commander_view, heartbeat, people_here, present
 from core.store.timeline import add_event, list_events, update_event
 from core.team import AccessRole, Identity, PermissionDeniedError, SessionExpiredError, identity_from_claims
 from core.team.handover import hand_over, list_handovers
@@ -157,6 +157,42 @@ def test_presence_is_shared_by_two_replicas_of_one_postgresql_store(pg_url):
     finally:
         a.dispose()
         b.dispose()
+
+
+
+def test_presence_lists_each_person_once_with_their_tabs(sqlite_store):
+    create_incident(sqlite_store, id="INC-T", title="t")
+    now = datetime.now(timezone.utc)
+    for sid, user, page, ago in (("a1", "ann@example.com", "timeline", 1), ("a2", "ann@example.com", "fishbone", 3),
+                                 ("a3", "ann@example.com", "timeline", 5), ("b1", "bob@example.com", "logs", 2)):
+        heartbeat(sqlite_store, sid, user=user, name="Ann" if sid == "a2" else "", role="responder",
+                  incident_id="INC-T", page=page, at=now - timedelta(seconds=ago))
+    people = people_here(present(sqlite_store, "INC-T"))
+    assert [(p.label, p.tabs, p.pages) for p in people] == [("Ann", 3, ("timeline", "fishbone")),
+                                                           ("bob@example.com", 1, ("logs",))]
+    assert set(people[0].session_ids) == {"a1", "a2", "a3"}
+
+
+def test_a_shared_store_without_sign_in_is_named_as_open_to_everyone():
+    from core.team.oidc import SignInSettings, open_access_warning
+
+    assert open_access_warning("sqlite", SignInSettings(enabled=False)) is None
+    assert open_access_warning("postgresql", SignInSettings(enabled=True)) is None
+    warning = open_access_warning("postgresql", SignInSettings(enabled=False))
+    assert "anyone who can reach this workbench can change everything" in warning and "[auth]" in warning
+
+
+def test_cli_team_list_warns_on_a_shared_store_without_sign_in(pg_url, tmp_path):
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    run = [sys.executable, "-m", "core", "team", "--database", pg_url, "role", "set", "rob@example.com", "responder"]
+    shared = subprocess.run(run, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                            timeout=120)
+    assert shared.returncode == 0, shared.stderr
+    assert "warning: Sign-in is off on a shared store" in shared.stderr and "[auth]" in shared.stderr
+    assert "Traceback" not in shared.stderr
+    local = _cli("team", "role", "list", home=tmp_path)
+    assert local.returncode == 0 and "Sign-in is off" not in local.stderr
 
 
 def _cli(*args, env=None, home):

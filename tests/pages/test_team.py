@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.store import open_store
 from core.store.audit import list_audit
 from core.store.incidents import get_incident
-from core.store.presence import present
+from core.store.presence import heartbeat, present
 from core.store.timeline import list_events
 
 INCIDENT = "demo-ctr-drop"
@@ -77,3 +77,47 @@ def test_audit_log_lists_changes_with_downloads(app_test, workbench_home):
     assert audit.iloc[0]["from"] == "page:incidents"
     labels = [b.label for b in at.get("download_button")]
     assert "Download CSV" in labels and "Download JSON" in labels
+
+
+def test_presence_shows_each_person_once_with_their_tabs(app_test, workbench_home):
+    store = _store(workbench_home)
+    try:
+        for sid, page in (("ann-1", "timeline"), ("ann-2", "fishbone")):
+            heartbeat(store, sid, user="ann@example.com", name="Ann Analyst", role="responder", incident_id=INCIDENT,
+                      page=page)
+        heartbeat(store, "me-elsewhere", user="local", role="commander", incident_id=INCIDENT, page="logs")
+    finally:
+        store.dispose()
+    at = app_test(incident=INCIDENT)
+    assert not at.exception
+    side = [str(c.value) for c in at.sidebar.caption] + [str(m.value) for m in at.sidebar.markdown]
+    assert "**Here now** · 2 people on this incident" in side
+    ann = [c for c in side if c.startswith("Ann Analyst")]
+    assert ann == ["Ann Analyst · responder · fishbone, timeline · 2 tabs"]  # the latest page first
+    mine = [c for c in side if "(you)" in c]
+    assert len(mine) == 1 and mine[0].startswith("local (you) · commander · ")
+    assert "2 tabs" in mine[0] and "logs" in mine[0] and "incidents" in mine[0]
+
+
+def test_a_shared_store_without_sign_in_warns_that_anyone_can_edit(workbench_home, pg_url, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from core.demo import DEMO_IDS
+    from core.store.incidents import create_incident
+    from tests.pages.conftest import ROOT
+
+    store = open_store(pg_url)
+    try:  # the demo incidents are there (their bundles are in the home), so nothing is built in the background
+        for demo in DEMO_IDS:
+            create_incident(store, id=demo, title=demo)
+    finally:
+        store.dispose()
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    side = " ".join(str(w.value) for w in at.sidebar.warning)
+    main = " ".join(str(w.value) for w in at.main.warning)
+    for text in (side, main):
+        assert "anyone who can reach this workbench can change everything" in text
+        assert "[auth]" in text and "docs/team.md" in text
+    assert "Single-user mode" not in " ".join(str(c.value) for c in at.sidebar.caption)
