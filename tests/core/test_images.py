@@ -194,3 +194,20 @@ def test_the_images_step_is_not_used_without_images(demo_bundles):
 
     result = triage_bundle(demo_bundles["demo-fraud-stale"])
     assert "images" in {s.name for s in result.not_configured}
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P", "CMYK", "1"])
+def test_statistics_equal_pillows_imagestat_to_the_last_bit(tmp_path, mode):
+    from PIL import ImageStat
+
+    rng = np.random.default_rng(11)
+    img = _photo(rng, 77).convert(mode)
+    img.save(tmp_path / ("x.png" if mode != "CMYK" else "x.jpg"))
+    row = profile_images(tmp_path, workers=1).frame.iloc[0]
+    rgb = Image.open(next(tmp_path.iterdir())).convert("RGB")
+    gray, colour = ImageStat.Stat(rgb.convert("L")), ImageStat.Stat(rgb)
+    assert row["brightness"] == gray.mean[0] / 255 and row["contrast"] == gray.stddev[0] / 255
+    assert [row["mean_r"], row["mean_g"], row["mean_b"]] == colour.mean
+    g = np.asarray(rgb.convert("L"), dtype=np.float64)
+    lap = (g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4 * g[1:-1, 1:-1]).ravel()
+    assert row["sharpness"] == np.dot(lap, lap) / lap.size - (lap.sum() / lap.size) ** 2
