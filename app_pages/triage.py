@@ -49,7 +49,9 @@ else:
     c1.metric("Onset", "no change detected")
     st.warning("No detectable KPI change: nothing is confirmed. " + result.onset_note)
 top = result.top
-c2.metric("Most likely", top.label if top else "—", f"score {top.score:.2f}" if top else None, delta_color="off")
+c2.metric("Most likely", top.label if top else "—",
+          " · ".join(x for x in (f"score {top.score:.2f}", tg.probability_text(top)) if x) if top else None,
+          delta_color="off", help=tg.PROBABILITY_HELP)
 c3.metric("Triage time", f"{result.seconds:.1f} s")
 for step in result.skipped:
     st.warning(f"Not checked — {step.title}: {step.summary}", icon=":material/block:")
@@ -68,7 +70,7 @@ st.subheader("Hypotheses, most likely first")
 for h in result.hypotheses:
     with st.container(border=True):
         head, actions = st.columns([5, 1])
-        head.markdown(tg.hypothesis_line(h))
+        head.markdown(tg.hypothesis_line(h), help=tg.PROBABILITY_HELP)
         head.progress(min(max(h.score, 0.0), 1.0))
         head.text(h.explanation)
         runbooks.hypothesis_link(actions, incident, h.root_cause)

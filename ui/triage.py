@@ -109,11 +109,36 @@ def store_result(incident_id: str, result: TriageResult) -> None:
     st.session_state[RESULT_KEY] = (incident_id, result)
 
 
+PROBABILITY_HELP = ("How likely this class is the root cause: its score and its lead over the next class, "
+                    "Platt-calibrated on generated incident scenarios (docs/triage.md, 'Probability'). "
+                    "Read it as a guide, not as a frequency measured on real incidents. "
+                    "'unconfirmed': the class's key evidence could not be looked at, or no KPI change was "
+                    "detected, so no probability is given.")
+
+
+def probability_text(h: RankedHypothesis) -> str:
+    """'72 % likely', '< 1 % likely', '> 99 % likely'; 'unconfirmed' when the class could not be confirmed;
+    '' for a result without probabilities."""
+    if h.status == "unconfirmed":
+        return "unconfirmed"
+    if h.probability is None:
+        return ""
+    if h.probability < 0.005:
+        return "< 1 % likely"
+    if h.probability >= 0.995:
+        return "> 99 % likely"
+    return f"{h.probability * 100:.0f} % likely"
+
+
 def hypothesis_line(h: RankedHypothesis) -> str:
-    """'**1. Data drift** · score **0.82** · confidence 90% · `likely`'; a zero score says nothing points there."""
+    """'**1. Data drift** · score **0.82** · **72 % likely** · confidence 90% · `likely`'; a zero score says nothing
+    points there."""
     head = f"**{h.rank}. {md_escape(h.label)}** · score **{h.score:.2f}**"
+    chance = probability_text(h)
     if h.score <= 0:
-        return f"{head} · no signal points here"
+        return f"{head} · {chance} · no signal points here" if chance else f"{head} · no signal points here"
+    if chance:
+        head += f" · **{chance}**"
     return f"{head} · confidence {h.confidence:.0%} · `{h.status}`"
 
 

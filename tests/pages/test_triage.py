@@ -51,6 +51,42 @@ def test_page_and_cli_agree_on_the_same_bundle(app_test, demo_bundles):
     assert [label for label, _ in ranked] == [h["label"] for h in cli]
     assert [score for _, score in ranked] == [f"{h['score']:.2f}" for h in cli]
     assert ranked[0][0] == "Stale data"
+    # each hypothesis shows the CLI's calibrated probability beside its score, with what it means
+    lines = [m for m in at.markdown if "· score **" in m.value]
+    for line, h in zip(lines, cli):
+        shown, expected = _likely(line.value), _shown(h["probability"])
+        assert shown == expected or (isinstance(shown, float) and abs(shown - h["probability"] * 100) <= 0.51)
+        assert "Platt-calibrated on generated incident scenarios" in line.help
+    assert at.metric[1].label == "Most likely" and "% likely" in at.metric[1].delta
+
+
+def _likely(text: str) -> float | str:
+    """The probability a hypothesis line shows: 72.0 for '72 % likely', '< 1' / '> 99' for the bounds."""
+    m = re.search(r"(< 1|> 99|\d+) % likely", text)
+    assert m, text
+    return m.group(1) if m.group(1).startswith(("<", ">")) else float(m.group(1))
+
+
+def _shown(p: float) -> float | str:
+    return "< 1" if p < 0.005 else "> 99" if p >= 0.995 else float(f"{p * 100:.0f}")
+
+
+def test_unconfirmed_classes_say_unconfirmed_instead_of_a_probability(app_test, workbench_home, tmp_path):
+    from core.demo.scenarios import ScenarioSpec, generate_scenario
+    from core.store.incidents import create_incident
+
+    # a code change without datasets: the data classes' key evidence could not be looked at
+    bundle = generate_scenario(ScenarioSpec("code_regression", 1103, hardships=("no_datasets",)), tmp_path / "b")
+    store = _store(workbench_home)
+    try:
+        create_incident(store, id="no-data-1", title="Scores fell after a release", bundle_path=str(bundle))
+    finally:
+        store.dispose()
+    at = _run(app_test, "no-data-1")
+    lines = {m.value.split("**")[1].split(". ", 1)[1]: m.value for m in at.markdown if "· score **" in m.value}
+    for label in ("Data drift", "Schema change", "Stale data"):
+        assert "· **unconfirmed** ·" in lines[label] and "% likely" not in lines[label], lines[label]
+    assert re.search(r"\*\*(\d+|> 99) % likely\*\*", lines["Code or model regression"])
 
 
 def test_progress_skipped_steps_and_evidence_links(app_test):
