@@ -1,8 +1,9 @@
 """Fishbone page widgets: the live diagram, the cause editor, categories, Five Whys, action items, export.
 
 Every change is written at once with the version the editor showed. A stale edit
-is refused by the store; the editor then shows the message and the fresh state
-(widget keys carry the object's version, so they re-render with the new values).
+is refused by the store; the editor then shows the message and keeps what was typed,
+now checked against the current version, so saving again applies it knowingly. An
+editor nobody clicked in is re-created with the current values when the object changes.
 User text is shown with ``st.text`` or Markdown-escaped, never as HTML.
 """
 
@@ -104,10 +105,15 @@ def apply(action: Callable[[], Any], done: str, reset: tuple[str, Any] | None = 
         action()
     except ConcurrentEditError as exc:
         fresh = getattr(exc, "current", None)
-        gone = " It was deleted meanwhile." if fresh is None else " The editor now shows the current version."
-        _flash("error", f"{exc}{gone}")
-        if reset:
-            _reset(*reset)
+        if fresh is None:
+            _flash("error", f"{exc} It was deleted meanwhile.")
+            if reset:
+                _reset(*reset)
+        else:
+            _flash("error", f"{exc} Your entries are kept in the editor and the diagram shows the current "
+                            "version: save again to apply your entries to it.")
+            if reset:  # keep what was typed; the next save is checked against the current version
+                st.session_state[f"fishbone_seen_{reset[0]}_{reset[1]}"] = getattr(fresh, "version", None)
         _rerun()
     except WorkbenchError as exc:
         _flash("error", f"**Not saved.** {exc}")

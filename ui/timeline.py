@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.correlate import ChangeRanking, rank_changes
-from core.errors import InvalidInputError, WorkbenchError
+from core.errors import ConcurrentEditError, InvalidInputError, WorkbenchError
 from core.models import EventKind, Incident, TimelineEvent, TimeWindow, format_duration, iso
 from core.onset import DETECTED, IncidentOnset, incident_onset
 from core.onset import load_kpi as read_kpi
@@ -212,16 +212,7 @@ def edit_panel(store: Store, events: list[TimelineEvent], tz: str, author: str) 
     pick = st.selectbox("Event", list(titles), key="timeline_edit_pick",
                         format_func=lambda i: f"#{i} · {titles.get(i, '?')}")
     ev = next((e for e in events if e.id == pick), events[0])
-    with st.form("timeline_edit_form"):
-        title = st.text_input("Title", ev.title, key=f"timeline_edit_title_{ev.id}_{ev.version}")
-        kind = st.selectbox("Kind", KINDS, index=KINDS.index(ev.kind.value), key=f"timeline_edit_kind_{ev.id}_{ev.version}")
-        if st.form_submit_button("Save event"):
-            try:
-                update_event(store, ev.id, version=ev.version, author=author, title=title, kind=kind)
-                st.toast("Saved")
-                st.rerun()
-            except WorkbenchError as exc:
-                state.show_error(exc, "Not saved.")
+    edit_form(store, ev, author)
     history = event_history(store, ev.id)
     st.caption(f"History of #{ev.id}: {len(history)} revision(s)")
     for h in history:
@@ -229,6 +220,56 @@ def edit_panel(store: Store, events: list[TimelineEvent], tz: str, author: str) 
         diff = ", ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in sorted(set(before) | set(after))
                          if before.get(k) != after.get(k)) or ("deleted" if not after else "no change")
         st.text(f"{iso(h['changed_at'])} · {h['author'] or 'unknown'} · {diff}")
+
+
+def _shown(ev: TimelineEvent) -> tuple[int, dict[str, Any]]:
+    """The form's generation and what it was opened with (version, title, kind).
+
+    The form keeps saving against the version it showed while the user works in it, so a save after
+    someone else's change is refused instead of silently dropped or overwriting theirs. When nothing was
+    submitted and the event changed, the form is re-created with the current values.
+    """
+    ss = st.session_state
+    seen_key, gen_key = f"timeline_edit_seen_{ev.id}", f"timeline_edit_gen_{ev.id}"
+    gen = ss.setdefault(gen_key, 0)
+    submitted = ss.get(f"timeline_edit_save_{ev.id}_{gen}")
+    if seen_key not in ss or (not submitted and ss[seen_key]["version"] != ev.version):
+        if seen_key in ss:
+            gen += 1
+            ss[gen_key] = gen
+        ss[seen_key] = {"version": ev.version, "title": ev.title, "kind": ev.kind.value}
+    return gen, ss[seen_key]
+
+
+def edit_form(store: Store, ev: TimelineEvent, author: str) -> None:
+    """Edit one event's title and kind; a refused (stale) save keeps what was typed in the form."""
+    ss = st.session_state
+    gen, shown = _shown(ev)
+    message = ss.get("timeline_edit_message")
+    if message and message[0] == ev.id:
+        (st.success if message[1] == "success" else st.error)(message[2])
+    with st.form(f"timeline_edit_form_{ev.id}"):
+        title = st.text_input("Title", shown["title"], key=f"timeline_edit_title_{ev.id}_{gen}")
+        kind = st.selectbox("Kind", KINDS, index=KINDS.index(shown["kind"]), key=f"timeline_edit_kind_{ev.id}_{gen}")
+        save = st.form_submit_button("Save event", key=f"timeline_edit_save_{ev.id}_{gen}")
+    if not save:
+        return
+    try:
+        update_event(store, ev.id, version=shown["version"], author=author, title=title, kind=kind)
+    except ConcurrentEditError as exc:
+        current = exc.current
+        if current is not None:  # keep the typed values; saving again applies them to the current version
+            ss[f"timeline_edit_seen_{ev.id}"] = {**shown, "version": current.version}
+        now = f" It now reads '{md_text(current.title)}'." if current is not None else " It was deleted meanwhile."
+        ss["timeline_edit_message"] = (ev.id, "error", f"**Not saved.** {md_text(str(exc))}{now} Your entry "
+                                                       f"'{md_text(title)}' is kept "
+                                                       "in the form: save again to apply it to the current version.")
+        st.rerun()
+    except WorkbenchError as exc:
+        ss["timeline_edit_message"] = (ev.id, "error", f"**Not saved.** {exc} Your entry is kept in the form.")
+        st.rerun()
+    ss["timeline_edit_message"] = (ev.id, "success", f"Saved '{md_text(title)}'.")
+    st.rerun()
 
 
 def import_panel(store: Store, incident: Incident, existing: list[TimelineEvent], author: str) -> None:

@@ -90,7 +90,7 @@ def test_a_refused_save_keeps_its_message_until_the_user_acts(app_test, store):
     assert not [m for m in _messages(at) if "is empty" in m]
 
 
-def test_edit_cause_and_stale_edit_is_refused_with_fresh_state(app_test, store):
+def test_edit_cause_and_stale_edit_is_refused_keeping_what_was_typed(app_test, store):
     at = app_test(PAGE, incident=ID)
     cause = next(c for c in fb.get_fishbone(store, ID).causes if "v42" in c.text)
     at.selectbox(key="fishbone_pick").set_value(cause.id).run()
@@ -105,10 +105,13 @@ def test_edit_cause_and_stale_edit_is_refused_with_fresh_state(app_test, store):
     _widget(at.text_area, f"fishbone_cause_notes_{saved.id}").input("My stale edit")
     _button(at, "Save cause").click().run()
     assert not at.exception
-    assert any("changed by someone else" in m for m in _messages(at))
+    assert any("changed by someone else" in m and "Your entries are kept" in m for m in _messages(at))
     fresh = fb.get_cause(store, saved.id)
     assert fresh.notes == "Changed in the war room."  # nothing lost, nothing overwritten
-    assert _widget(at.text_area, f"fishbone_cause_notes_{fresh.id}").value == "Changed in the war room."
+    assert _widget(at.text_area, f"fishbone_cause_notes_{fresh.id}").value == "My stale edit"  # typed text kept
+    _button(at, "Save cause").click().run()  # saving again applies it to the current version
+    fresh = fb.get_cause(store, saved.id)
+    assert fresh.notes == "My stale edit" and fresh.version == saved.version + 2
     # without a click, others' changes replace what the editor shows on the next refresh
     fb.update_cause(store, fresh.id, version=fresh.version, notes="Third version.")
     at.run()

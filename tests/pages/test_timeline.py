@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 
 from core.store import open_store
-from core.store.timeline import event_history, list_events
+from core.store.timeline import event_history, get_event, list_events, update_event
 
 PAGE = "app_pages/timeline.py"
 
@@ -53,7 +53,7 @@ def test_add_edit_and_filter(app_test, workbench_home):
 
     # edit it in place with the event form; the revision keeps who changed what
     at.selectbox(key="timeline_edit_pick").set_value(added[0].id).run()
-    at.text_input(key=f"timeline_edit_title_{added[0].id}_1").input("War room opened (bridge 2)")
+    at.text_input(key=f"timeline_edit_title_{added[0].id}_0").input("War room opened (bridge 2)")
     at.button[[b.label for b in at.button].index("Save event")].click().run()
     assert not at.exception
     edited = [e for e in list_events(store, "demo-ctr-drop") if e.id == added[0].id][0]
@@ -62,11 +62,24 @@ def test_add_edit_and_filter(app_test, workbench_home):
     assert history[0]["author"] == "ana" and history[0]["before"]["title"] == "War room opened"
     assert any("War room opened" in t.value and "ana" in t.value for t in at.text)
 
+    # someone else saves first: this save is refused, says so, and keeps what was typed
+    update_event(store, edited.id, version=edited.version, title="Bridge moved to room 3")
+    at.text_input(key=f"timeline_edit_title_{edited.id}_1").input("War room opened (bridge 2, 40 people)")
+    at.button[[b.label for b in at.button].index("Save event")].click().run()
+    assert not at.exception
+    refused = [e.value for e in at.error if "changed by someone else" in e.value]
+    assert refused and "Bridge moved to room 3" in refused[0].replace("\\", "")
+    assert at.text_input(key=f"timeline_edit_title_{edited.id}_1").value == "War room opened (bridge 2, 40 people)"
+    assert get_event(store, edited.id).title == "Bridge moved to room 3"
+    at.button[[b.label for b in at.button].index("Save event")].click().run()  # saving again applies it knowingly
+    edited = get_event(store, edited.id)
+    assert edited.title == "War room opened (bridge 2, 40 people)" and edited.version == 4
+
     # filter: only annotations remain in the editable table and the export
     at.multiselect(key="timeline_kinds").set_value(["annotation"]).run()
     assert not at.exception
     ids = [o for o in at.selectbox(key="timeline_edit_pick").options]
-    assert ids == [f"#{edited.id} · War room opened (bridge 2)"]
+    assert ids == [f"#{edited.id} · War room opened (bridge 2, 40 people)"]
     store.dispose()
 
 
