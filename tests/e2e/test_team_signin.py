@@ -3,7 +3,8 @@ provider process (oidc-provider-mock), on PostgreSQL, with several people at onc
 
 Checks sign-in, roles from the token and from the team list, a role downgrade while editing (refused,
 typed text kept), a token without a role claim, ICS handover and the audit log, presence between
-two people, "follow the commander", an expired session, and an unreachable provider.
+two people, "follow the commander", an expired sign-in (read only, typed text kept, "Sign in again"), and
+an unreachable provider.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +28,9 @@ USERS = {
     "cora": {"email": "cora@example.com", "name": "Cora Commander", "workbench_role": "commander"},
     "rob": {"email": "rob@example.com", "name": "Rob Responder", "workbench_role": "responder"},
     "nora": {"email": "nora@example.com", "name": "Nora Norole"},
+    # her ID token says it was issued two days ago: past the 12 h a sign-in allows saving
+    "eve": {"email": "eve@example.com", "name": "Eve Expired", "workbench_role": "responder",
+            "iat": int(time.time()) - 2 * 24 * 3600},
 }
 IDLE = """() => {
     const main = document.querySelector('[data-testid="stMain"]');
@@ -223,6 +228,37 @@ def test_signing_out_returns_to_the_sign_in_page(browser, team_app):
         page.get_by_text("Sign in to join the war room").wait_for(timeout=90_000)
     finally:
         ctx.close()
+
+
+def test_an_expired_sign_in_reads_only_keeps_what_was_typed_and_offers_to_sign_in_again(browser, team_app, pg_db):
+    from core.store import open_store
+    from core.store.incidents import get_incident
+
+    store = open_store(pg_db)
+    try:
+        before = get_incident(store, INCIDENT)
+        ctx, page = _sign_in(browser, team_app, "eve")
+        try:
+            side = _sidebar(page)
+            assert "Eve Expired" in side and "Your sign-in has expired" in side, side
+            _open_selected_incident(page)
+            summary = page.get_by_role("textbox", name="Summary", exact=True)
+            summary.fill("Typed by Eve after her sign-in expired")
+            page.get_by_role("button", name="Save changes").click()
+            page.get_by_text("sign-in session has expired").wait_for(state="attached", timeout=90_000)
+            page.get_by_role("tab", name="Selected incident").click()  # a rerun may reopen the first tab
+            page.get_by_text("sign-in session has expired").wait_for(timeout=90_000)
+            page.screenshot(path=str(screenshot_dir() / "team_expired.png"), full_page=True)
+            assert summary.input_value() == "Typed by Eve after her sign-in expired"
+            after = get_incident(store, INCIDENT)
+            assert (after.summary, after.version) == (before.summary, before.version)
+            page.get_by_role("button", name="Sign in again").click()
+            page.get_by_role("button", name="End session").click()  # the provider's own logout page
+            page.get_by_text("Sign in to join the war room").wait_for(timeout=90_000)
+        finally:
+            ctx.close()
+    finally:
+        store.dispose()
 
 
 def test_an_unreachable_provider_is_named_on_the_sign_in_page(browser, team_app, provider):
