@@ -51,7 +51,7 @@ else:
 top = result.top
 c2.metric("Most likely", top.label if top else "—",
           " · ".join(x for x in (f"score {top.score:.2f}", tg.probability_text(top)) if x) if top else None,
-          delta_color="off", help=tg.PROBABILITY_HELP)
+          delta_color="off", delta_arrow="off", help=tg.PROBABILITY_HELP)
 c3.metric("Triage time", f"{result.seconds:.1f} s")
 for step in result.skipped:
     st.warning(f"Not checked — {step.title}: {step.summary}", icon=":material/block:")
