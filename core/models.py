@@ -209,6 +209,20 @@ def format_duration(td: timedelta | None) -> str:
     return f"{sign}{days}d {hours}h"
 
 
+def when_text(value: datetime | None, onset: datetime | None = None) -> str:
+    """A time as the pages show it: '2026-02-04 02:05 UTC (1h 05m before the onset)'; without an onset
+    just the time; '—' for None."""
+    if value is None:
+        return "—"
+    text = f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    if onset is None:
+        return text
+    delta = value - onset
+    if abs(delta.total_seconds()) < 60:
+        return f"{text} (at the onset)"
+    return f"{text} ({format_duration(abs(delta))} {'after' if delta > timedelta(0) else 'before'} the onset)"
+
+
 @dataclass(frozen=True)
 class Incident:
     id: str

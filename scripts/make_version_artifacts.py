@@ -19,7 +19,9 @@ package to show them:
   ``account_features`` (TTL 1 h, the hourly refresh: materialised up to 02:05Z on 2026-02-04, when the
   feed stopped) and ``merchant_risk`` (TTL 1 day, materialised to 2026-02-04 22:00Z); ``feast apply``,
   ``materialize``, then the registry is exported as the snapshot ``python -m core features --export``
-  writes (its temporary path replaced by ``feature_repo``).
+  writes (its temporary path replaced by ``feature_repo``), and the repository itself (definitions,
+  registry, offline parquet files; not the online store) is kept beside it in ``features/feature_repo/``,
+  so that the app can ask Feast for the values at two times (Distributions → Feature store).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from core.demo.common import t  # noqa: E402
 
 DELTA_OUT = ROOT / "core" / "demo" / "data" / "schema_change" / "delta" / "lab_results"
 FEAST_OUT = ROOT / "core" / "demo" / "data" / "fraud_stale" / "features" / "feast.json"
+FEAST_REPO_OUT = FEAST_OUT.parent / "feature_repo"
 ROWS = 200
 
 
@@ -123,10 +126,13 @@ def make_feast() -> None:
         store.materialize(demo.LAST_REFRESH - timedelta(hours=1), demo.LAST_REFRESH, feature_views=["account_features"])
         store.materialize(demo.DATA_START, t("2026-02-04T22:00"), feature_views=["merchant_risk"])
         snapshot = read_repo(repo).to_dict()
-    snapshot["path"] = "feature_repo"
+        if FEAST_REPO_OUT.exists():
+            shutil.rmtree(FEAST_REPO_OUT)
+        shutil.copytree(repo, FEAST_REPO_OUT, ignore=shutil.ignore_patterns("online_store.db", "__pycache__"))
+    snapshot["path"] = "feature_repo"  # the repository beside the snapshot
     FEAST_OUT.parent.mkdir(parents=True, exist_ok=True)
     FEAST_OUT.write_text(json.dumps(snapshot, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {FEAST_OUT.relative_to(ROOT)}")
+    print(f"wrote {FEAST_OUT.relative_to(ROOT)} and {FEAST_REPO_OUT.relative_to(ROOT)}/")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ by the table's path, the versions and a stamp of its log, so a rerun of the page
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ import streamlit as st
 
 from core.data_dirs import local_paths_policy
 from core.errors import WorkbenchError
-from core.models import Incident, iso
+from core.models import Incident, iso, when_text
 from core.sources.datasets import DatasetPair
 from ui import state
+from ui.distributions import md
 
 OTHER = "Other path on the server…"
 
@@ -200,10 +202,11 @@ def training_pair(incident: Incident | None) -> DatasetPair | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _feature_store(bundle_path: str, at_text: str) -> tuple[str, list[dict[str, Any]]]:
+def _feature_store(bundle_path: str, at_text: str) -> tuple[str, list[dict[str, Any]], str | None]:
+    """(label, one row per view with times as datetimes, the repository at hand or None)."""
     from core.models import utc
     from core.sources.factory import open_source
-    from core.sources.features_feast import freshness
+    from core.sources.features_feast import freshness, repository_of
 
     repo = open_source("features", bundle_path)
     states = {s.view: s for s in freshness(repo, utc(at_text))}
@@ -211,24 +214,147 @@ def _feature_store(bundle_path: str, at_text: str) -> tuple[str, list[dict[str, 
     for v in repo.views:
         s = states.get(v.name)
         last = v.last_materialized
-        rows.append({"feature view": v.name, "entities": ", ".join(v.entities), "features": len(v.features),
-                     "source": v.source, "TTL (h)": round(v.ttl.total_seconds() / 3600, 2) if v.ttl else None,
-                     "last materialised to": iso(last[1]) if last else "never",
-                     "state": ("STALE since " + (iso(s.since) or "the start")) if s and s.stale else
-                              ("fresh" if s else "offline only")})
-    return repo.label, rows
+        rows.append({"view": v.name, "entities": ", ".join(v.entities), "features": len(v.features),
+                     "source": v.source, "ttl": v.ttl, "last": last[1] if last else None,
+                     "stale": bool(s and s.stale), "since": s.since if s else None, "online": s is not None})
+    snapshot = next(iter(sorted((Path(bundle_path) / "features").glob("*.json"))), None)
+    found = repository_of(snapshot, repo) if snapshot is not None else None
+    return repo.label, rows, str(found) if found else None
+
+
+def _onset(incident: Incident) -> datetime | None:
+    """The incident's onset by the one policy (None when nothing decides one)."""
+    from ui.timeline import onset_for
+
+    try:
+        return onset_for(incident).at
+    except WorkbenchError:
+        return None
+
+
+def freshness_frame(rows: list[dict[str, Any]], onset: datetime | None) -> pd.DataFrame:
+    """The views as shown: TTLs and times in words, each time against the onset."""
+    from core.sources.features_feast import ttl_text
+
+    def state(r: dict[str, Any]) -> str:
+        if not r["online"]:
+            return "offline only"
+        if r["stale"]:
+            return "STALE " + (f"since {when_text(r['since'], onset)}" if r["since"] else "(never materialised)")
+        return "fresh"
+
+    return pd.DataFrame([{"feature view": r["view"], "state": state(r), "TTL": ttl_text(r["ttl"]) if r["ttl"] else "none",
+                          "last materialised to": when_text(r["last"], onset) if r["last"] else "never",
+                          "entities": r["entities"], "features": r["features"], "source": r["source"]}
+                         for r in rows])
 
 
 def feature_store(incident: Incident | None) -> None:
-    """A bundle's Feast snapshot: each feature view's TTL, last materialisation and freshness at the window end."""
+    """A bundle's Feast snapshot: each feature view's TTL, last materialisation and freshness at the window end,
+    and, when the snapshot's repository is at hand, the values of one view at two times compared."""
     if incident is None or not incident.bundle_path or not (Path(incident.bundle_path) / "features").is_dir():
         return
+    end = incident.window.end if incident.window else None
     try:
-        label, rows = _feature_store(incident.bundle_path, iso(incident.window.end) if incident.window else "")
+        label, rows, repo = _feature_store(incident.bundle_path, iso(end) if end else "")
     except WorkbenchError as exc:
         state.show_error(exc, "Cannot read the feature store snapshot.")
         return
-    stale = sum(r["state"].startswith("STALE") for r in rows)
+    stale = sum(r["stale"] for r in rows)
+    onset = _onset(incident)
     with st.expander(f"Feature store: {label} · {stale} of {len(rows)} feature view(s) stale at the window end",
                      expanded=bool(stale), icon=":material/warning:" if stale else ":material/check:"):
-        st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
+        st.caption(f"Freshness judged at the end of the incident window, {when_text(end, onset)}: a view is stale "
+                   "when its last materialised values are older than its TTL.")
+        st.dataframe(freshness_frame(rows, onset), width="stretch", hide_index=True)
+        _two_times(incident, rows, repo, onset)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _feast_compare(repo: str, _stamp: float, view: str, a: datetime, b: datetime) -> dict[str, Any]:
+    from core.sources.features_feast import compare_in_feast
+
+    return compare_in_feast(repo, view, a, b)
+
+
+def _default_times(incident: Incident, onset: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """Before: the baseline's end (else an hour before the onset); after: the window's end."""
+    before = incident.baseline.end if incident.baseline else (onset - timedelta(hours=1) if onset else None)
+    after = incident.window.end if incident.window else (onset + timedelta(hours=1) if onset else None)
+    return before, after
+
+
+def _two_times(incident: Incident, rows: list[dict[str, Any]], repo: str | None, onset: datetime | None) -> None:
+    """Compare one view's values for the same entities at two times, asked of Feast in its own Python."""
+    from core.sources.features_feast import FeastMissingError, feast_python
+    from core.timerange import parse_input
+
+    st.markdown("**Values at two times** — the same entities' feature values as Feast served them "
+                "(point-in-time joins), compared by the drift engine")
+    if repo is None:
+        st.info("The Feast repository of this snapshot is not on this server (a bundle carries it as "
+                "features/feature_repo/ beside the snapshot). On a machine with the repository run "
+                "python -m core features REPO --view VIEW --a TIME --b TIME.", icon=":material/info:")
+        return
+    try:
+        feast_python()
+    except FeastMissingError as exc:
+        st.info(str(exc), icon=":material/download:")
+        return
+    except WorkbenchError as exc:
+        state.show_error(exc, "Feast cannot run.")
+        return
+    views = [r["view"] for r in rows]
+    default = next((i for i, r in enumerate(rows) if r["stale"]), 0)
+    before, after = _default_times(incident, onset)
+    c1, c2, c3 = st.columns([2, 2, 2])
+    view = c1.selectbox("Feature view", views, index=default, key="distributions_feast_view")
+    a_text = c2.text_input("Before (UTC, YYYY-MM-DD HH:MM)", value=_field(before), key="distributions_feast_a")
+    b_text = c3.text_input("After (UTC, YYYY-MM-DD HH:MM)", value=_field(after), key="distributions_feast_b")
+    try:
+        a, b = parse_input(a_text, "Before"), parse_input(b_text, "After")
+    except WorkbenchError as exc:
+        state.show_error(exc, "Give both times.")
+        return
+    if a is None or b is None:
+        st.info("Give both times.")
+        return
+    c2.caption(when_text(a, onset))
+    c3.caption(when_text(b, onset))
+    asked = (repo, view, a, b)
+    if c1.button("Compare in Feast", key="distributions_feast_go", icon=":material/compare_arrows:",
+                 help="Runs Feast in its own Python (.venv/feast); the first answer takes up to a minute."):
+        st.session_state["distributions_feast_for"] = asked
+    if st.session_state.get("distributions_feast_for") != asked:
+        return
+    try:
+        with st.spinner("Asking Feast for the values at both times…"):
+            data = _feast_compare(repo, _stamp(repo), view, a, b)
+    except WorkbenchError as exc:
+        state.show_error(exc, "Feast could not compare the values.")
+        return
+    _show_comparison(data, a, b, onset)
+
+
+def _field(value: datetime | None) -> str:
+    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M}" if value else ""
+
+
+def _show_comparison(data: dict[str, Any], a: datetime, b: datetime, onset: datetime | None) -> None:
+    drift = data.get("drift") or {}
+    columns = drift.get("columns") or []
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Entities", f"{data.get('entities', 0):,}")
+    m2.metric("No values before", f"{data.get('missing_a', 0):,}", help=f"at {when_text(a, onset)}")
+    m3.metric("No values after", f"{data.get('missing_b', 0):,}", help=f"at {when_text(b, onset)}")
+    m4.metric("Drifted features", f"{sum(bool(c.get('drifted')) for c in columns)} / {len(columns)}")
+    findings = drift.get("schema") or []
+    for f in findings:
+        (st.error if f.get("severity") == "critical" else st.warning)(md(str(f.get("message", ""))))
+    if not findings and not any(c.get("drifted") for c in columns):
+        st.success(f"The values of {md(str(data.get('table', '')))} did not change between the two times.")
+    st.dataframe(pd.DataFrame([{
+        "feature": c.get("column"), "drifted": bool(c.get("drifted")), "score": round(float(c.get("score") or 0), 3),
+        "empty before": f"{(c.get('null_rate') or {}).get('reference', 0):.0%}",
+        "empty after": f"{(c.get('null_rate') or {}).get('current', 0):.0%}",
+        "note": c.get("note") or ""} for c in columns]), width="stretch", hide_index=True)

@@ -22,7 +22,13 @@ naming the path and the fix.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,12 +36,12 @@ from typing import Any
 
 import pandas as pd
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, SourceUnavailableError
 from core.models import iso, utc
 
 __all__ = [
-    "FORMAT", "FeatureRepo", "FeatureViewInfo", "Staleness", "freshness", "historical_values", "open_features",
-    "read_repo", "read_snapshot",
+    "FORMAT", "FeastMissingError", "FeatureRepo", "FeatureViewInfo", "Staleness", "compare_in_feast", "feast_python",
+    "freshness", "historical_values", "open_features", "read_repo", "read_snapshot", "repository_of", "ttl_text",
 ]
 
 FORMAT = "feast-snapshot/1"
@@ -43,6 +49,17 @@ INSTALL = ("reading a Feast repository needs the feast package, which pins panda
            "bash scripts/install_test_deps.sh (or python -m venv --system-site-packages .venv/feast && "
            ".venv/feast/bin/pip install -r requirements-feast.txt) and run the command with .venv/feast/bin/python; "
            "a snapshot JSON (--export) needs no Feast")
+ROOT = Path(__file__).resolve().parents[2]
+VENV_PYTHON = ROOT / ".venv" / "feast" / "bin" / "python"
+FEAST_TIMEOUT_S = 240.0  # importing Feast alone takes 10-30 s on a busy machine
+INSTALL_FOR_APP = ("Comparing feature values at two times asks Feast, which is not installed for the app. Install it "
+                   "in its own venv (it pins pandas<3): python3 -m venv --system-site-packages .venv/feast && "
+                   ".venv/feast/bin/pip install -r requirements-feast.txt (or bash scripts/install_test_deps.sh), "
+                   "or set WORKBENCH_FEAST_PYTHON to a Python that has feast. See README, \"Feature store (Feast)\".")
+
+
+class FeastMissingError(InvalidInputError):
+    """No Python with the ``feast`` package is at hand (the message says how to install one)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,11 @@ def _td(value: timedelta | None) -> str:
     if seconds % 3600 == 0 and seconds >= 3600:
         return f"{seconds // 3600}h"
     return f"{seconds / 3600:.1f}h" if seconds >= 3600 else f"{seconds // 60}min"
+
+
+def ttl_text(value: timedelta | None) -> str:
+    """A TTL or age in words: '1h', '1d', '1.5h', '45min'; '-' for None."""
+    return _td(value)
 
 
 def freshness(repo: FeatureRepo, at: datetime) -> list[Staleness]:
@@ -285,7 +307,8 @@ def read_repo(path: Path | str) -> FeatureRepo:
         views.append(FeatureViewInfo(fv.name, tuple(fv.entities), {f.name: str(f.dtype) for f in fv.features},
                                      str(getattr(source, "name", "") or ""), str(getattr(source, "path", "") or ""),
                                      ttl, bool(fv.online), intervals))
-    entities = {e.name: tuple(getattr(e, "join_keys", None) or [e.join_key]) for e in store.list_entities()}
+    entities = {e.name: tuple(getattr(e, "join_keys", None) or [e.join_key])
+                for e in sorted(store.list_entities(), key=lambda e: e.name)}
     return FeatureRepo(store.project, tuple(views), entities, str(repo), datetime.now(timezone.utc))
 
 
@@ -314,8 +337,94 @@ def historical_values(path: Path | str, view: str, entities: pd.DataFrame, at_a:
     for at in (utc(at_a), utc(at_b)):
         rows = entities[keys].drop_duplicates().assign(event_timestamp=at)
         frame = store.get_historical_features(entity_df=rows, features=refs).to_df()
+        # the file offline store leaves out an entity with no value within the TTL: keep it, empty
+        frame = rows[keys].merge(frame[keys + names].drop_duplicates(subset=keys), on=keys, how="left")
         out.append(frame.sort_values(keys).reset_index(drop=True)[keys + names])
-    return out[0], out[1]
+    a, b = out
+    for name in names:  # an integer feature with empty values on one side is float there: the same view, one type
+        if a[name].dtype != b[name].dtype and all(pd.api.types.is_numeric_dtype(f[name]) for f in (a, b)):
+            a[name], b[name] = a[name].astype("float64"), b[name].astype("float64")
+    return a, b
+
+
+# ---------------------------------------------------------------- Feast from the app (its own Python)
+
+def feast_python() -> str:
+    """The Python that runs Feast: ``WORKBENCH_FEAST_PYTHON`` (or ``[feast] python`` in secrets.toml), else
+    this interpreter when it has feast, else the project's ``.venv/feast/bin/python``.
+
+    Raises:
+        FeastMissingError: none of them; the message says how to install Feast.
+        InvalidInputError: the configured Python is not an executable file.
+    """
+    from core.config import settings
+
+    configured = settings().section("feast", "WORKBENCH_FEAST_").text("python")
+    if configured:
+        path = Path(configured).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise InvalidInputError(f"WORKBENCH_FEAST_PYTHON={configured} is not an executable file; point it at the "
+                                    "python of a venv with feast (.venv/feast/bin/python)")
+        return str(path)
+    if importlib.util.find_spec("feast") is not None:
+        return sys.executable
+    if VENV_PYTHON.is_file():
+        return str(VENV_PYTHON)
+    raise FeastMissingError(INSTALL_FOR_APP)
+
+
+def repository_of(snapshot_path: Path | str, repo: FeatureRepo) -> Path | None:
+    """The Feast repository a snapshot was exported from, when it is at hand: the snapshot's ``path``,
+    resolved against the snapshot's folder when relative (a bundle keeps it in ``features/``), holding a
+    ``feature_store.yaml``; else None."""
+    if not repo.path:
+        return None
+    path = Path(repo.path).expanduser()
+    path = path if path.is_absolute() else Path(snapshot_path).parent / path
+    return path if (path / "feature_store.yaml").is_file() else None
+
+
+def compare_in_feast(repo: Path | str, view: str, at_a: datetime, at_b: datetime, *, python: str | None = None,
+                     timeout: float = FEAST_TIMEOUT_S) -> dict[str, Any]:
+    """The view's values for the same entities at two times, compared by the drift engine, asked of Feast in
+    its own Python: ``python -m core features REPO --view V --a A --b B --json`` on a copy of the repository
+    (Feast may write beside its registry; a bundle stays as it was).
+
+    Returns:
+        The command's JSON: ``{table, a, b, schema_change, drift, entities, missing_a, missing_b}``.
+
+    Raises:
+        FeastMissingError: no Python with feast (see :func:`feast_python`).
+        InvalidInputError: what the command refused (an unknown view, no registry, …), in its words.
+        SourceUnavailableError: Feast did not answer within ``timeout`` seconds, or failed.
+    """
+    python = python or feast_python()
+    source = Path(repo)
+    with tempfile.TemporaryDirectory(prefix="feast-compare-") as tmp:
+        copy = Path(tmp) / source.name
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("online_store.db", "__pycache__", ".*"))
+        cmd = [python, "-m", "core", "features", str(copy), "--view", view, "--a", iso(utc(at_a)),
+               "--b", iso(utc(at_b)), "--json"]
+        try:
+            done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        except subprocess.TimeoutExpired:
+            raise SourceUnavailableError(f"Feast did not answer within {timeout:.0f} s ({python}); try again when "
+                                         "the machine is less busy") from None
+        except OSError as exc:
+            raise InvalidInputError(f"cannot run {python} ({exc.strerror or exc}); see README, "
+                                    "\"Feature store (Feast)\"") from None
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    said = next((ln[len("error: "):] for ln in reversed(lines) if ln.startswith("error: ")), "")
+    if done.returncode == 2 and said:
+        raise InvalidInputError(said.replace(str(copy), str(source)))
+    if done.returncode not in (0, 1):
+        last = (lines[-1] if lines else "no output")[:300]
+        raise SourceUnavailableError(f"Feast's comparison failed (exit {done.returncode}): {last}")
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise SourceUnavailableError("Feast's comparison printed no JSON result") from None
 
 
 # ---------------------------------------------------------------- the source kind ``features``

@@ -260,3 +260,48 @@ def test_bundle_import_puts_each_views_last_materialisation_on_the_timeline(tmp_
     events = [e for e in list_events(sqlite_store, iid) if e.source == "feast fraud"]
     assert [e.title.split(" last")[0] for e in events] == ["Feature view merchant_stats", "Feature view card_stats"]
     assert events[0].timestamp == T0 + timedelta(hours=3) and events[0].kind == "data_pipeline"
+
+
+# ---------------------------------------------------------------- the app's way in: Feast in its own Python
+
+def _feast_python() -> str | None:
+    from core.errors import WorkbenchError
+    from core.sources.features_feast import feast_python
+
+    try:
+        return feast_python()
+    except WorkbenchError:
+        return None
+
+
+def test_a_bundles_snapshot_finds_the_repository_kept_beside_it(demo_bundles, tmp_path):
+    from core.sources.factory import open_source
+    from core.sources.features_feast import repository_of
+
+    path = demo_bundles["demo-fraud-stale"]
+    snapshot = path / "features" / "feast.json"
+    assert repository_of(snapshot, open_source("features", path)) == path / "features" / "feature_repo"
+    alone = tmp_path / "feast.json"
+    alone.write_text(snapshot.read_text())
+    assert repository_of(alone, read_snapshot(alone)) is None  # the snapshot without its repository
+
+
+@pytest.mark.skipif(_feast_python() is None, reason="no Python with feast (.venv/feast); see README")
+def test_compare_in_feast_keeps_the_entities_without_values_and_names_bad_input(demo_bundles):
+    from core.demo import fraud_stale
+    from core.errors import SourceUnavailableError
+    from core.sources.features_feast import compare_in_feast
+
+    repo = demo_bundles["demo-fraud-stale"] / "features" / "feature_repo"
+    before = sorted(p.name for p in repo.rglob("*"))
+    data = compare_in_feast(repo, "account_features", fraud_stale.LAST_REFRESH - timedelta(minutes=30),
+                            fraud_stale.DATA_END)
+    assert data["entities"] == 40 and (data["missing_a"], data["missing_b"]) == (0, 40)
+    assert not data["schema_change"]["retyped"]  # empty integer features are not a type change
+    assert {c["column"] for c in data["drift"]["columns"] if c["null_rate"]["current"] == 1.0} == {
+        "txn_count_1h", "avg_amount_24h", "distinct_merchants_24h"}
+    assert sorted(p.name for p in repo.rglob("*")) == before  # Feast ran on a copy
+    with pytest.raises(InvalidInputError, match="no feature view 'cards'"):
+        compare_in_feast(repo, "cards", fraud_stale.DATA_START, fraud_stale.DATA_END)
+    with pytest.raises(SourceUnavailableError, match="did not answer within"):
+        compare_in_feast(repo, "account_features", fraud_stale.DATA_START, fraud_stale.DATA_END, timeout=0.5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 PAGE = "app_pages/distributions.py"
 
 
@@ -44,14 +46,78 @@ def test_a_bundle_without_versioned_tables_says_so(app_test):
     assert any("no Delta table" in i.value for i in at.info)
 
 
+def _feature_panel(at):
+    return next(e for e in at.expander if e.label.startswith("Feature store"))
+
+
 def test_the_fraud_demo_shows_its_stale_feature_view(app_test):
     at = app_test(PAGE, incident="demo-fraud-stale")
     assert not at.exception
-    panel = next(e for e in at.expander if e.label.startswith("Feature store"))
+    panel = _feature_panel(at)
     assert "1 of 2 feature view(s) stale" in panel.label
-    table = next(d.value for d in at.dataframe if "feature view" in d.value.columns)
+    table = next(d.value for d in panel.dataframe if "feature view" in d.value.columns)
     row = table[table["feature view"] == "account_features"].iloc[0]
-    assert row["state"] == "STALE since 2026-02-04T03:05:00Z" and row["TTL (h)"] == 1
+    # times in words, against the incident's onset (03:10, the one onset policy), never raw ISO text
+    assert row["state"] == "STALE since 2026-02-04 03:05 UTC (5m before the onset)"
+    assert row["last materialised to"] == "2026-02-04 02:05 UTC (1h 05m before the onset)"
+    assert row["TTL"] == "1h" and table.set_index("feature view").loc["merchant_risk", "TTL"] == "1d"
+    assert any("2026-02-05 00:00 UTC (20h 50m after the onset)" in c.value for c in panel.caption)
+
+
+def _feast_available() -> str | None:
+    from core.errors import WorkbenchError
+    from core.sources.features_feast import feast_python
+
+    try:
+        return feast_python()
+    except WorkbenchError:
+        return None
+
+
+@pytest.mark.skipif(_feast_available() is None, reason="feast lives in its own venv (.venv/feast), not made here; "
+                                                       "see README, Feature store (Feast)")
+def test_the_fraud_demo_compares_the_stale_views_values_at_two_times_in_feast(app_test):
+    at = app_test(PAGE, incident="demo-fraud-stale", timeout=400)
+    panel = _feature_panel(at)
+    assert at.selectbox(key="distributions_feast_view").value == "account_features"  # the stale view first
+    assert at.text_input(key="distributions_feast_a").value == "2026-02-03 12:00"  # the baseline's end
+    assert at.text_input(key="distributions_feast_b").value == "2026-02-05 00:00"  # the window's end
+    assert not panel.metric  # nothing runs before the click
+    at.button(key="distributions_feast_go").click().run()
+    assert not at.exception
+    panel = _feature_panel(at)
+    metrics = {m.label: m.value for m in panel.metric}
+    assert metrics == {"Entities": "40", "No values before": "0", "No values after": "40",
+                       "Drifted features": "3 / 3"}
+    errors = [e.value.replace("\\", "") for e in panel.error]
+    assert any("Null rate of 'txn_count_1h' went from 0.0% to 100.0%" in e for e in errors), errors
+    table = next(d.value for d in panel.dataframe if "feature" in d.value.columns)
+    assert set(table["empty after"]) == {"100%"} and set(table["empty before"]) == {"0%"}
+    # two times when every account still had values: the same distribution, nothing empty
+    at.text_input(key="distributions_feast_b").input("2026-02-04 02:30").run()
+    at.button(key="distributions_feast_go").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in _feature_panel(at).metric}
+    assert metrics["No values after"] == "0" and not _feature_panel(at).error
+
+
+def test_without_feast_the_panel_says_how_to_install_it(app_test, monkeypatch, tmp_path):
+    import importlib.util
+
+    import core.sources.features_feast as ff
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(ff, "VENV_PYTHON", tmp_path / "no-venv" / "python")
+    monkeypatch.setattr(ff.importlib.util, "find_spec", lambda name, *a: None if name == "feast" else real(name, *a))
+    at = app_test(PAGE, incident="demo-fraud-stale")
+    assert not at.exception
+    notes = [i.value for i in _feature_panel(at).info]
+    assert any("requirements-feast.txt" in n and "Feature store (Feast)" in n for n in notes), notes
+    monkeypatch.setenv("WORKBENCH_FEAST_PYTHON", str(tmp_path / "missing-python"))
+    at = app_test(PAGE, incident="demo-fraud-stale")
+    assert not at.exception
+    assert any("WORKBENCH_FEAST_PYTHON" in e.value and "not an executable file" in e.value
+               for e in _feature_panel(at).error)
 
 
 def test_training_data_waits_for_a_click_and_names_a_bad_run(app_test):
