@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -99,7 +100,7 @@ def panel(incident: Incident | None) -> None:
             return
         if result is None:
             return
-        _show(*result)
+        _show(*result, pin=lambda: _pin_button(incident, how, *result))
 
 
 def _pick(how: str, sets: dict[str, Path]) -> tuple[ImageComparison, ImageProfile, ImageProfile] | None:
@@ -141,7 +142,7 @@ def _pick(how: str, sets: dict[str, Path]) -> tuple[ImageComparison, ImageProfil
     return _compare_paths(a, b, digest)
 
 
-def _show(result: ImageComparison, ref: ImageProfile, cur: ImageProfile) -> None:
+def _show(result: ImageComparison, ref: ImageProfile, cur: ImageProfile, *, pin: Callable[[], None]) -> None:
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Reference images", f"{ref.n_images:,}")
     m2.metric("Current images", f"{cur.n_images:,}")
@@ -155,6 +156,7 @@ def _show(result: ImageComparison, ref: ImageProfile, cur: ImageProfile) -> None
                                                             else ":material/tonality:")
     else:
         st.success("Same resolution, JPEG quality, format, brightness, contrast, colour and sharpness.")
+    pin()
     st.markdown(f"**Most extreme images by {md(result.focus)}**, reference left, current right")
     for end in ("lowest", "highest"):
         cols = st.columns(2)
@@ -178,6 +180,32 @@ def _show(result: ImageComparison, ref: ImageProfile, cur: ImageProfile) -> None
     if bad:
         st.markdown(f"**Unreadable or refused images** ({len(bad):,}): counted and listed, not compared")
         st.dataframe(pd.DataFrame(bad), hide_index=True, key="images_unreadable", width="stretch")
+
+
+SOURCES = {"Incident images": "the bundle's images/reference and images/current", "Upload two zips": "two uploaded zips",
+           "Server paths": "two paths on the server"}
+
+
+def _pin_button(incident: Incident | None, how: str, result: ImageComparison, ref: ImageProfile,
+                cur: ImageProfile) -> None:
+    """"Pin as evidence": the findings, counts and each measure's drift onto the incident's timeline."""
+    if incident is None:
+        return
+    if not st.button("Pin as evidence", key="images_pin", icon=":material/push_pin:",
+                     help="Freeze these image findings, counts and measures onto the incident (timeline and "
+                          "post-mortem)."):
+        return
+    from core.flows.pin import pin_images
+
+    columns = [c.column for c in result.report.columns] if result.report is not None else []
+    medians = {c: (_median(ref, c), _median(cur, c)) for c in columns}
+    try:
+        ev = pin_images(state.get_store(), incident, result, source=SOURCES.get(how, how), medians=medians,
+                        author=st.session_state.get("distributions_author", ""))
+    except WorkbenchError as exc:
+        state.show_error(exc, "Not pinned.")
+        return
+    st.success(f"Pinned as evidence #{ev.id}; it is on the timeline and will appear in the post-mortem.")
 
 
 def _short(value: float) -> str:

@@ -73,6 +73,24 @@ def pin_drift(store: Store, incident: Incident, pair: DatasetPair, report: Drift
                         window=pair.current_window, author=author)
 
 
+def pin_images(store: Store, incident: Incident, comparison: Any, *, source: str, author: str,
+               medians: dict[str, tuple[str, str]] | None = None) -> Evidence:
+    """Pin an image comparison (:class:`~core.analysis.images.ImageComparison`): its plain findings, the
+    counts and each measure's drift, on the timeline at the incident window's end.
+
+    ``source`` says where the images came from ("the bundle's images/reference and images/current", two
+    uploads, two paths); ``medians`` maps a measure to its reference and current median as shown.
+    """
+    from core.evidence.kinds.images import ImagesPayload
+
+    payload = ImagesPayload.from_comparison(comparison, medians)
+    title = f"Images: {payload.finding}" + (f" (+{len(payload.findings) - 1} more)" if len(payload.findings) > 1 else "")
+    query = {"source": source, "reference": comparison.reference_label, "current": comparison.current_label,
+             "focus": comparison.focus}
+    return pin_evidence(store, incident.id, kind="images", title=title[:200], query=query, result=payload,
+                        window=incident.window, author=author)
+
+
 # ---------------------------------------------------------------- timeline
 
 def ranking_title(ranking: ChangeRanking) -> str:

@@ -33,7 +33,7 @@ from core.store.evidence import get_evidence, list_evidence, pin_evidence
 from core.store.incidents import create_incident
 
 BUILT_IN = ("triage", "drift", "schema", "changepoint", "log_query", "log_patterns", "changes", "run_diff",
-            "trace_cascade")
+            "trace_cascade", "images")
 T0 = datetime(2026, 3, 12, 12, 0, tzinfo=timezone.utc)
 
 
@@ -70,6 +70,14 @@ def payloads(demo_bundles) -> dict[str, list[dict[str, Any]]]:
         "run_diff": [{"finding": True, "model": "m", "version": "3", "changed_params": [
             {"key": "lr", "a": "0.1", "b": "0.3", "status": "changed"}], "code_change": None,
             "counts": {"params": 1}}],
+        "images": [{"finding": "resolution halved (median 128×128 → 64×64 px)", "reference": "reference",
+                    "current": "current", "n_reference": 240, "n_current": 240, "unreadable_reference": 0,
+                    "unreadable_current": 3, "focus": "width",
+                    "findings": ["resolution halved (median 128×128 → 64×64 px)", "JPEG quality 92 → 55"],
+                    "measures": [{"measure": "width", "drifted": True, "score": 9.5, "reference_median": "128",
+                                  "current_median": "64"},
+                                 {"measure": "brightness", "drifted": False, "score": 0.2,
+                                  "reference_median": "0.5", "current_median": "0.49"}]}],
         "trace_cascade": [{"origin": "feature-store", "category": "data",
                            "window": {"start": "2026-03-12T12:00:00Z", "end": "2026-03-12T14:00:00Z"},
                            "baseline": None, "ranking": [
@@ -113,6 +121,8 @@ def test_each_kind_draws_its_own_chart(payloads):
     assert evidence_figure(ev("drift", payloads["drift"][1])) is None  # one column: its numbers say it
     triage = evidence_figure(ev("triage", payloads["triage"][0]))
     assert list(triage.data[0].x) == ["before", "after"]
+    images = evidence_figure(ev("images", payloads["images"][0]))
+    assert list(images.data[0].y) == ["brightness", "width"] and "drift score" in images.layout.xaxis.title.text
     for kind in ("schema", "log_query", "log_patterns", "changes", "run_diff"):
         assert evidence_figure(ev(kind, payloads[kind][0])) is None
 

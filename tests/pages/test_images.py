@@ -52,3 +52,33 @@ def test_server_paths_compare_two_folders_and_bad_paths_are_errors(app_test, tmp
     at.button(key="images_run_paths").click().run()
     assert not at.exception
     assert any("not found" in e.value for e in _panel(at).error)
+
+
+def test_pinning_the_image_findings_puts_them_on_the_timeline_and_in_the_post_mortem(app_test, workbench_home):
+    from core.report.gather import gather_inputs
+    from core.report.postmortem import build_postmortem
+    from core.report.render import render_markdown
+    from core.store import open_store
+    from core.store.evidence import list_evidence
+    from core.store.timeline import list_events
+
+    at = app_test(PAGE, incident="demo-image-downscale")
+    at.text_input(key="distributions_author").input("ana").run()
+    at.button(key="images_pin").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("Pinned as evidence #") for s in _panel(at).success)
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    try:
+        ev = next(e for e in list_evidence(store, "demo-image-downscale") if e.kind == "images")
+        assert ev.title.startswith("Images: ") and ev.author == "ana"
+        assert any(f.startswith("resolution halved") for f in ev.result["findings"])
+        assert ev.result["n_reference"] == 240 and ev.result["unreadable_current"] == 3
+        width = next(m for m in ev.result["measures"] if m["measure"] == "width")
+        assert width["drifted"] and (width["reference_median"], width["current_median"]) == ("128", "64")
+        assert ev.query["source"] == "the bundle's images/reference and images/current"
+        event = next(e for e in list_events(store, "demo-image-downscale") if e.evidence_id == ev.id)
+        assert event.pinned and event.title == ev.title
+        report = render_markdown(build_postmortem(gather_inputs(store, "demo-image-downscale")))
+        assert "resolution halved" in report
+    finally:
+        store.dispose()

@@ -7,6 +7,7 @@ An extension registers its own kind the same way, once before rendering:
 from core.evidence.kinds.changepoint import ChangePointPayload, ChangePointRenderer
 from core.evidence.kinds.changes import ChangesPayload, ChangesRenderer
 from core.evidence.kinds.drift import DriftPayload, DriftRenderer
+from core.evidence.kinds.images import ImagesPayload, ImagesRenderer
 from core.evidence.kinds.log_patterns import LogPatternsPayload, LogPatternsRenderer
 from core.evidence.kinds.log_query import LogQueryPayload, LogQueryRenderer
 from core.evidence.kinds.run_diff import RunDiffPayload, RunDiffRenderer
@@ -29,3 +30,5 @@ register_kind("run_diff", RunDiffPayload, RunDiffRenderer(),
               description="a model version that changed before the onset")
 register_kind("trace_cascade", TraceCascadePayload, TraceCascadeRenderer(),
               description="where a cascade started, from the traces")
+register_kind("images", ImagesPayload, ImagesRenderer(),
+              description="two sets of images compared by their derived statistics")
