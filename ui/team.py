@@ -16,6 +16,7 @@ from core.errors import InvalidInputError, WorkbenchError
 from core.models import ROLE_LABELS, Incident, Role, iso
 from core.store import Store
 from core.store.audit import export_audit, list_audit
+from core.store.drafts import drop_draft, get_draft, save_draft
 from core.team import LOCAL, ROLE_HELP, AccessRole, Identity
 from core.team.handover import MIN_SUMMARY_CHARS, hand_over, list_handovers
 from core.team.members import list_members, resolve_identity, set_role
@@ -135,10 +136,31 @@ def _handover(store: Store, incident: Incident) -> None:
         ss["team_handover_error"] = str(exc)
         return
     ss.pop("team_handover_error", None)
+    drop_draft(store, identity().user, _draft_purpose(incident))
     ss["team_handover_done"] = f"{done.role_label}: {done.outgoing or 'nobody'} → {done.incoming}. " \
                                "The handover is on the timeline."
     ss["team_handover_summary"] = ""
     ss["team_handover_to"] = ""
+
+
+def _draft_purpose(incident: Incident) -> str:
+    return f"handover:{incident.id}"
+
+
+def _keep_draft(store: Store, incident: Incident) -> None:
+    save_draft(store, identity().user, _draft_purpose(incident), st.session_state.get("team_handover_summary") or "")
+
+
+def _restore_draft(store: Store, incident: Incident) -> None:
+    """A summary typed before a reload of the tab (kept in the store per person and incident) comes back."""
+    ss = st.session_state
+    if ss.get("team_handover_draft_for") == incident.id:
+        return
+    ss["team_handover_draft_for"] = incident.id
+    draft = get_draft(store, identity().user, _draft_purpose(incident))
+    if draft and not ss.get("team_handover_summary"):
+        ss["team_handover_summary"] = draft
+        ss["team_handover_restored"] = True
 
 
 def role_board(store: Store, incident: Incident) -> None:
@@ -147,7 +169,9 @@ def role_board(store: Store, incident: Incident) -> None:
     board = [{"ICS role": ROLE_LABELS[r], "person": incident.roles.get(r.value, "") or "—"} for r in Role]
     st.dataframe(board, hide_index=True, width="stretch")
     ident = identity()
-    with st.expander("Hand over a role", expanded=False):
+    _restore_draft(store, incident)
+    restored = st.session_state.pop("team_handover_restored", False)
+    with st.expander("Hand over a role", expanded=restored):
         if not ident.can(AccessRole.COMMANDER):
             st.caption(f"Only a commander can hand over roles; you are a {ident.role.value}.")
         roles = [r.value for r in Role]
@@ -155,7 +179,11 @@ def role_board(store: Store, incident: Incident) -> None:
         st.text_input("Incoming person", key="team_handover_to", placeholder="who takes the role now")
         st.text_area("Handover summary (required)", key="team_handover_summary", height=110,
                      placeholder="Current state, what is being tried, open actions, the next decision and when",
-                     help=f"At least {MIN_SUMMARY_CHARS} characters; it goes on the timeline.")
+                     help=f"At least {MIN_SUMMARY_CHARS} characters; it goes on the timeline. What you type is "
+                          "kept as your draft (also after a reload) until the handover is done.",
+                     on_change=_keep_draft, args=(store, incident))
+        if restored:
+            st.caption("Your unsent summary from before the reload is back.")
         st.button("Hand over", key="team_handover_go", type="primary", on_click=_handover, args=(store, incident),
                   disabled=not ident.can(AccessRole.COMMANDER))
     if st.session_state.get("team_handover_error"):

@@ -327,3 +327,14 @@ handovers = Table(
     Column("event_id", Integer, ForeignKey("timeline_events.id", ondelete="SET NULL")),
     Index("ix_handovers_incident", "incident_id"),
 )
+
+# A person's unsent text (a handover summary being written), kept across a reload of the tab and across
+# replicas; one row per person and purpose, removed when the text is sent.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("purpose", String(200), primary_key=True),
+    Column("text", Text, nullable=False, default=""),
+    Column("updated_at", TS, nullable=False),
+)

@@ -35,6 +35,7 @@ TABLES: dict[str, dict[str, AccessRole | None]] = {
     "team_members": {"insert": C, "update": C, "delete": C},
     "team_tokens": {"insert": C, "update": C, "delete": C},
     "presence": {"insert": V, "update": V, "delete": V},
+    "drafts": {"insert": V, "update": V, "delete": V},
     "audit_log": {"insert": V, "update": NEVER, "delete": NEVER},
 }
 
@@ -48,12 +49,12 @@ WHAT = {
     "causes": "the fishbone", "why_steps": "the Five Whys", "action_items": "action items",
     "report_sections": "the post-mortem", "runbooks": "runbooks", "runbook_versions": "runbooks",
     "handovers": "ICS roles", "team_members": "team roles", "team_tokens": "automation tokens",
-    "presence": "presence", "audit_log": "the audit log",
+    "presence": "presence", "drafts": "drafts", "audit_log": "the audit log",
 }
 _VERB = {"insert": "add to", "update": "change", "delete": "delete from"}
 
-#: Tables whose writes are not audited (the audit log itself, heartbeats, and derived history rows).
-NOT_AUDITED = frozenset({"audit_log", "presence", "timeline_revisions"})
+#: Tables whose writes are not audited (the audit log itself, heartbeats, drafts and derived history rows).
+NOT_AUDITED = frozenset({"audit_log", "presence", "drafts", "timeline_revisions"})
 
 
 def needed_role(table: str, action: str, columns: Iterable[str] = ()) -> AccessRole | None:

@@ -121,3 +121,24 @@ def test_a_shared_store_without_sign_in_warns_that_anyone_can_edit(workbench_hom
         assert "anyone who can reach this workbench can change everything" in text
         assert "[auth]" in text and "docs/team.md" in text
     assert "Single-user mode" not in " ".join(str(c.value) for c in at.sidebar.caption)
+
+
+def test_a_typed_handover_summary_survives_a_reload_until_it_is_handed_over(app_test, workbench_home):
+    from core.store.drafts import get_draft
+
+    summary = "Rollback half done; the feature store backfill finishes at 11:00, then re-check CTR"
+    at = app_test(incident=INCIDENT)
+    at.text_area(key="team_handover_summary").input(summary).run()
+    reloaded = app_test(incident=INCIDENT)  # a new browser session, as after a reload of the tab
+    assert not reloaded.exception
+    assert reloaded.text_area(key="team_handover_summary").value == summary
+    assert "Your unsent summary from before the reload is back." in _texts(reloaded)
+    reloaded.text_input(key="team_handover_to").input("Dana")
+    reloaded.button(key="team_handover_go").click().run()
+    assert "The handover is on the timeline" in _texts(reloaded)
+    store = _store(workbench_home)
+    try:
+        assert get_draft(store, "local", f"handover:{INCIDENT}") == ""
+    finally:
+        store.dispose()
+    assert app_test(incident=INCIDENT).text_area(key="team_handover_summary").value == ""
