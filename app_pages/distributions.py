@@ -140,30 +140,13 @@ dui.data_checks(pair, incident.bundle_path if source == "Incident data" else Non
 st.subheader("Schema findings")
 if not report.schema:
     st.success("No schema problems: same columns, types, scales, null rates and categories.")
-for i, f in enumerate(report.schema):
-    with st.expander(dui.finding_title(f), expanded=i < 2 or focused in f.columns,
-                     icon=dui.SEVERITY_ICONS.get(f.severity)):
-        if f.kind in ("column_order",):
-            st.json(f.details)
-        else:
-            dui.comparison(pair, report, f.columns[0], f.columns[1] if len(f.columns) > 1 else None,
-                           key=f"schema_{i}", dark=dark, log_first=f.kind in ("scale_change", "transform_change", "range_shift"))
-            st.json(f.details, expanded=False)
-        dui.pin_button(incident, pair, report, kind="schema", title=f"Schema: {f.message}",
-                       result=f.to_dict(), key=f"schema_{i}")
+for i, f in enumerate(report.schema):  # charts are built for the open findings only
+    dui.schema_panel(incident, pair, report, f, i, expanded=i < 2 or focused in f.columns, dark=dark)
 
 st.subheader("Columns, most drifted first")
 show_all = st.toggle(f"Show all {len(ranked)} columns", key="distributions_all") if len(ranked) > 12 else True
-for i, col in enumerate(ranked if show_all else ranked[:12]):
-    verdict = ":red-badge[DRIFTED]" if col.drifted else ":green-badge[stable]"
-    role = f" ({col.role})" if col.role != "feature" else ""
-    with st.expander(f"{verdict} **{dui.md(col.label)}**{role} · {dui.md(dui.column_summary(col))}",
-                     expanded=i == 0 and col.drifted,
-                     icon=":material/trending_up:" if col.drifted else ":material/check:"):
-        dui.comparison(pair, report, col.column, col.current_column, key=f"col_{i}", dark=dark)
-        st.dataframe(dui.tests_table(col), width="stretch", hide_index=True)
-        dui.pin_button(incident, pair, report, kind="drift", title=f"Drift of {col.label}: {dui.column_summary(col)}",
-                       result=col.to_dict(), key=f"col_{i}")
+for i, col in enumerate(ranked if show_all else ranked[:12]):  # charts for the open columns only
+    dui.column_panel(incident, pair, report, col, i, expanded=i == 0 and col.drifted, dark=dark)
 
 if mv is not None:
     st.subheader("Joint distribution")

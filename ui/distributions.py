@@ -228,6 +228,44 @@ def pin_button(incident: Incident | None, pair: DatasetPair, report: DriftReport
         st.success(f"Pinned as evidence #{ev.id}; it is on the timeline and will appear in the post-mortem.")
 
 
+@st.fragment
+def schema_panel(incident: Incident | None, pair: DatasetPair, report: DriftReport, f: SchemaFinding, i: int, *,
+                 expanded: bool, dark: bool) -> None:
+    """One schema finding in an expander whose chart and tables are built only while it is open.
+
+    Opening or closing it, switching its view or pinning it reruns this panel alone (a fragment)."""
+    with st.expander(finding_title(f), expanded=expanded, icon=SEVERITY_ICONS.get(f.severity),
+                     key=f"distributions_open_schema_{i}", on_change="rerun") as box:
+        if not box.open:
+            return
+        if f.kind in ("column_order",):
+            st.json(f.details)
+        else:
+            comparison(pair, report, f.columns[0], f.columns[1] if len(f.columns) > 1 else None,
+                       key=f"schema_{i}", dark=dark, log_first=f.kind in ("scale_change", "transform_change", "range_shift"))
+            st.json(f.details, expanded=False)
+        pin_button(incident, pair, report, kind="schema", title=f"Schema: {f.message}",
+                   result=f.to_dict(), key=f"schema_{i}")
+
+
+@st.fragment
+def column_panel(incident: Incident | None, pair: DatasetPair, report: DriftReport, col: ColumnDrift, i: int, *,
+                 expanded: bool, dark: bool) -> None:
+    """One column's drift in an expander whose chart and tables are built only while it is open
+    (a fragment, like :func:`schema_panel`)."""
+    verdict = ":red-badge[DRIFTED]" if col.drifted else ":green-badge[stable]"
+    role = f" ({col.role})" if col.role != "feature" else ""
+    with st.expander(f"{verdict} **{md(col.label)}**{role} · {md(column_summary(col))}", expanded=expanded,
+                     icon=":material/trending_up:" if col.drifted else ":material/check:",
+                     key=f"distributions_open_col_{i}", on_change="rerun") as box:
+        if not box.open:
+            return
+        comparison(pair, report, col.column, col.current_column, key=f"col_{i}", dark=dark)
+        st.dataframe(tests_table(col), width="stretch", hide_index=True)
+        pin_button(incident, pair, report, kind="drift", title=f"Drift of {col.label}: {column_summary(col)}",
+                   result=col.to_dict(), key=f"col_{i}")
+
+
 def finding_title(f: SchemaFinding) -> str:
     return f"{SEVERITY_BADGES.get(f.severity, '')} **{f.kind.replace('_', ' ')}** · {md(f.message)}"
 
