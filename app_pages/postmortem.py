@@ -26,42 +26,48 @@ except WorkbenchError as exc:
     state.show_error(exc, "The post-mortem could not be drafted.")
     st.stop()
 
+# the tab's state is in the address, so only the open tab is built (each switch reruns the page)
+pmui.keep_tab_state(incident.id, pm.sections)
 report, walk, analytics, export = st.tabs(["Report", "Walkthrough", "Analytics", "Export"], key="postmortem_tab",
                                           bind="query-params")
 with report:
-    if pm.warnings:
-        with st.container(border=True):
-            st.warning(f"Blameless check: {len(pm.warnings)} passage(s) to reword.")
-            for w in pm.warnings:
-                st.markdown(f"- **{pm.section(w.section).title}** — {w.problem}: “{w.excerpt}”  \n"
-                            f"  *Suggestion:* {w.suggestion}")
-    for section in pm.sections:
-        st.subheader(section.title, anchor=section.key, divider="gray")
-        if section.key == "star":
+    if report.open:
+        if pm.warnings:
             with st.container(border=True):
+                st.warning(f"Blameless check: {len(pm.warnings)} passage(s) to reword.")
+                for w in pm.warnings:
+                    st.markdown(f"- **{pm.section(w.section).title}** — {w.problem}: “{w.excerpt}”  \n"
+                                f"  *Suggestion:* {w.suggestion}")
+        for section in pm.sections:
+            st.subheader(section.title, anchor=section.key, divider="gray")
+            if section.key == "star":
+                with st.container(border=True):
+                    st.markdown(section.text)
+            else:
                 st.markdown(section.text)
-        else:
-            st.markdown(section.text)
-        for i, chart in enumerate(pm.charts_for(section.key)):
-            chart.figure.update_layout(width=None)
-            st.plotly_chart(chart.figure, key=f"postmortem_chart_{section.key}_{i}", theme=None, width="stretch",
-                            config={"displaylogo": False})
-            st.caption(f"{chart.title} — {chart.caption}")
-        if not presenting:
-            with st.expander(f"Edit “{section.title}”", expanded=False):
-                pmui.section_editor(store, incident.id, section)
+            for i, chart in enumerate(pm.charts_for(section.key)):
+                chart.figure.update_layout(width=None)
+                st.plotly_chart(chart.figure, key=f"postmortem_chart_{section.key}_{i}", theme=None, width="stretch",
+                                config={"displaylogo": False})
+                st.caption(f"{chart.title} — {chart.caption}")
+            if not presenting:
+                with st.expander(f"Edit “{section.title}”", expanded=False):
+                    pmui.section_editor(store, incident.id, section)
 with walk:
-    walkthrough(store, incident, key="postmortem_walk")
+    if walk.open:
+        walkthrough(store, incident, key="postmortem_walk")
 with analytics:
-    pmui.analytics_panel(store)
+    if analytics.open:
+        pmui.analytics_panel(store)
 with export:
-    if presenting:
-        mask = True
-        st.caption("Presentation mode is on: exports mask sensitive values.")
-    else:
-        mask = st.toggle("Mask sensitive values (e-mails, IPs, keys, tokens, card numbers)", key="postmortem_mask")
-    st.toggle("Add “who did what, when” from the audit log to the Response section", key="postmortem_who_did_what",
-              help="Off by default: a blameless report names roles, not people. Turn it on for a handover review.")
-    pmui.export_buttons(store, incident, mask=mask, rails=rails,
-                        who_did_what=bool(st.session_state.get("postmortem_who_did_what")))
-    pmui.guard_rails_panel(incident, rails)
+    if export.open:
+        if presenting:
+            mask = True
+            st.caption("Presentation mode is on: exports mask sensitive values.")
+        else:
+            mask = st.toggle("Mask sensitive values (e-mails, IPs, keys, tokens, card numbers)", key="postmortem_mask")
+        st.toggle("Add “who did what, when” from the audit log to the Response section", key="postmortem_who_did_what",
+                  help="Off by default: a blameless report names roles, not people. Turn it on for a handover review.")
+        pmui.export_buttons(store, incident, mask=mask, rails=rails,
+                            who_did_what=bool(st.session_state.get("postmortem_who_did_what")))
+        pmui.guard_rails_panel(incident, rails)

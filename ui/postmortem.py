@@ -54,6 +54,18 @@ def build(store: Store, incident: Incident, *, mask: bool, dark: bool, charts: b
 
 # ---------------------------------------------------------------- section editing
 
+# widgets whose values outlive a tab switch: the page builds only the open tab, and Streamlit forgets the
+# value of a widget that a run did not draw
+KEPT_WIDGETS = ("postmortem_mask", "postmortem_who_did_what", "postmortem_an_by", "postmortem_an_freq")
+
+
+def keep_tab_state(incident_id: str, sections: tuple[Section, ...] | list[Section]) -> None:
+    """Keep the switches, choices and typed (unsaved) section text of the tabs that this run does not draw."""
+    for key in (*KEPT_WIDGETS, *(_keys(incident_id, s.key)[0] for s in sections)):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 
 def _keys(incident_id: str, section: str) -> tuple[str, str, str]:
     base = f"postmortem_{incident_id}_{section}"

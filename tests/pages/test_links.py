@@ -105,7 +105,9 @@ def test_logs_link_reopens_query_chips_and_document(app_test, workbench_home):
 
 
 def test_walkthrough_link_opens_the_moment(app_test):
-    at = app_test("app_pages/postmortem.py", incident="demo-ctr-drop", postmortem_walk_step="2")
+    # a link copied on the walkthrough carries its tab and its moment
+    at = app_test("app_pages/postmortem.py", incident="demo-ctr-drop", postmortem_tab="Walkthrough",
+                  postmortem_walk_step="2")
     assert not at.exception
     assert any(c.value.startswith("Moment 2 of ") for c in at.caption), [c.value for c in at.caption]
     at.button(key="postmortem_walk_next").click().run()

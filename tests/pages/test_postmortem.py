@@ -32,6 +32,13 @@ def _markdown(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def _open_tab(at, name: str):
+    """Switch the page's tabs as a click does (only the open tab is drawn); the tab lives in the address."""
+    at.query_params["postmortem_tab"] = name
+    at.session_state["postmortem_tab"] = name
+    return at.run()
+
+
 def test_page_drafts_every_section(app_test, seeded):
     from core.report.postmortem import SECTIONS
 
@@ -45,6 +52,9 @@ def test_page_drafts_every_section(app_test, seeded):
     assert "Validate columns, types and value ranges" in text  # action item
     assert "ops@example.com" in text  # not masked outside presentation mode
     assert len(at.tabs) == 4
+    assert not at.get("download_button"), "the Export tab is drawn only when opened"
+    _open_tab(at, "Export")
+    assert not at.exception
     assert [b.label for b in at.get("download_button")] == ["Markdown (wiki, issue)", "HTML (interactive charts)"]
     assert at.button(key="postmortem_export_pdf").label == "PDF (print)"  # built on request (see below)
 
@@ -98,11 +108,12 @@ def test_presentation_mode_masks_and_hides_editing(app_test, seeded):
     assert "ops@example.com" not in text and "10.1.2.3" not in text
     assert "[email]" in text
     assert not [t for t in at.text_area if t.key and t.key.startswith("postmortem_")]
+    _open_tab(at, "Export")
     assert any("exports mask sensitive values" in c.value for c in at.caption)
 
 
 def test_walkthrough_moves_the_shared_time_range(app_test, seeded):
-    at = app_test(PAGE, incident=INCIDENT)
+    at = app_test(PAGE, incident=INCIDENT, postmortem_tab="Walkthrough")
     before = (at.query_params.get("from"), at.query_params.get("to"))
     at.button(key="postmortem_walk_next").click().run()
     assert not at.exception
@@ -112,7 +123,7 @@ def test_walkthrough_moves_the_shared_time_range(app_test, seeded):
 
 
 def test_walkthrough_folds_routine_runs_and_shows_each_moment_with_its_kpi_and_change(app_test, workbench_home):
-    at = app_test(PAGE, incident="demo-fraud-stale")
+    at = app_test(PAGE, incident="demo-fraud-stale", postmortem_tab="Walkthrough")
     titles = []
     for _ in range(12):
         walk = at.tabs[1]
@@ -136,14 +147,14 @@ def test_walkthrough_folds_routine_runs_and_shows_each_moment_with_its_kpi_and_c
 def test_analytics_tab_renders(app_test, seeded):
     from core.demo import DEMO_IDS
 
-    at = app_test(PAGE, incident=INCIDENT)
+    at = app_test(PAGE, incident=INCIDENT, postmortem_tab="Analytics")
     assert any(m.value == str(len(DEMO_IDS)) for m in at.metric)  # every demo incident is counted
     at.selectbox(key="postmortem_an_by").set_value("severity").run()
     assert not at.exception
 
 
 def test_pdf_is_built_on_request_with_its_steps(app_test, seeded):
-    at = app_test(PAGE, incident="demo-ctr-drop")
+    at = app_test(PAGE, incident="demo-ctr-drop", postmortem_tab="Export")
     assert not at.exception
     at.button(key="postmortem_export_pdf").click().run(timeout=180)
     assert not at.exception
@@ -168,7 +179,10 @@ def test_who_did_what_joins_the_response_section_only_when_asked(app_test, workb
     at = app_test(PAGE, incident=INCIDENT)
     text = " ".join(m.value for m in at.markdown)
     assert "Who did what" not in text and "rob@example.com" not in text  # blameless by default
+    _open_tab(at, "Export")
     at.toggle(key="postmortem_who_did_what").set_value(True).run()
+    assert not at.exception
+    _open_tab(at, "Report")  # the switch on the Export tab still holds on the Report tab
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "Who did what, when" in text and "rob@example.com (responder)" in text
