@@ -354,7 +354,7 @@ def _show_comparison(data: dict[str, Any], a: datetime, b: datetime, onset: date
     if not findings and not any(c.get("drifted") for c in columns):
         st.success(f"The values of {md(str(data.get('table', '')))} did not change between the two times.")
     st.dataframe(pd.DataFrame([{
-        "feature": c.get("column"), "drifted": bool(c.get("drifted")), "score": round(float(c.get("score") or 0), 3),
+        "feature": c.get("column"), "drifted": bool(c.get("drifted")), "score": None if c.get("type") == "empty" else round(float(c.get("score") or 0), 3),
         "empty before": f"{(c.get('null_rate') or {}).get('reference', 0):.0%}",
         "empty after": f"{(c.get('null_rate') or {}).get('current', 0):.0%}",
         "note": c.get("note") or ""} for c in columns]), width="stretch", hide_index=True)
