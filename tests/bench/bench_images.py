@@ -4,7 +4,10 @@ Generates the images into a temporary folder first (not timed): smooth synthetic
 in the reference window and 60, 30% darker, in the current one. Then times ``profile_images`` per window on
 every core and on one, and ``compare_images``, and prints the figures side by side.
 
-    python tests/bench/bench_images.py [--n 10000] [--side 512] [--single]
+    python tests/bench/bench_images.py [--n 10000] [--side 512] [--single] [--dir DIR]
+
+``--dir`` keeps the generated images in DIR and reuses them on the next run (generate while the machine
+is busy, time when it is quiet).
 """
 
 from __future__ import annotations
@@ -45,19 +48,22 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=10_000, help="images per window")
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--single", action="store_true", help="also time one core (doubles the run)")
+    parser.add_argument("--dir", help="keep the generated images here and reuse them (default: a temporary folder)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # each figure as soon as it is measured, also into a file
     from core.analysis.images import compare_images
     from core.sources.images import profile_images
 
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
-        ref, cur = Path(tmp) / "reference", Path(tmp) / "current"
+        root = Path(args.dir) / f"{args.n}x{args.side}" if args.dir else Path(tmp)
+        ref, cur = root / "reference", root / "current"
         t0 = time.perf_counter()
-        generate(ref, args.n, args.side, 1.0, 92)
-        generate(cur, args.n, args.side, 0.7, 60)
+        for folder, dim, quality in ((ref, 1.0, 92), (cur, 0.7, 60)):
+            if not (folder.is_dir() and len(list(folder.glob("*.jpg"))) == args.n):
+                generate(folder, args.n, args.side, dim, quality)
         size = sum(p.stat().st_size for p in ref.iterdir()) / 1e6
         print(f"generated 2 × {args.n:,} images of {args.side}×{args.side} ({size:,.0f} MB per window) "
-              f"in {time.perf_counter() - t0:.1f} s (not counted)")
+              f"in {time.perf_counter() - t0:.1f} s (not counted; {root})")
         cores = os.cpu_count() or 1
         before = os.times()
         t1 = time.perf_counter()
