@@ -256,14 +256,14 @@ def _comparison_type(rk: str, ck: str) -> str:
 
 def _sorted_values(series: pd.Series, kind: str) -> tuple[np.ndarray, int]:
     """Sorted finite float values and the number of ±inf values (one copy, sorted in place; NaN
-    sort last and ±inf sit at the ends, and both are cut off)."""
+    sort last and ±inf sit at the ends, and both are cut off). Never sorts the frame's own memory."""
     if kind == sch.DATETIME:
         values = series.dropna().astype("int64").to_numpy(dtype=float)
     else:
-        values = sch.numeric_values_keep_nan(series)
-        if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
-            values = values.copy()  # to_numpy may return the frame's own memory: never sort that in place
-    values.sort()
+        # a copy: to_numpy may hand out the frame's own memory (numpy floats, nullable Float64 without
+        # nulls) or a read-only array (numbers parsed from Arrow strings)
+        values = np.array(sch.numeric_values_keep_nan(series), dtype=float, copy=True)
+    values.sort()  # NaN last
     return sch.finite_part(values[: int(np.searchsorted(values, np.nan, side="left"))])
 
 

@@ -122,6 +122,20 @@ def test_odd_columns_do_not_crash():
     json.dumps(report.to_dict(), allow_nan=False, default=str)
 
 
+def test_numbers_as_text_and_nullable_floats_are_compared_without_touching_the_input():
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"x": pd.array(rng.normal(size=500), dtype="Float64"),
+                        "s": pd.array(rng.normal(size=500).round(3).astype(str), dtype="str")})
+    cur = pd.DataFrame({"x": pd.array(rng.normal(1, 1, size=500), dtype="Float64"),
+                        "s": pd.array(rng.normal(size=500).round(3).astype(str), dtype="str")})
+    before = ref.copy()
+    report = compare_distributions(ref, cur, multivariate=False)
+    pd.testing.assert_frame_equal(ref, before)  # the values are sorted in a copy, never in the frame
+    by = {c.column: c for c in report.columns}
+    assert by["x"].type == "numeric" and by["x"].drifted
+    assert by["s"].type == "numeric" and not by["s"].drifted  # numbers stored as text
+
+
 # ---------------------------------------------------------------- files and splits
 
 def test_split_by_time_and_its_errors():
