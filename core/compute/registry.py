@@ -129,7 +129,10 @@ def run_drift(
         choice = first if second is None or order.index(first.name) >= order.index(second.name) else second
     else:
         choice = EngineChoice(engine, "asked for")
-    eng = open_engine(choice.name, **(engine_options or {}))
+    engine_options = dict(engine_options or {})
+    if choice.name == "spark" and not (engine_options.get("remote") or engine_options.get("master")):
+        engine_options.update(_spark_address(reference, current))
+    eng = open_engine(choice.name, **engine_options)
     try:
         report = eng.compare(ref_loc, cur_loc, options, progress=progress)
     finally:
@@ -139,6 +142,20 @@ def run_drift(
 
         report = replace(report, engine={**eng.describe(), "exact": not report.sampled})
     return report, choice
+
+
+def _spark_address(reference: str, current: str | None) -> dict[str, str]:
+    """The Spark a location names (``sc://…`` → ``remote``, ``spark://…`` → ``master``), or nothing."""
+    from core.compute.spark_engine import split_location
+
+    urls = list(dict.fromkeys(u for u in (split_location(reference)[0],
+                                          split_location(current)[0] if current else None) if u))
+    if len(urls) > 1:
+        raise InvalidInputError(f"the two locations name two Sparks ({urls[0]} and {urls[1]}); "
+                                "compare two locations on one Spark")
+    if not urls:
+        return {}
+    return {"remote": urls[0]} if urls[0].lower().startswith("sc://") else {"master": urls[0]}
 
 
 def _memory(**options: Any) -> Engine:

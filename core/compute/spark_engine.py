@@ -19,6 +19,7 @@ pyspark is imported only when this engine is used (``requirements-spark.txt``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ import threading
 import warnings
 from datetime import timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,39 @@ def _java_available() -> bool:
     return bool((home and Path(home, "bin", "java").exists()) or shutil.which("java"))
 
 
+@contextlib.contextmanager
+def _without_spark_remote() -> Iterator[None]:
+    """Start the classic session the engine was asked for (a master given by the caller) even when the
+    environment also names ``SPARK_REMOTE``, which pyspark's builder would otherwise follow instead."""
+    saved = os.environ.pop("SPARK_REMOTE", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["SPARK_REMOTE"] = saved
+
+
+def _check_reachable(remote: str, timeout: float = 5.0) -> None:
+    """Refuse at once when nothing listens at a Spark Connect address (``sc://host[:port][/;params]``)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(remote.split(";", 1)[0])
+        host, port = parts.hostname or "", parts.port or 15002
+    except ValueError:
+        raise EngineUnavailableError(f"{remote} is not a Spark Connect address; write sc://host:15002") from None
+    if not host:
+        raise EngineUnavailableError(f"{remote} names no host; write sc://host:15002")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EngineUnavailableError(
+            f"Spark Connect at {remote} cannot be reached ({reason}); check SPARK_REMOTE or the address and "
+            "that the Connect server is running") from None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
@@ -87,14 +121,14 @@ class SparkWindow:
         df = engine.guard(lambda: self._open(target))
         if location.split is not None and location.side != "all":
             ts = location.timestamp or ""
-            if ts not in df.columns:
+            if ts not in engine.guard(lambda: df.columns):
                 raise InvalidInputError(f"timestamp column '{ts}' is not in {target}; columns: "
                                         f"{', '.join(df.columns[:12])}")
             at = F.lit(location.split.astimezone(timezone.utc).replace(tzinfo=None)).cast("timestamp")
             col = F.col(f"`{ts}`").cast("timestamp")
             df = df.where(col < at if location.side == "before" else col >= at)
         self.df = df
-        self._types = dict(df.dtypes)
+        self._types = dict(engine.guard(lambda: df.dtypes))
         self._n: int | None = None
 
     def _open(self, target: str) -> Any:
@@ -106,6 +140,14 @@ class SparkWindow:
                     f"table '{target}' does not exist in the Spark catalog ({self.engine.where}); "
                     "check the name (db.table) or give a path")
             return spark.table(target)
+        if not self.engine.local:
+            # a cluster reads its own file system: nothing here can be checked, Spark names a missing path
+            suffix = path.suffix.lower()
+            if suffix == ".csv":
+                return spark.read.option("header", True).option("inferSchema", True).csv(target)
+            if suffix in (".jsonl", ".ndjson", ".json"):
+                return spark.read.json(target)
+            return spark.read.parquet(target)
         if "://" not in target and not path.exists():
             raise TableNotFoundError(f"{target}: no such file, folder or Spark table; check the path or the table name")
         if path.is_dir() and (path / "_delta_log").is_dir():
@@ -276,6 +318,8 @@ class SparkEngine(SketchEngine):
         self.master = master or (None if self.remote else conf.text("master")) or (None if self.remote else DEFAULT_MASTER)
         self.timeout = timeout if timeout is not None else conf.number("timeout", DEFAULT_TIMEOUT_S, message="SPARK_TIMEOUT must be a number of seconds, not '{raw}'")
         self.where = f"Spark Connect {self.remote}" if self.remote else f"master {self.master}"
+        #: whether Spark reads this machine's files (``local[…]``): only then are paths checked here
+        self.local = not self.remote and str(self.master or "").lower().startswith("local")
         self._stopped = False
         try:
             from pyspark.sql import SparkSession
@@ -289,8 +333,21 @@ class SparkEngine(SketchEngine):
             except ImportError as exc:
                 raise EngineUnavailableError(
                     f"Spark Connect ({self.remote}) needs pyspark's connect extra: pip install 'pyspark[connect]'") from exc
+            _check_reachable(self.remote)  # the Connect client retries an absent server for minutes
+            from pyspark import SparkContext
+
+            if SparkContext._active_spark_context is not None:  # pyspark: one kind of session per process
+                raise EngineUnavailableError(
+                    f"this process already runs a local Spark session, and pyspark cannot open Spark Connect "
+                    f"({self.remote}) beside it: restart the app, or run the report from the command line "
+                    "(python -m core drift …)")
             builder = builder.remote(self.remote)
         else:
+            if os.environ.get("SPARK_CONNECT_MODE_ENABLED"):  # set by pyspark once a Connect session was made
+                raise EngineUnavailableError(
+                    f"this process has used Spark Connect, and pyspark cannot start a local session "
+                    f"({self.where}) after it: restart the app, or run the report from the command line "
+                    "(python -m core drift …)")
             if not _java_available():
                 raise EngineUnavailableError(JAVA_HINT)
             builder = (builder.master(self.master).config("spark.ui.enabled", "false")
@@ -300,7 +357,11 @@ class SparkEngine(SketchEngine):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
-                self.spark = builder.getOrCreate()
+                if self.remote:
+                    self.spark = builder.create()  # a session of its own on that server, stopped by close()
+                else:
+                    with _without_spark_remote():
+                        self.spark = builder.getOrCreate()
         except Exception as exc:  # py4j and pyspark raise several unrelated types when the JVM cannot start
             raise EngineUnavailableError(
                 f"the Spark session ({self.where}) could not start: {_first_line(exc)}; check the address, "
@@ -362,5 +423,11 @@ class SparkEngine(SketchEngine):
                 timer.cancel()
 
     def close(self) -> None:
-        """Sessions are shared per process (Spark allows one local context): it stays up for the next report."""
-        return None
+        """A local session is shared per process (Spark allows one local context): it stays up for the next
+        report. A Spark Connect session is this engine's own and is released on the server."""
+        if self.remote and not self._stopped:
+            self._stopped = True
+            try:
+                self.spark.stop()
+            except Exception:  # noqa: BLE001 - the server may already be gone; nothing is left to release
+                pass

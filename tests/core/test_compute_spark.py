@@ -48,5 +48,8 @@ def test_a_table_that_does_not_exist_is_named(spark_run):
 
 
 def test_a_location_on_another_spark_is_refused(files, spark_run):
-    with pytest.raises(InvalidInputError, match="another Spark"):
-        run_drift("sc://elsewhere:15002/db.t", str(files["current"]), engine="spark")
+    with pytest.raises(InvalidInputError, match="another Spark"):  # the engine was given its own Spark
+        run_drift("sc://elsewhere:15002/db.t", str(files["current"]), engine="spark",
+                  engine_options={"master": "local[2]"})
+    with pytest.raises(InvalidInputError, match="name two Sparks"):
+        run_drift("sc://one:15002/db.t", "spark://two:7077/db.t", engine="auto")
