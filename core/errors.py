@@ -35,7 +35,7 @@ class ConcurrentEditError(WorkbenchError):
     def __init__(self, what: str, current: object | None = None):
         super().__init__(
             f"{what} was changed by someone else while you were editing. "
-            "Your change was not saved; reload to see the current version and apply it again."
+            "Your change was not saved: check the current version, then apply your change again."
         )
         self.current = current
 
