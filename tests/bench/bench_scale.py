@@ -50,13 +50,13 @@ try:
                                options=DriftOptions(multivariate=False),
                                engine_options={options!r})
 except WorkbenchError as exc:
-    print(json.dumps({{"error": str(exc), "seconds": time.perf_counter() - t}}))
+    print("\n" + MARK + json.dumps({{"error": str(exc), "seconds": time.perf_counter() - t}}), flush=True)
     sys.exit(0)
 cols = {{c.column: {{"drifted": c.drifted, "uncertain": bool(c.uncertain),
                      "ks": c.tests["ks"].statistic if "ks" in c.tests else None,
                      "ks_bound": c.tests["ks"].error_bound if "ks" in c.tests else None}}
         for c in report.columns}}
-print(json.dumps({{"seconds": time.perf_counter() - t, "columns": cols,
+print("\n" + MARK + json.dumps({{"seconds": time.perf_counter() - t, "columns": cols,
                   "findings": sorted(f.kind + ":" + ",".join(f.columns) for f in report.schema),
                   "n": [report.n_reference, report.n_current]}}))
 """
@@ -120,8 +120,12 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+RESULT_MARK = "BENCH-RESULT "
+
+
 def run_engine(path: Path, engine: str, options: dict) -> dict:
     code = CHILD.format(root=str(ROOT), path=str(path), engine=engine, split=SPLIT, options=options)
+    code = f"MARK = {RESULT_MARK!r}\n" + code
     env = {**os.environ, "WORKBENCH_MAX_UPLOAD_MB": "1000000"}  # the app's upload limit: not what is measured here
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=env)
@@ -139,10 +143,13 @@ def run_engine(path: Path, engine: str, options: dict) -> dict:
     out, _ = proc.communicate()
     done.set()
     watcher.join()
-    try:  # the last line that is a JSON object (a library may print after it)
-        result = json.loads(next(line for line in reversed(out.strip().splitlines()) if line.startswith("{")))
-    except (ValueError, StopIteration):
-        result = {"error": f"the child failed (exit {proc.returncode}): {out[-300:]}"}
+    try:  # the marked line: engines and libraries may print progress before it, even on the same line
+        at = out.rindex(RESULT_MARK)
+        result = json.loads(out[at + len(RESULT_MARK):].splitlines()[0])
+    except (ValueError, IndexError):
+        raw = Path(tempfile.gettempdir()) / f"bench-scale-{engine}-{os.getpid()}-{int(time.time())}.out"
+        raw.write_text(out)
+        result = {"error": f"the child failed (exit {proc.returncode}); its output is in {raw}"}
     result["peak_gb"] = peak / 1e9
     return result
 
