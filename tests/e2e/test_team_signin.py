@@ -128,6 +128,19 @@ def _sidebar(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
 
 
+def _open_expander(page, label: str, inside, tries: int = 6) -> None:
+    """Open an expander and wait for something inside it. A click that lands while the page is rerunning
+    (presence refreshes every few seconds) can hit the element being replaced; a person clicks again."""
+    for attempt in range(tries):
+        page.get_by_text(label).first.click()
+        try:
+            inside.wait_for(state="visible", timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - Playwright's timeout; try the click again
+            if attempt == tries - 1:
+                raise
+
+
 def _open_selected_incident(page):
     page.get_by_role("tab", name="Selected incident").click()
     page.get_by_text("Incident command", exact=True).wait_for(timeout=90_000)
@@ -154,10 +167,9 @@ def test_war_room_sign_in_roles_handover_audit_presence_and_follow(browser, team
 
         # a responder cannot hand over command; the commander can, and it is audited
         _open_selected_incident(rob)
-        rob.get_by_text("Hand over a role").click()
-        rob.get_by_text("Only a commander can hand over roles; you are a responder").wait_for()
+        _open_expander(rob, "Hand over a role", rob.get_by_text("Only a commander can hand over roles; you are a responder"))
         _open_selected_incident(cora)
-        cora.get_by_text("Hand over a role").click()
+        _open_expander(cora, "Hand over a role", cora.get_by_role("textbox", name="Incoming person"))
         cora.get_by_role("textbox", name="Incoming person").fill("Dana Duty")
         cora.get_by_role("textbox", name="Handover summary (required)").fill(
             "Scores are zero since the 14:02 deploy; rollback started; next check 15:00")
