@@ -82,6 +82,11 @@ def _without_spark_remote() -> Iterator[None]:
             os.environ["SPARK_REMOTE"] = saved
 
 
+def shown_address(remote: str) -> str:
+    """A Spark Connect address fit to show: its ``;token=…``/``;user_id=…`` parameters left out."""
+    return remote.split(";", 1)[0] + (";…" if ";" in remote else "")
+
+
 def _check_reachable(remote: str, timeout: float = 5.0) -> None:
     """Refuse at once when nothing listens at a Spark Connect address (``sc://host[:port][/;params]``)."""
     import socket
@@ -91,15 +96,15 @@ def _check_reachable(remote: str, timeout: float = 5.0) -> None:
         parts = urlsplit(remote.split(";", 1)[0])
         host, port = parts.hostname or "", parts.port or 15002
     except ValueError:
-        raise EngineUnavailableError(f"{remote} is not a Spark Connect address; write sc://host:15002") from None
+        raise EngineUnavailableError(f"{shown_address(remote)} is not a Spark Connect address; write sc://host:15002") from None
     if not host:
-        raise EngineUnavailableError(f"{remote} names no host; write sc://host:15002")
+        raise EngineUnavailableError(f"{shown_address(remote)} names no host; write sc://host:15002")
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise EngineUnavailableError(
-            f"Spark Connect at {remote} cannot be reached ({reason}); check SPARK_REMOTE or the address and "
+            f"Spark Connect at {shown_address(remote)} cannot be reached ({reason}); check SPARK_REMOTE or the address and "
             "that the Connect server is running") from None
 
 
@@ -317,7 +322,7 @@ class SparkEngine(SketchEngine):
         self.remote = remote or (None if master else conf.text("remote"))
         self.master = master or (None if self.remote else conf.text("master")) or (None if self.remote else DEFAULT_MASTER)
         self.timeout = timeout if timeout is not None else conf.number("timeout", DEFAULT_TIMEOUT_S, message="SPARK_TIMEOUT must be a number of seconds, not '{raw}'")
-        self.where = f"Spark Connect {self.remote}" if self.remote else f"master {self.master}"
+        self.where = f"Spark Connect {shown_address(self.remote)}" if self.remote else f"master {self.master}"
         #: whether Spark reads this machine's files (``local[…]``): only then are paths checked here
         self.local = not self.remote and str(self.master or "").lower().startswith("local")
         self._stopped = False
@@ -332,14 +337,14 @@ class SparkEngine(SketchEngine):
                 import grpc  # noqa: F401  (Spark Connect's transport)
             except ImportError as exc:
                 raise EngineUnavailableError(
-                    f"Spark Connect ({self.remote}) needs pyspark's connect extra: pip install 'pyspark[connect]'") from exc
+                    f"Spark Connect ({shown_address(self.remote)}) needs pyspark's connect extra: pip install 'pyspark[connect]'") from exc
             _check_reachable(self.remote)  # the Connect client retries an absent server for minutes
             from pyspark import SparkContext
 
             if SparkContext._active_spark_context is not None:  # pyspark: one kind of session per process
                 raise EngineUnavailableError(
                     f"this process already runs a local Spark session, and pyspark cannot open Spark Connect "
-                    f"({self.remote}) beside it: restart the app, or run the report from the command line "
+                    f"({shown_address(self.remote)}) beside it: restart the app, or run the report from the command line "
                     "(python -m core drift …)")
             builder = builder.remote(self.remote)
         else:
@@ -370,7 +375,8 @@ class SparkEngine(SketchEngine):
             self.spark.sparkContext.setLogLevel("ERROR")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "master": self.master, "remote": self.remote, "version": self.spark.version}
+        return {"name": self.name, "master": self.master,
+                "remote": shown_address(self.remote) if self.remote else None, "version": self.spark.version}
 
     def window(self, location: Location) -> SparkWindow:
         url, target = split_location(location.spec)

@@ -133,3 +133,11 @@ def test_a_connect_server_that_is_not_there_is_named():
                           "--timestamp", "ts", "--split", SPLIT.isoformat()], capture_output=True, text=True,
                          timeout=120, cwd=ROOT)
     assert out.returncode == 4 and "cannot be reached" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_token_in_the_connect_address_is_never_shown():
+    port = free_port()
+    remote = f"sc://127.0.0.1:{port}/;token=SECRET-TOKEN-123"
+    with pytest.raises(EngineUnavailableError) as caught:
+        run_drift("/data/x.parquet", "/data/y.parquet", engine="spark", engine_options={"remote": remote, "timeout": 30})
+    assert f"sc://127.0.0.1:{port}" in str(caught.value) and "SECRET-TOKEN-123" not in str(caught.value)
