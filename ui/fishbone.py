@@ -25,6 +25,7 @@ from core.report.fishbone_export import (
     write_bundle_fishbone,
 )
 from core.store import Store
+from core.store.presence import HEARTBEAT_SECONDS
 from core.store import action_items as ai
 from core.store import fishbone as fb
 from core.store.evidence import list_evidence
@@ -32,7 +33,7 @@ from core.store.timeline import list_events
 from core.viz.fishbone import STATUS_LABELS, fishbone_figure
 from ui import state
 
-REFRESH = timedelta(seconds=4)
+REFRESH = timedelta(seconds=HEARTBEAT_SECONDS)  # the presence timer reruns the page on others' edits
 FLASH = "fishbone_flash"
 SELECTED = "fishbone_selected"
 SEEN = "fishbone_seen_revision"
@@ -66,22 +67,31 @@ def _rerun() -> None:
         st.rerun()
 
 
-def editor(kind: str, obj_id: Any, version: int, actions: tuple[str, ...]) -> tuple[str, int]:
+KIND_NAMES = {"problem": "problem statement", "cause": "cause", "cat": "category", "why": "step",
+              "action": "action item"}
+
+
+def editor(kind: str, obj_id: Any, version: int, actions: tuple[str, ...] = ()) -> tuple[str, int]:
     """Key suffix and shown version of one object's editor.
 
-    The editor keeps showing (and saving against) the version it was opened with while the user
-    acts on it, so a save after someone else's change is refused instead of silently dropped. When
-    nothing was clicked and the object changed, the editor is re-created with the fresh values.
-    ``actions`` are the key prefixes of the editor's buttons (suffixed like every widget key).
+    The editor keeps showing (and saving against) the version it was opened with until this user
+    saves or asks for the current version: a form's typed text reaches the server only when it is
+    submitted, so re-creating the editor when someone else saves would throw away what is being
+    typed. When the object changed meanwhile, a notice above the editor says so and offers the
+    current version; saving anyway is refused as changed by someone else, keeping the entries.
+    ``actions`` (the key prefixes of the editor's buttons) are kept for the callers' readability.
     """
     seen_key, gen_key = f"fishbone_seen_{kind}_{obj_id}", f"fishbone_gen_{kind}_{obj_id}"
     gen = st.session_state.setdefault(gen_key, 0)
-    clicked = any(st.session_state.get(f"{a}_{obj_id}_{gen}") for a in actions)
-    if seen_key not in st.session_state or (not clicked and st.session_state[seen_key] != version):
-        if seen_key in st.session_state:
-            gen += 1
-            st.session_state[gen_key] = gen
+    if seen_key not in st.session_state:
         st.session_state[seen_key] = version
+    elif st.session_state[seen_key] != version:
+        name = KIND_NAMES.get(kind, "item")
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.warning(f"Someone else changed this {name} since you opened it; the diagram shows their version. "
+                   "Saving here is refused and keeps your entries.", icon=":material/group:")
+        c2.button("Show their version", key=f"fishbone_fresh_{kind}_{obj_id}_{gen}", on_click=_reset,
+                  args=(kind, obj_id))
     return f"{obj_id}_{gen}", st.session_state[seen_key]
 
 
@@ -463,9 +473,14 @@ def export_panel(fishbone: fb.Fishbone, incident: Incident) -> None:
                                    file_name=export_filename(fishbone, fmt), key=f"fishbone_dl_{fmt}")
 
 
-@st.fragment(run_every=REFRESH)
+@st.fragment
 def live(store: Store, incident: Incident, fit_width: int = 1100) -> None:
-    """Everything that changes with others' edits; re-run every few seconds to pick them up."""
+    """Everything that changes with others' edits, as a fragment: a save reruns only this part.
+
+    Others' edits arrive through the app-wide refresh (``ui.presence``), which looks at the
+    incident's shared revision every few seconds and reruns the page only when it changed; a
+    timed rerun of this whole part would rebuild the diagram and every editor for nothing.
+    """
     try:
         fishbone = fb.get_fishbone(store, incident.id)
     except WorkbenchError as exc:

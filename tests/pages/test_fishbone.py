@@ -112,10 +112,32 @@ def test_edit_cause_and_stale_edit_is_refused_keeping_what_was_typed(app_test, s
     _button(at, "Save cause").click().run()  # saving again applies it to the current version
     fresh = fb.get_cause(store, saved.id)
     assert fresh.notes == "My stale edit" and fresh.version == saved.version + 2
-    # without a click, others' changes replace what the editor shows on the next refresh
+    # others' changes never replace an open editor (a form's typed text is not on the server until
+    # it is saved): the editor says so and shows their version only when asked
     fb.update_cause(store, fresh.id, version=fresh.version, notes="Third version.")
     at.run()
+    assert _widget(at.text_area, f"fishbone_cause_notes_{fresh.id}").value == "My stale edit"
+    assert any("Someone else changed this cause" in w.value for w in at.warning)
+    _button(at, "Show their version").click().run()
     assert _widget(at.text_area, f"fishbone_cause_notes_{fresh.id}").value == "Third version."
+    assert not any("Someone else changed this cause" in w.value for w in at.warning)
+
+
+def test_typing_while_someone_else_saves_is_never_thrown_away(app_test, store):
+    """The war-room case: while one person types, another saves the same cause and the page refreshes."""
+    at = app_test(PAGE, incident=ID)
+    cause = next(c for c in fb.get_fishbone(store, ID).causes if "v42" in c.text)
+    at.selectbox(key="fishbone_pick").set_value(cause.id).run()
+    fb.update_cause(store, cause.id, version=cause.version, notes="Saved by the commander.")
+    at.run()  # the timed refresh: the editor stays as it was, with a notice
+    assert any("Someone else changed this cause" in w.value for w in at.warning)
+    _widget(at.text_area, f"fishbone_cause_notes_{cause.id}").input("What I was typing")
+    _button(at, "Save cause").click().run()
+    assert any("changed by someone else" in m for m in _messages(at))
+    assert fb.get_cause(store, cause.id).notes == "Saved by the commander."
+    assert _widget(at.text_area, f"fishbone_cause_notes_{cause.id}").value == "What I was typing"
+    _button(at, "Save cause").click().run()
+    assert fb.get_cause(store, cause.id).notes == "What I was typing"
 
 
 def test_delete_category_with_causes_asks_then_moves(app_test, store):
