@@ -29,10 +29,10 @@ page = st.navigation(PAGES)
 state.begin_run(state.get_store(), page.url_path)
 sidebar.render()
 team.sidebar(identity)
+presentation.refresh_shared_state()  # what this run shows; the presence timer reruns the page when it changes
 with st.sidebar:
-    presence.live(state.get_store(), identity)  # who is here, follow the commander (heartbeats in the store)
+    presence.live(state.get_store(), identity)  # who is here, follow the commander, others' edits
 if asked is not None and asked not in {p.url_path for p in PAGES}:
     st.error(f"There is no page '/{asked}'; showing {page.title} instead. Pick a page in the sidebar.")
 presentation.apply_presentation_style()
-presentation.refresh_shared_state()
 page.run()

@@ -3,7 +3,8 @@ and "follow the commander" (your page and time range follow the incident command
 
 Heartbeats go to the store (``core/store/presence.py``), so every app replica on one PostgreSQL
 sees everyone. The fragment reruns alone every :data:`HEARTBEAT_SECONDS`; it reruns the whole app
-only when following moves you to another page or range.
+only when following moves you to another page or range, or when someone changed the incident
+(``ui.presentation.rerun_if_shared_state_changed``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from core.models import format_duration
 from core.store import Store
 from core.store.presence import HEARTBEAT_SECONDS, commander_view, heartbeat, people_here, present
 from core.team import Identity
-from ui import state
+from ui import presentation, state
 
 FOLLOW_KEY = "presence_follow"
 FOLLOWED_KEY = "presence_followed"
@@ -44,7 +45,8 @@ def _page_path(url_path: str) -> str:
 
 @st.fragment(run_every=HEARTBEAT_SECONDS)
 def live(store: Store, ident: Identity) -> None:
-    """Heartbeat, the people here, and following the commander."""
+    """Heartbeat, the people here, following the commander, and others' edits (the page's one timer)."""
+    presentation.rerun_if_shared_state_changed()
     sid = _session_id()
     incident = state.current_incident()
     page = st.session_state.get(state.PAGE_KEY) or "incidents"

@@ -8,8 +8,8 @@
   is on; pages pass whatever they show a room through it.
 * :func:`walkthrough` steps through the timeline's key moments, moving the shared
   time range (``ui.state.set_time_range``) and showing each moment's evidence.
-* :func:`live_refresh` re-reads the shared incident state every few seconds
-  (``st.fragment(run_every=...)``) and reruns the page when someone else changed it.
+* :func:`rerun_if_shared_state_changed` re-reads the shared incident state on the sidebar's timed
+  presence run (every few seconds) and reruns the page when someone else changed it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from core.store.evidence import count_evidence, list_evidence
 from core.store.timeline import list_events, timeline_revision
 from ui import state
 
-REFRESH_SECONDS = 5
 WALK_MOMENTS = 12  # milestones, alerts and pinned findings first, then the changes closest to impact start
 
 PRESENTATION_CSS = """
@@ -161,9 +160,15 @@ def shared_revision(store: Store, incident_id: str) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def live_refresh(incident_id: str, key: str = "present") -> None:
-    """Every few seconds, rerun the page if the incident's shared state changed since this view last looked."""
+def rerun_if_shared_state_changed(key: str = "app") -> None:
+    """In a timed fragment run: rerun the page if the incident's shared state changed since this view looked.
+
+    Called at the top of the sidebar's presence fragment (``ui.presence.live``), the one timer
+    of every page, so each open tab costs one timed run every few seconds, not one per feature.
+    """
+    incident_id = state.incident_id()
+    if not incident_id:
+        return
     rev_key = f"{key}_revision_{incident_id}"
     if st.session_state.pop(f"{key}_just_read_{incident_id}", False):
         return  # part of a full run that has just recorded the state
@@ -175,14 +180,15 @@ def live_refresh(incident_id: str, key: str = "present") -> None:
 
 
 def refresh_shared_state() -> None:
-    """Called by app.py on every page: follow others' edits of the selected incident every few seconds."""
+    """Called by app.py on every full run, before the presence fragment: record the state this run shows.
+
+    Only a timed fragment run that then sees a newer state reruns the page
+    (:func:`rerun_if_shared_state_changed`), never a run carrying a click.
+    """
     incident_id = state.incident_id()
     if incident_id:
-        # A full run already shows the current state: record it, so that only a timed
-        # fragment run that sees a newer state reruns the page (never a run carrying a click).
         st.session_state[f"app_revision_{incident_id}"] = shared_revision(state.get_store(), incident_id)
         st.session_state[f"app_just_read_{incident_id}"] = True
-        live_refresh(incident_id, key="app")
 
 
 # ---------------------------------------------------------------- walkthrough

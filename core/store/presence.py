@@ -20,7 +20,7 @@ from core.store.tables import presence
 __all__ = ["Presence", "PersonHere", "heartbeat", "leave", "present", "people_here", "commander_view", "STALE_AFTER",
            "HEARTBEAT_SECONDS"]
 
-HEARTBEAT_SECONDS = 3.0
+HEARTBEAT_SECONDS = 4.0
 STALE_AFTER = timedelta(seconds=15)
 
 

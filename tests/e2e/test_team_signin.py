@@ -146,10 +146,24 @@ def _open_selected_incident(page):
     page.get_by_text("Incident command", exact=True).wait_for(timeout=90_000)
 
 
+def _switch_on(page, label: str) -> None:
+    """Turn a toggle on; click again if the first click landed on an element a rerun was replacing."""
+    switch = page.get_by_role("switch", name=label, exact=True)
+    for _ in range(4):
+        page.get_by_text(label, exact=True).click()
+        try:
+            page.wait_for_function("(el) => el.checked", arg=switch.element_handle(), timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - the element was replaced, or the click was lost: look again
+            if switch.is_checked():
+                return
+    assert switch.is_checked(), f"{label} could not be switched on"
+
+
 def test_war_room_sign_in_roles_handover_audit_presence_and_follow(browser, team_app, pg_db):
     from core.store import open_store
     from core.store.audit import list_audit
-    from core.store.incidents import get_incident
+    from core.store.incidents import get_incident, update_incident
     from core.team.members import set_role
 
     shots = screenshot_dir()
@@ -187,12 +201,17 @@ def test_war_room_sign_in_roles_handover_audit_presence_and_follow(browser, team
             assert [(e.user, e.role, e.via) for e in handover] == [("cora@example.com", "commander", "page:incidents")]
 
             # follow the commander: Rob's page follows Cora to the Timeline
-            rob.get_by_text("Follow the commander").click()
+            _switch_on(rob, "Follow the commander")
             cora.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Timeline").click()
             rob.wait_for_url(re.compile(r"/timeline"), timeout=90_000)
             # the Timeline's title is drawn (presence keeps refreshing, so the page is seldom fully idle)
             rob.locator('[data-testid="stMain"] h1', has_text="Timeline").wait_for(timeout=90_000)
             rob.screenshot(path=str(shots / "team_follow.png"), full_page=True)
+
+            # others' edits reach an open page by themselves (the sidebar's timer sees the new revision)
+            incident = get_incident(store, INCIDENT)
+            update_incident(store, INCIDENT, version=incident.version, title=incident.title + " (rollback started)")
+            rob.locator('[data-testid="stMain"]').get_by_text("(rollback started)").wait_for(timeout=60_000)
 
             # a role downgrade while editing: the save is refused, nothing lost
             rob.goto(f"{team_app}/?incident={INCIDENT}")
