@@ -59,6 +59,8 @@ from tests.servers import free_port, http_ok  # noqa: E402
 ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 INCIDENT = "INC-LOAD"
 REFUSED_TEXT = "changed by someone else"
+CPU_OF = {"app replicas": "streamlit run app.py", "Chromium": "chromium", "PostgreSQL": "postgres",
+          "Playwright driver": "run-driver"}
 BUSY = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     const s = app && app.getAttribute('data-test-script-state');
@@ -120,6 +122,29 @@ def main() -> None:
                       {"n": name})
             c.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def cpu_seconds(match: str) -> float:
+    """CPU time (user + system) so far of every process whose command line contains ``match``."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if match not in f.read().replace(b"\0", b" ").decode(errors="replace"):
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):  # the process ended meanwhile
+            continue
+    return total
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (every process and the kernel), from /proc/stat."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -320,8 +345,13 @@ class BrowserRun:
         await page.wait_for_function(
             f"() => window.__wbRan && !({BUSY})() && ({outcome})()", timeout=timeout, polling=100)
 
+    async def idle(self, page) -> None:
+        """Wait until no run is going on (a rerun shows old and new elements side by side for a moment)."""
+        await page.wait_for_function(f"() => !({BUSY})()", timeout=120_000, polling=100)
+
     async def act(self, person: Person, kind: str, action, outcome: str = "() => true") -> float:
         page = person.page
+        await self.idle(page)
         await page.evaluate(WATCH)
         t0 = time.perf_counter()
         await action()
@@ -380,6 +410,7 @@ class BrowserRun:
 
     async def edit_event(self, person: Person, n: int) -> None:
         page = person.page
+        await self.idle(page)
         await page.get_by_role("tab", name="Edit & history").click()
         title = page.get_by_role("textbox", name="Title", exact=True)
         value = f"title {person.sub} {n}"
@@ -399,6 +430,7 @@ class BrowserRun:
 
     async def add_entry(self, person: Person, n: int) -> None:
         page = person.page
+        await self.idle(page)
         await page.get_by_role("tab", name="Add entry").click()
         value = f"note {person.sub} {n}"
         await page.get_by_role("textbox", name="What happened").fill(value)
@@ -409,13 +441,14 @@ class BrowserRun:
 
     async def edit_cause(self, person: Person, n: int) -> None:
         page = person.page
+        await self.idle(page)
         dismiss = page.get_by_role("button", name="Dismiss")
         if await dismiss.count():  # the last save's message stays until dismissed: clear it (not timed)
             await page.evaluate(WATCH)
             await dismiss.first.click()
             await self.settle(page, """() => !document.querySelector('[data-testid="stMain"]').innerText
                 .match(/Cause saved\\.|changed by someone else/)""")
-        await page.get_by_role("tab", name="Cause", exact=True).click()
+        await page.get_by_role("tab", name="Cause", exact=True).first.click()
         notes = page.get_by_role("textbox", name="Notes")
         value = f"notes {person.sub} {n}"
         await notes.fill(value)
@@ -527,8 +560,12 @@ class BrowserRun:
                 tasks += [self.guarded(self.reader_loop(p, stop, follow=0 < k <= len(readers) // 2), p)
                           for k, p in enumerate(readers)]
                 self.started = time.monotonic()
+                cpu0 = {k: cpu_seconds(m) for k, m in CPU_OF.items()}
+                cpu0["whole machine"] = machine_cpu_seconds()
                 await asyncio.gather(*tasks)
                 self.elapsed = time.monotonic() - self.started
+                self.cpu = {k: cpu_seconds(m) - cpu0[k] for k, m in CPU_OF.items()}
+                self.cpu["whole machine"] = machine_cpu_seconds() - cpu0["whole machine"]
                 self.load_after = load_average()
             finally:
                 for b in browsers:
@@ -566,6 +603,8 @@ class BrowserRun:
               f"one PostgreSQL, {self.elapsed:.0f} s measured")
         print(f"load average (1, 5, 15 min) before {self.load_before}, after {self.load_after}; "
               f"{os.cpu_count()} cores")
+        print("CPU used while measured: " + ", ".join(
+            f"{k} {v:.0f} s ({v / self.elapsed:.2f} cores)" for k, v in self.cpu.items()))
         print()
         print(f"{'interaction':<14}{'n':>7}{'p50 s':>9}{'p95 s':>9}{'max s':>9}")
         for kind in sorted(t.latency):
@@ -592,6 +631,8 @@ class BrowserRun:
         print(f"readers following the commander: {t.follows}; sessions that failed: {len(t.failures)}")
         for f in t.failures[:10]:
             print(f"  {f}")
+        for r in not_kept[:5]:
+            print(f"  typed value not kept: {r[:3]}")
         for name in ("lost", "ghosts", "unreported"):
             for item in check[name][:5]:
                 print(f"  {name}: {item}")
