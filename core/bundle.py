@@ -522,13 +522,49 @@ def read_bundle(path: Path | str) -> Bundle:
         BundleError: the bundle is invalid; ``.problems`` lists every problem found.
     """
     root = _unpack(Path(path))
-    problems = list(_validate_dir(root, Path(path).name))
+    problems = _validated(root, Path(path).name)
     if problems:
         head = "; ".join(str(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise BundleError(f"invalid bundle {path}: {head}{more}", problems)
     manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
     return _bundle_from(root, manifest)
+
+
+_VALIDATED: dict[tuple[str, str, tuple], list[Problem]] = {}
+_VALIDATED_MAX = 64
+
+
+def _files_stamp(root: Path) -> tuple:
+    """Path, kind, size and modification time of every entry under ``root`` (links not followed)."""
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files) + dirs:
+            full = os.path.join(folder, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            out.append((os.path.relpath(full, root), st.st_mode, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _validated(root: Path, label: str) -> list[Problem]:
+    """The problems of the bundle directory ``root``, validated once per version of its files.
+
+    Every page that reads a bundle used to re-check each log line on its first visit (0.5-1 s
+    for a demo bundle); the same files, with the same sizes and modification times, give the
+    same answer, so the result is kept for the life of the process (the last 64 bundles).
+    """
+    key = (str(root.resolve()), label, _files_stamp(root))
+    found = _VALIDATED.get(key)
+    if found is None:
+        found = list(_validate_dir(root, label))
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.pop(next(iter(_VALIDATED)), None)
+        _VALIDATED[key] = found
+    return list(found)
 
 
 def _bundle_from(root: Path, manifest: dict[str, Any]) -> Bundle:

@@ -70,6 +70,25 @@ def test_read_minimal_bundle(tmp_path):
         b.dataset_path("labels")
 
 
+def test_a_bundle_is_validated_once_per_version_of_its_files(tmp_path, monkeypatch):
+    import core.bundle as bundle_module
+
+    path = _minimal(tmp_path)
+    checks = []
+    real = bundle_module._validate_dir
+    monkeypatch.setattr(bundle_module, "_validate_dir", lambda *a: checks.append(a) or real(*a))
+    read_bundle(path)
+    read_bundle(path)
+    assert len(checks) == 1  # the same files: not checked again
+    log = path / "logs" / "app.jsonl"
+    log.write_text(log.read_text() + '{"message": "no time"}\n')  # a new version of one file
+    with pytest.raises(BundleError, match="missing '@timestamp'"):
+        read_bundle(path)
+    with pytest.raises(BundleError, match="missing '@timestamp'"):
+        read_bundle(path)  # an invalid version is remembered as invalid
+    assert len(checks) == 2
+
+
 def test_zip_round_trip(tmp_path):
     src = _minimal(tmp_path)
     manifest = json.loads((src / "bundle.json").read_text())
