@@ -41,10 +41,35 @@ def _store() -> Store:
     return open_store()
 
 
+WARM_UP_DELAY = 2.0  # seconds: let the first page's run finish before importing in the background
+
+
+def warm_up(delay: float = 0.0) -> None:
+    """Import every module the pages import (and MLflow), in the background once per process.
+
+    A page's first visit otherwise pays for them: ruptures and scipy.stats (Timeline, Metrics,
+    Distributions), drain3 (Logs), MLflow (Models), 1-1.5 s each on this machine. Runs after the
+    demo build, or shortly after the first page when the demos exist already.
+    """
+    import importlib
+    import logging
+    import pkgutil
+    import time
+
+    import ui
+
+    time.sleep(delay)
+    for name in [f"ui.{m.name}" for m in pkgutil.iter_modules(ui.__path__)] + ["mlflow"]:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a page that needs it reports the problem when it runs
+            logging.getLogger(__name__).debug("warm-up import of %s failed", name, exc_info=True)
+
+
 class DemoBuild:
     """The demo incidents being built in a background thread (one per process and store).
 
-    The thread only calls core (never streamlit); pages read :attr:`step`, :attr:`done`,
+    The thread only calls core (never streamlit), then :func:`warm_up`; pages read :attr:`step`, :attr:`done`,
     :attr:`total` and :attr:`finished` to show progress and refresh when it ends.
     """
 
@@ -60,6 +85,7 @@ class DemoBuild:
         self.finished = demos_complete(store)
         if self.finished:
             self.done = self.total
+            threading.Thread(target=warm_up, args=(WARM_UP_DELAY,), name="warm-up", daemon=True).start()
             return
         self._thread = threading.Thread(target=self._run, args=(store,), name="demo-build", daemon=True)
         self._thread.start()
@@ -79,6 +105,7 @@ class DemoBuild:
             raise
         finally:
             self.finished = True
+        warm_up()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the build ends (for scripts and tests); True when it has."""
