@@ -342,12 +342,31 @@ class BrowserRun:
 
     async def settle(self, page, outcome: str = "() => true", timeout: float = 120_000) -> None:
         """Wait until the run the last action caused has finished and ``outcome`` holds."""
-        await page.wait_for_function(
-            f"() => window.__wbRan && !({BUSY})() && ({outcome})()", timeout=timeout, polling=100)
+        await self.until(page, f"() => window.__wbRan && !({BUSY})() && ({outcome})()", timeout)
+
+    async def until(self, page, condition: str, timeout: float = 120_000) -> None:
+        """Wait until ``condition`` holds, looking again when the page changes (a MutationObserver, at
+        most every 50 ms) rather than polling: twenty sessions polling at once would load the
+        browsers being measured."""
+        done = await page.evaluate(f"""(ms) => new Promise((resolve) => {{
+            const ok = {condition};
+            let timer = null;
+            const stop = (value) => {{ obs.disconnect(); clearTimeout(limit); clearTimeout(timer); resolve(value); }};
+            const look = () => {{ timer = null; if (ok()) stop(true); }};
+            const obs = new MutationObserver(() => {{ if (timer === null) timer = setTimeout(look, 50); }});
+            const limit = setTimeout(() => stop(ok()), ms);
+            if (ok()) {{ stop(true); return; }}
+            obs.observe(document.documentElement, {{subtree: true, childList: true, attributes: true,
+                                                     characterData: true}});
+        }})""", timeout)
+        if not done:
+            from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+            raise PlaywrightTimeout(f"waited {timeout / 1000:.0f} s for the page to settle")
 
     async def idle(self, page) -> None:
         """Wait until no run is going on (a rerun shows old and new elements side by side for a moment)."""
-        await page.wait_for_function(f"() => !({BUSY})()", timeout=120_000, polling=100)
+        await self.until(page, f"() => !({BUSY})()")
 
     async def act(self, person: Person, kind: str, action, outcome: str = "() => true") -> float:
         page = person.page
