@@ -37,7 +37,7 @@ def _folder_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-@st.cache_data(show_spinner="Profiling the images…", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)  # callers show the spinner (the warm-up thread has no page)
 def _compare_paths(reference: str, current: str, _digest: str) -> tuple[ImageComparison, ImageProfile, ImageProfile]:
     ref = profile_images(reference, label="reference")
     cur = profile_images(current, label="current")
@@ -76,6 +76,25 @@ def _thumb(_profile: ImageProfile, where: str, name: str) -> bytes | None:
         return None
 
 
+def prefetch(incidents: list[Incident], limit: int = 4) -> int:
+    """Profile the bundle images of the first ``limit`` incidents that carry two image sets, into the
+    same cache the panel reads (the app's warm-up thread, :func:`ui.state.warm_up`); the count done."""
+    done = 0
+    for incident in incidents:
+        if done >= limit:
+            break
+        sets = bundle_image_sets(incident.bundle_path) if incident.bundle_path else {}
+        if len(sets) != 2:
+            continue
+        ref, cur = sets["reference"], sets["current"]
+        try:
+            _compare_paths(str(ref), str(cur), _folder_digest(ref) + _folder_digest(cur))
+        except WorkbenchError:  # the panel shows the problem when it is opened
+            continue
+        done += 1
+    return done
+
+
 def _where(profile: ImageProfile, name: str) -> str:
     try:
         ref = profile.ref(name)
@@ -107,7 +126,8 @@ def _pick(how: str, sets: dict[str, Path]) -> tuple[ImageComparison, ImageProfil
     if how == "Incident images":
         st.caption("Reference: the bundle's images/reference (served before the incident); current: images/current.")
         ref, cur = sets["reference"], sets["current"]
-        return _compare_paths(str(ref), str(cur), _folder_digest(ref) + _folder_digest(cur))
+        with st.spinner("Profiling the images…"):
+            return _compare_paths(str(ref), str(cur), _folder_digest(ref) + _folder_digest(cur))
     if how == "Upload two zips":
         u1, u2 = st.columns(2)
         a = u1.file_uploader("Reference images (.zip)", type=["zip"], key="images_upload_ref")

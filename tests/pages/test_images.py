@@ -82,3 +82,24 @@ def test_pinning_the_image_findings_puts_them_on_the_timeline_and_in_the_post_mo
         assert "resolution halved" in report
     finally:
         store.dispose()
+
+
+def test_the_warm_up_profiles_the_incident_images_into_the_panels_cache(workbench_home):
+    from core.store import open_store
+    from core.store.incidents import list_incidents
+    from ui import images
+
+    store = open_store(f"sqlite:///{workbench_home / 'workbench.db'}")
+    try:
+        incidents = list_incidents(store)
+    finally:
+        store.dispose()
+    with_images = [i for i in incidents if i.id == "demo-image-downscale"]
+    assert images.prefetch([i for i in incidents if i.id != "demo-image-downscale"]) == 0
+    assert images.prefetch(incidents, limit=4) == len(with_images) == 1
+    sets = images.bundle_image_sets(with_images[0].bundle_path)
+    digest = images._folder_digest(sets["reference"]) + images._folder_digest(sets["current"])
+    args = (str(sets["reference"]), str(sets["current"]), digest)
+    result, ref, cur = images._compare_paths(*args)  # what the panel reads for that incident
+    assert ref.n_images == cur.n_images == 240
+    assert images.prefetch(incidents, limit=0) == 0
