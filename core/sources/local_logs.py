@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import codecs
 import os
+import queue
 import re
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -25,7 +26,7 @@ import duckdb
 
 from core.config import DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MEMORY_MB, check_log_memory_mb, settings
 from core.errors import InvalidInputError, NotFoundError
-from core.logquery import FieldKind, compile_query
+from core.logquery import CompiledQuery, FieldKind, compile_query
 from core.models import TimeWindow
 from core.sources.logs import (
     LEVEL_FIELD, MESSAGE_FIELD, NO_VALUE, SERVICE_FIELD, TIME_FIELD, FieldFacet, Histogram, HistogramBucket,
@@ -54,6 +55,7 @@ TIME_CANDIDATES = ("@timestamp", "timestamp", "time", "ts", "datetime", "date")
 _TEXT_FIELDS = ("message", "error.message")
 _ZONE_RX = r"(Z|z|[+-]\d\d:?\d\d)$"
 _NO_TIME_KEY = 2**63 - 1  # sorts records without a time after every time (NULLS LAST)
+_WORKER_IDLE_S = 2.0  # a query thread with nothing to do for this long ends
 
 
 def _ident(name: str) -> str:
@@ -143,6 +145,60 @@ def _copy_range(src: Any, dst: Any, start: int, end: int | None) -> None:
             left -= len(chunk)
 
 
+class _QueryWorker:
+    """A thread running one query at a time on a cursor of the source's connection.
+
+    Only the queries run DuckDB code on this thread: an idle worker that ends hands its cursor
+    back to the source (closed or reused from a caller's thread), so no DuckDB call is left
+    running on a daemon thread when the interpreter exits.
+    """
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, give_back: Callable[["_QueryWorker"], bool],
+                 leave: Callable[["_QueryWorker"], bool]):
+        self.cursor = cursor
+        self._give_back, self._leave = give_back, leave
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.retired = False  # stopped on a deadline or failed: ends after its query, never reused
+        threading.Thread(target=self._loop, name="log-query", daemon=True).start()
+
+    def submit(self, work: Callable[[duckdb.DuckDBPyConnection], Any], outcome: dict[str, Any],
+               done: threading.Event) -> None:
+        self._jobs.put((work, outcome, done))
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def interrupt(self) -> None:
+        try:
+            self.cursor.interrupt()
+        except duckdb.Error:  # the query ended and the cursor is closed
+            pass
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=_WORKER_IDLE_S)
+            except queue.Empty:
+                if self._leave(self):
+                    return
+                continue  # taken for a query just now: it is on its way
+            if job is None:
+                return
+            work, outcome, done = job
+            try:
+                outcome["value"] = work(self.cursor)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome["error"] = exc
+                self.retired = True  # a failed or stopped query may leave its cursor unusable
+            done.set()
+            if not self._give_back(self):
+                break
+        try:  # retired: this cursor is not handed on
+            self.cursor.close()
+        except duckdb.Error:  # the source was closed first
+            pass
+
+
 class LocalLogSource:
     """Log files (JSONL, CSV, plain text) loaded into DuckDB and queried with Lucene syntax.
 
@@ -193,9 +249,13 @@ class LocalLogSource:
         self._con.execute(f"SET temp_directory='{self._tmp.name.replace(chr(39), chr(39) * 2)}'")
         self._con.execute(f"SET memory_limit='{_memory_mb(memory_mb)}MB'")
         self._lock = threading.Lock()
+        self._idle: list[_QueryWorker] = []  # worker threads waiting for a query (see _execute)
+        self._spare: list[duckdb.DuckDBPyConnection] = []  # cursors of workers that ended while idle
+        self._closed = False
         self._time_field = time_field
         self._fields: dict[str, FieldKind] = {}
         self._ascii_fields: frozenset[str] = frozenset()
+        self._compiled: dict[str, CompiledQuery] = {}
         # a record's id is its 1-based position in time order: DuckDB's rowid + 1, or a __row column (see _load)
         self._row_col, self._row_base = "rowid", 1
         self._load()
@@ -262,15 +322,15 @@ class LocalLogSource:
             _copy_range(src, dst, at, None)
         return target
 
-    def _raw_sql(self, path: Path, index: int) -> tuple[str, list[Any]]:
+    def _raw_sql(self, path: Path) -> tuple[str, list[Any]]:
         suffix = path.suffix.lower()
         if suffix in JSON_SUFFIXES:
             sample = -1 if path.stat().st_size < 200_000_000 else 20480
-            return (f"SELECT *, {index} AS __file, row_number() OVER () AS __line FROM read_json(?, "
+            return ("SELECT * FROM read_json(?, "
                     f"format='newline_delimited', ignore_errors=true, sample_size={sample}, "
                     f"maximum_object_size={2 * MAX_LINE_BYTES}, union_by_name=true)", [str(path)])
         if suffix in CSV_SUFFIXES:
-            return (f"SELECT *, {index} AS __file, row_number() OVER () AS __line FROM read_csv(?, header=true, "
+            return ("SELECT * FROM read_csv(?, header=true, "
                     f"auto_detect=true, ignore_errors=true, sample_size=-1, max_line_size={2 * MAX_LINE_BYTES})", [str(path)])
         rx = re.compile(self._line_pattern)
         if "message" not in rx.groupindex:
@@ -285,9 +345,9 @@ class LocalLogSource:
             for n in keep if n != "message"
         )
         sql = (f"SELECT {cols + ',' if cols else ''} "
-               "CASE WHEN regexp_matches(line, ?) THEN m.message ELSE line END AS message, "
-               f"{index} AS __file, __line FROM (SELECT line, __line, regexp_extract(line, ?, {names!r}) AS m "
-               "FROM (SELECT rtrim(column0, chr(13)) AS line, row_number() OVER () AS __line FROM read_csv(?, "
+               "CASE WHEN regexp_matches(line, ?) THEN m.message ELSE line END AS message "
+               f"FROM (SELECT line, regexp_extract(line, ?, {names!r}) AS m "
+               "FROM (SELECT rtrim(column0, chr(13)) AS line FROM read_csv(?, "
                "columns={'column0': 'VARCHAR'}, header=false, delim='\x1f', quote='', escape='', "
                f"auto_detect=false, strict_mode=false, null_padding=true, max_line_size={2 * MAX_LINE_BYTES})))")
         return sql, [self._line_pattern, self._line_pattern, str(path)]
@@ -313,9 +373,9 @@ class LocalLogSource:
         parts = []
         all_cols: dict[str, list[tuple[str, str]]] = {}
         per_file: list[tuple[str, list[Any], dict[str, list[tuple[str, str]]]]] = []
-        for i, path in enumerate(self._paths):
+        for path in self._paths:
             readable = self._readable(path)
-            sql, params = self._raw_sql(readable, i)
+            sql, params = self._raw_sql(readable)
             try:
                 rel = con.sql(sql, params=params)
                 cols = self._flat_columns(rel)
@@ -332,7 +392,7 @@ class LocalLogSource:
                     f"(or one of {', '.join(TIME_CANDIDATES)}); fields found: {', '.join(sorted(all_cols)[:12])}"
                 )
             self._time_field = found
-        names = [n for n in all_cols if n not in ("__file", "__line")]
+        names = list(all_cols)
         # one SELECT per file with every column (NULL where the file lacks it), then UNION ALL
         types: dict[str, str] = {}
         for n in names:
@@ -348,45 +408,44 @@ class LocalLogSource:
                 casted = [e if t == types[n] else f"CAST({e} AS {types[n]})" for e, t in have]
                 e = casted[0] if len(casted) == 1 else f"COALESCE({', '.join(casted)})"
                 exprs.append(f"{e} AS {_ident(n)}")
-            parts.append((f"SELECT {', '.join(exprs)}, __file, __line FROM ({sql})", params))
+            parts.append((f"SELECT {', '.join(exprs)} FROM ({sql})", params))
         union = " UNION ALL ".join(p for p, _ in parts)
         params = [x for _, ps in parts for x in ps]
         tf = self._time_field
         ttype = types[tf].upper()
+        # __naive (kept only for times read from text): NULL without a time, else whether it lacks a zone
+        naive_col = ""
         if ttype.startswith("TIMESTAMP"):
             ts_expr = f"CAST({_ident(tf)} AS TIMESTAMPTZ)"
-            naive_expr = "FALSE"
         elif _kind_of(ttype) == FieldKind.NUMBER:
             # epoch seconds, or milliseconds when the numbers are too large to be seconds
             c = _ident(tf)
             ts_expr = f"CASE WHEN {c} > 1e11 THEN to_timestamp({c} / 1000.0) ELSE to_timestamp({c}) END"
-            naive_expr = "FALSE"
         else:
             c = f"trim(CAST({_ident(tf)} AS VARCHAR))"
             ts_expr = f"TRY_CAST(replace({c}, ',', '.') AS TIMESTAMPTZ)"
-            naive_expr = f"({c} IS NOT NULL AND NOT regexp_matches({c}, '{_ZONE_RX}'))"
+            naive_col = f", CASE WHEN {c} IS NULL THEN NULL ELSE NOT regexp_matches({c}, '{_ZONE_RX}') END AS __naive"
+        # the time field was present (whether or not it could be read as a time)
+        has_time = "__naive IS NOT NULL" if naive_col else "__ts IS NOT NULL"
         other = [n for n in names if n != tf]
         select_other = ", ".join(_ident(n) for n in other)
-        # all-NULL rows are lines that were not JSON (read_json with ignore_errors yields NULLs)
-        empty = " AND ".join(f"{_ident(n)} IS NULL" for n in names) or "FALSE"
-        # __order_break: this row does not come after the previous one in (time NULLS LAST, file, line) order;
-        # with no such row (log files are usually written in time order) the table is already sorted
-        key = f"row(COALESCE(epoch_us(__ts), {_NO_TIME_KEY}), __file, __line)"
+        # the table holds the records as read, in file order (DuckDB keeps insertion order, so rowid is the
+        # position in the files), with no helper columns: what the checks below need is computed from it
         try:
-            con.execute(
-                f"CREATE TABLE __raw AS SELECT *, COALESCE({key} <= lag({key}) OVER (), FALSE) AS __order_break "
-                f"FROM (SELECT {ts_expr} AS __ts, {naive_expr} AS __naive, ({empty}) AS __bad, "
-                f"{select_other + ',' if select_other else ''} __file, __line FROM ({union}))", params)
+            con.execute(f"CREATE TABLE __raw AS SELECT {ts_expr} AS __ts{', ' + select_other if select_other else ''}"
+                        f"{naive_col} FROM ({union})", params)
         except duckdb.Error as exc:
             hint = "; raise WORKBENCH_LOG_MEMORY_MB" if "Out of Memory" in str(exc) else ""
             raise InvalidInputError(f"the log files cannot be loaded ({str(exc).splitlines()[0]}){hint}") from None
+        # all-NULL rows are lines that were not JSON (read_json with ignore_errors yields NULLs)
+        bad_expr = " AND ".join([f"{_ident(n)} IS NULL" for n in other] + [f"NOT ({has_time})"])
         # text fields whose values are all ASCII (byte length = character count) get cheaper regexes
         text = [n for n in other if n in _TEXT_FIELDS and _kind_of(types[n]) == FieldKind.KEYWORD]
         ascii_checks = "".join(f", bool_and(strlen({_ident(n)}) = length({_ident(n)}))" for n in text)
-        bad, no_ts, naive, total, breaks, *ascii_only = con.execute(
-            "SELECT count(*) FILTER (__bad), count(*) FILTER (NOT __bad AND __ts IS NULL), "
-            "count(*) FILTER (__naive AND __ts IS NOT NULL), count(*), count(*) FILTER (__order_break)"
-            f"{ascii_checks} FROM __raw").fetchone()
+        naive_count = "count(*) FILTER (__naive AND __ts IS NOT NULL)" if naive_col else "0"
+        bad, no_ts, naive, total, lo, hi, *ascii_only = con.execute(
+            f"SELECT count(*) FILTER ({bad_expr}), count(*) FILTER (NOT ({bad_expr}) AND __ts IS NULL), "
+            f"{naive_count}, count(*), min(__ts), max(__ts){ascii_checks} FROM __raw").fetchall()[0]
         self._ascii_fields = frozenset(n for n, yes in zip(text, ascii_only) if yes is not False)
         if bad:
             self._warnings.append(f"{bad} line(s) are not valid records (malformed JSON or CSV) and were skipped")
@@ -400,7 +459,8 @@ class LocalLogSource:
                 f"no records could be read from {', '.join(p.name for p in self._paths)}; "
                 "check that the files are JSONL, CSV or text lines")
         try:
-            self._order(con, names, other, select_other, sorted_already=breaks == 0 and bad == 0)
+            self._order(con, names, other, select_other, bad_expr, naive=bool(naive_col),
+                        sorted_already=bad == 0 and self._in_time_order(con))
         except duckdb.Error as exc:
             hint = "; raise WORKBENCH_LOG_MEMORY_MB" if "Out of Memory" in str(exc) else ""
             raise InvalidInputError(f"the log files cannot be loaded ({str(exc).splitlines()[0]}){hint}") from None
@@ -413,35 +473,49 @@ class LocalLogSource:
         if tf != TIME_FIELD:
             self._fields.pop(tf, None)
         self._columns = [TIME_FIELD] + other
-        self._records, lo, hi = con.execute(
-            f"SELECT count(*), min({_ident(TIME_FIELD)}), max({_ident(TIME_FIELD)}) FROM logs").fetchone()
-        from datetime import timedelta
-
+        # bad rows have no time, so the time range and count of the good records are those of __raw
+        self._records = total - bad
         self._span = TimeWindow(lo, hi + timedelta(milliseconds=1)) if lo is not None else None
 
-    def _order(self, con: duckdb.DuckDBPyConnection, names: list[str], other: list[str], select_other: str, *,
-               sorted_already: bool) -> None:
-        """Turn ``__raw`` into ``logs``, the good records in time order (see ``_row_col`` for the ids)."""
+    @staticmethod
+    def _in_time_order(con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether ``__raw`` is already in time order (records without a time last).
+
+        Log files are usually written in time order; then the table needs no sort. Records of the
+        same time stay in file order either way, so only a time earlier than the one before breaks it.
+        """
+        key = f"COALESCE(epoch_us(__ts), {_NO_TIME_KEY})"
+        # one column, read in table order (a streaming window keeps it)
+        return con.execute(
+            f"SELECT count(*) FROM (SELECT {key} < lag({key}) OVER () AS brk FROM __raw) WHERE brk").fetchall()[0][0] == 0
+
+    def _order(self, con: duckdb.DuckDBPyConnection, names: list[str], other: list[str], select_other: str,
+               bad_expr: str, *, naive: bool, sorted_already: bool) -> None:
+        """Turn ``__raw`` into ``logs``, the good records in time order (see ``_row_col`` for the ids).
+
+        Records of the same time keep their file order: ``__raw``'s rowid is the position in the files.
+        """
         if any(n.lower() in ("rowid", "__row") for n in names) or TIME_FIELD in other:
-            # a field named like the row number: keep the row number in a column of its own
+            # a field named like the row number: keep the row number in a column of its own (a field named
+            # rowid hides DuckDB's, so the file position is numbered in table order here)
             con.execute(
-                f"CREATE TABLE logs AS SELECT row_number() OVER (ORDER BY __ts NULLS LAST, __file, __line) AS __row, "
-                f"__ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} FROM __raw "
-                "WHERE NOT __bad ORDER BY __row")
+                f"CREATE TABLE logs AS SELECT row_number() OVER (ORDER BY __ts NULLS LAST, __pos) AS __row, "
+                f"__ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} FROM "
+                f"(SELECT *, row_number() OVER () AS __pos FROM __raw) WHERE NOT ({bad_expr}) ORDER BY __row")
             con.execute("DROP TABLE __raw")
             self._row_col, self._row_base = "__row", 0
         elif sorted_already:
             # already in order: the loaded table becomes the log table without a copy; the row number
             # is DuckDB's rowid (position in the table) + 1
-            for helper in ("__naive", "__bad", "__file", "__line", "__order_break"):
-                con.execute(f"ALTER TABLE __raw DROP COLUMN {helper}")
+            if naive:
+                con.execute("ALTER TABLE __raw DROP COLUMN __naive")
             con.execute(f"ALTER TABLE __raw RENAME COLUMN __ts TO {_ident(TIME_FIELD)}")
             con.execute("ALTER TABLE __raw RENAME TO logs")
         else:
             # one sort; the table keeps the order it is written in, so rowid + 1 is the row number
             con.execute(
                 f"CREATE TABLE logs AS SELECT __ts AS {_ident(TIME_FIELD)}{', ' + select_other if select_other else ''} "
-                "FROM __raw WHERE NOT __bad ORDER BY __ts NULLS LAST, __file, __line")
+                f"FROM __raw WHERE NOT ({bad_expr}) ORDER BY __ts NULLS LAST, rowid")
             con.execute("DROP TABLE __raw")
 
     # ------------------------------------------------------------ querying
@@ -459,28 +533,29 @@ class LocalLogSource:
         DuckDB is asked to stop (``interrupt()``), but it only notices between chunks of work and
         not while it plans a large expression, so the query runs on a worker thread: the caller
         never waits past the deadline, and the worker closes its cursor when DuckDB has stopped.
+        Workers are kept for the next query (starting a thread costs as much as a small query);
+        one that was stopped is not reused.
         """
         remaining = (deadline if deadline is not None else self._deadline()) - time.monotonic()
-        cur = self._con.cursor()
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            with self._lock:
+                cursor = self._spare.pop() if self._spare else None
+            worker = _QueryWorker(cursor or self._con.cursor(), self._give_back, self._leave)
         outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                outcome["value"] = work(cur)
-            except BaseException as exc:  # handed to the caller's thread below
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=run, name="log-query", daemon=True)
-        worker.start()
-        worker.join(max(remaining, 0.0))
-        if worker.is_alive():
-            cur.interrupt()
-            threading.Thread(target=lambda: (worker.join(), cur.close()), name="log-query-cleanup",
-                             daemon=True).start()
-            raise InvalidInputError(
-                f"the log query took longer than {self._timeout_s:g} s and was stopped; narrow the time range "
-                "or make the query more selective (fewer terms, no leading wildcards)")
-        cur.close()
+        done = threading.Event()
+        worker.submit(work, outcome, done)
+        if not done.wait(max(remaining, 0.0)):
+            with self._lock:
+                finished = done.is_set()
+                if not finished:
+                    worker.retired = True
+            if not finished:
+                worker.interrupt()
+                raise InvalidInputError(
+                    f"the log query took longer than {self._timeout_s:g} s and was stopped; narrow the time range "
+                    "or make the query more selective (fewer terms, no leading wildcards)")
         exc = outcome.get("error")
         if isinstance(exc, duckdb.InterruptException):
             raise InvalidInputError(
@@ -492,11 +567,40 @@ class LocalLogSource:
             raise exc
         return outcome["value"]
 
+    def _give_back(self, worker: "_QueryWorker") -> bool:
+        """Called by a worker after each query: whether it waits for another one (else it ends)."""
+        with self._lock:
+            if worker.retired or self._closed:
+                return False
+            self._idle.append(worker)
+            return True
+
+    def _leave(self, worker: "_QueryWorker") -> bool:
+        """Called by a worker idle for a while: whether it may end (not taken for a query meanwhile).
+        Its cursor is kept for the next worker."""
+        with self._lock:
+            if worker in self._idle:
+                self._idle.remove(worker)
+                self._spare.append(worker.cursor)
+                return True
+            return False
+
     def _run(self, sql: str, params: list[Any], deadline: float | None = None) -> list[tuple]:
         return self._execute(lambda cur: cur.execute(sql, params).fetchall(), deadline)
 
+    def _compile(self, query: str) -> CompiledQuery:
+        c = self._compiled.get(query)
+        if c is None:
+            # the page asks several questions of one query text; parse it once
+            c = compile_query(query, self._fields, ascii_fields=self._ascii_fields)
+            with self._lock:
+                if len(self._compiled) >= 64:
+                    self._compiled.pop(next(iter(self._compiled)))
+                self._compiled[query] = c
+        return c
+
     def _where(self, query: str, window: TimeWindow) -> tuple[str, list[Any]]:
-        c = compile_query(query, self._fields, ascii_fields=self._ascii_fields)
+        c = self._compile(query)
         t = _ident(TIME_FIELD)
         return f"{t} >= ? AND {t} < ? AND ({c.sql})", [window.start, window.end, *c.params]
 
@@ -523,19 +627,42 @@ class LocalLogSource:
         check_page_size(size)
         deadline = self._deadline()
         where, params = self._where(query, window)
-        total = int(self._run(f"SELECT count(*) FROM logs WHERE {where}", params, deadline)[0][0])
         t = _ident(TIME_FIELD)
         after = ""
         extra: list[Any] = []
+        newest = window.end  # no hit is at or after this time
         if cursor:
             ts_iso, rid = decode_cursor(cursor)
             # (time, row) before the cursor's; "time <=" lets the scan skip row groups by their time range
             after = f" AND {t} <= ? AND ({t} < ? OR {self._row_col} < ?)"
             ts = datetime.fromisoformat(ts_iso)
             extra = [ts, ts, self._row_param(rid)]
-        rows = self._run(
-            f"SELECT {self._select()} FROM logs WHERE {where}{after} ORDER BY {t} DESC, {self._row_col} DESC LIMIT ?",
-            params + extra + [size + 1], deadline)
+            newest = min(newest, ts + timedelta(microseconds=1))
+        count_sql = f"SELECT count(*) FROM logs WHERE {where}"
+        page_sql = f"SELECT {self._select()} FROM logs WHERE {where}{after}"
+        newest_first = f" ORDER BY {t} DESC, {self._row_col} DESC LIMIT ?"
+
+        def work(cur: duckdb.DuckDBPyConnection) -> tuple[int, list[tuple]]:
+            total = int(cur.execute(count_sql, params).fetchall()[0][0])
+            if total == 0:
+                return 0, []
+            # The table is in time order, so the newest hits are in the last stretch of time before
+            # `newest`: look there first (a stretch expected to hold about 4 pages of hits) and widen it
+            # until a full page is found. Every record before the stretch sorts after every record in it,
+            # so the page is the same as one sorted over the whole window, without sorting the window.
+            span = newest - window.start
+            share = 4 * (size + 1) / total
+            while share < 1 and span > timedelta(0):
+                since = newest - span * share
+                if since <= window.start:
+                    break
+                rows = cur.execute(f"{page_sql} AND {t} >= ?{newest_first}", params + extra + [since, size + 1]).fetchall()
+                if len(rows) > size or (not cursor and len(rows) == total):
+                    return total, rows
+                share *= 16 if not rows else max(4.0, 2 * (size + 1) / len(rows))
+            return total, cur.execute(page_sql + newest_first, params + extra + [size + 1]).fetchall()
+
+        total, rows = self._execute(work, deadline)
         hits = tuple(self._hit(r) for r in rows[:size])
         nxt = encode_cursor(hits[-1].sort) if len(rows) > size and hits else None
         return SearchPage(query=query, window=window, total=total, hits=hits, cursor=nxt)
@@ -561,20 +688,42 @@ class LocalLogSource:
                       if k in (FieldKind.KEYWORD, FieldKind.NUMBER, FieldKind.BOOLEAN)]
         deadline = self._deadline()
         where, params = self._where(query, window)
-        out = []
         for f in fields:
             if f not in self._fields:
                 raise InvalidInputError(f"unknown field '{f}'; fields: {', '.join(sorted(self._fields))}")
-            col = _ident(f)
-            rows = self._run(
-                f"SELECT {col}, count(*) AS n, sum(count(*)) OVER () FROM logs WHERE {where} AND {col} IS NOT NULL "
-                f"GROUP BY {col} ORDER BY n DESC, {col} LIMIT ?", params + [size], deadline)
+        if fields and self._compile(query).sql != "TRUE":
+            per_field = self._execute(lambda cur: self._top_values_of_matches(cur, fields, where, params, size),
+                                      deadline)
+        else:
+            sqls = [f"SELECT {_ident(f)}, count(*) AS n, sum(count(*)) OVER () FROM logs WHERE {where} AND "
+                    f"{_ident(f)} IS NOT NULL GROUP BY {_ident(f)} ORDER BY n DESC, {_ident(f)} LIMIT ?" for f in fields]
+            # one worker for all fields (a thread per query costs more than a small query)
+            per_field = self._execute(lambda cur: [cur.execute(sql, params + [size]).fetchall() for sql in sqls],
+                                      deadline)
+        out = []
+        for f, rows in zip(fields, per_field):
             if not rows:
                 continue
             total = int(rows[0][2])
             vals = tuple((v, int(n)) for v, n, _ in rows)
             out.append(FieldFacet(f, vals, total - sum(n for _, n in vals)))
         return tuple(out)
+
+    @staticmethod
+    def _top_values_of_matches(cur: duckdb.DuckDBPyConnection, fields: list[str], where: str, params: list[Any],
+                               size: int) -> list[list[tuple]]:
+        """Per field, rows (value, count, count of all values) like the per-field queries of ``top_values``,
+        from one statement that tests the query once and keeps the matching records' fields."""
+        parts = []
+        for f in fields:
+            c = _ident(f)
+            parts.append(f"(SELECT list({{'v': {c}, 'n': n}} ORDER BY n DESC, {c}) FROM (SELECT {c}, count(*) AS n "
+                         f"FROM m WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY n DESC, {c} LIMIT ?)), "
+                         f"(SELECT count({c}) FROM m)")
+        cols = ", ".join(dict.fromkeys(_ident(f) for f in fields))
+        row = cur.execute(f"WITH m AS MATERIALIZED (SELECT {cols} FROM logs WHERE {where}) SELECT {', '.join(parts)}",
+                          params + [size] * len(fields)).fetchall()[0]
+        return [[(x["v"], x["n"], row[2 * i + 1]) for x in row[2 * i] or ()] for i in range(len(fields))]
 
     def surrounding(self, hit: LogHit, *, n: int = 5, same_field: str = SERVICE_FIELD) -> tuple[LogHit, ...]:
         rid = int(hit.id)
@@ -620,6 +769,13 @@ class LocalLogSource:
             cur.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed, idle, self._idle = True, self._idle, []
+            spare, self._spare = self._spare, []
+        for worker in idle:
+            worker.stop()  # it ends without touching its cursor
+        for cur in spare + [w.cursor for w in idle]:
+            cur.close()
         self._con.close()
         self._tmp.cleanup()
 
