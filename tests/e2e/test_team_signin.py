@@ -83,25 +83,32 @@ def team_app(provider, pg_db, tmp_path_factory):
     store.dispose()
     home = tmp_path_factory.mktemp("team-home")
     port = free_port()
+    cmd, env = _replica(home, port, provider[0], pg_db, f"{uuid.uuid4().hex}{uuid.uuid4().hex}")
     base = f"http://127.0.0.1:{port}"
-    (home / ".streamlit").mkdir()
+    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
+                 cwd=ROOT, env=env):
+        yield base
+
+
+def _replica(home: Path, port: int, provider: str, database: str, cookie_secret: str) -> tuple[list[str], dict]:
+    """The command and environment of one app replica with [auth] pointing at ``provider``."""
+    base = f"http://127.0.0.1:{port}"
+    (home / ".streamlit").mkdir(exist_ok=True)
     (home / ".streamlit" / "secrets.toml").write_text(f"""
 [auth]
 redirect_uri = "{base}/oauth2callback"
-cookie_secret = "{uuid.uuid4().hex}{uuid.uuid4().hex}"
+cookie_secret = "{cookie_secret}"
 client_id = "workbench"
 client_secret = "workbench-secret"
-server_metadata_url = "{provider[0]}/.well-known/openid-configuration"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
 
 [team]
 role_claim = "workbench_role"
 """)
-    env = {**os.environ, "HOME": str(home), "WORKBENCH_HOME": str(home / "wb"), "DATABASE_URL": pg_db}
+    env = {**os.environ, "HOME": str(home), "WORKBENCH_HOME": str(home / "wb"), "DATABASE_URL": database}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true"]
-    with running(cmd, home / "streamlit.log", lambda: http_ok(f"{base}/_stcore/health"), what="streamlit",
-                 cwd=ROOT, env=env):
-        yield base
+    return cmd, env
 
 
 def _idle(page, timeout=90_000):
@@ -286,6 +293,51 @@ def test_an_expired_sign_in_reads_only_keeps_what_was_typed_and_offers_to_sign_i
             page.get_by_role("button", name="Sign in again").click()
             page.get_by_role("button", name="End session").click()  # the provider's own logout page
             page.get_by_text("Sign in to join the war room").wait_for(timeout=90_000)
+        finally:
+            ctx.close()
+    finally:
+        store.dispose()
+
+
+def test_a_replica_restarting_mid_edit_keeps_what_was_typed_and_the_save_lands_when_it_is_back(
+        browser, team_app, provider, pg_db, tmp_path):
+    """The replica a person is on restarts while they type: the page reconnects by itself (the sign-in
+    cookie is valid on the restarted process), the typed summary is still in the form, and saving it
+    after the restart writes it, once."""
+    from core.store import open_store
+    from core.store.audit import list_audit
+    from core.store.incidents import get_incident
+
+    port = free_port()
+    cmd, env = _replica(tmp_path, port, provider[0], pg_db, f"{uuid.uuid4().hex}{uuid.uuid4().hex}")
+    base = f"http://127.0.0.1:{port}"
+    typed = "Typed while the replica restarted: rollback of scorer 3.2 started at 14:20"
+    store = open_store(pg_db)
+    try:
+        with running(cmd, tmp_path / "first.log", lambda: http_ok(f"{base}/_stcore/health"), what="replica",
+                     cwd=ROOT, env=env) as first:
+            ctx, page = _sign_in(browser, base, "cora")
+            _open_selected_incident(page)
+            summary = page.get_by_role("textbox", name="Summary", exact=True)
+            summary.fill(typed)
+            first.terminate()
+            first.wait(timeout=30)
+        try:
+            with running(cmd, tmp_path / "second.log", lambda: http_ok(f"{base}/_stcore/health"),
+                         what="restarted replica", cwd=ROOT, env=env):
+                _idle(page)  # the page reconnected to the restarted process and ran again
+                page.get_by_text("Cora Commander · commander").first.wait_for(timeout=90_000)  # still signed in
+                assert summary.input_value() == typed
+                page.get_by_role("button", name="Save changes").click()
+                for _ in range(90):
+                    if get_incident(store, INCIDENT).summary == typed:
+                        break
+                    time.sleep(1)
+                page.screenshot(path=str(screenshot_dir() / "team_replica_restarted.png"), full_page=True)
+                assert get_incident(store, INCIDENT).summary == typed
+                saves = [e for e in list_audit(store, INCIDENT)
+                         if e.object_type == "incidents" and (e.after or {}).get("summary") == typed]
+                assert [(e.user, e.via) for e in saves] == [("cora@example.com", "page:incidents")]
         finally:
             ctx.close()
     finally:
