@@ -445,7 +445,7 @@ class BrowserRun:
         else:
             kept = await title.input_value() == value
             self.tally.refused.append(("event", person.sub, value, REFUSED_TEXT in text, kept))
-            await self.shot(page, "event", took)
+            await self.shot(page, "event", took, kept)
 
     async def add_entry(self, person: Person, n: int) -> None:
         page = person.page
@@ -481,13 +481,17 @@ class BrowserRun:
         else:
             kept = await notes.input_value() == value
             self.tally.refused.append(("cause", person.sub, value, REFUSED_TEXT in text, kept))
-            await self.shot(page, "cause", took)
+            await self.shot(page, "cause", took, kept)
 
-    async def shot(self, page, kind: str, took: float) -> None:
-        if self.shots is None or (self.shots / f"refused_{kind}.png").exists():
+    async def shot(self, page, kind: str, took: float, kept: bool = True) -> None:
+        """The first refusal of each kind, and every refusal whose typed value was not in the form."""
+        if self.shots is None:
+            return
+        name = f"refused_{kind}.png" if kept else f"refused_{kind}_not_kept_{len(self.tally.refused)}.png"
+        if (self.shots / name).exists():
             return
         self.shots.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(self.shots / f"refused_{kind}.png"), full_page=True)
+        await page.screenshot(path=str(self.shots / name), full_page=True)
 
     async def recover(self, person: Person, exc: Exception, path: str = "") -> None:
         """Note a step that failed (with a screenshot) and reopen the page, so the session goes on."""

@@ -206,3 +206,21 @@ def test_export_tab_downloads_and_bundle_json(app_test, store, tmp_path):
     at.button(key="fishbone_to_bundle").click().run()
     assert not at.exception
     assert (tmp_path / "fishbone.json").read_text().startswith("{")
+
+
+def test_coming_back_to_the_page_shows_and_saves_against_the_current_version(app_test, store):
+    """An editor drawn afresh (the person was on another page meanwhile) shows the current values, without
+    the changed-by-someone-else notice, and its save is not refused."""
+    at = app_test(PAGE, incident=ID)
+    cause = next(c for c in fb.get_fishbone(store, ID).causes if "v42" in c.text)
+    at.selectbox(key="fishbone_pick").set_value(cause.id).run()
+    at.switch_page("app_pages/timeline.py").run()  # away: the editor's fields leave the page
+    fb.update_cause(store, cause.id, version=cause.version, notes="Saved while I was on the Timeline.")
+    at.switch_page(PAGE).run()
+    at.selectbox(key="fishbone_pick").set_value(cause.id).run()
+    assert _widget(at.text_area, f"fishbone_cause_notes_{cause.id}").value == "Saved while I was on the Timeline."
+    assert not any("Someone else changed this cause" in w.value for w in at.warning)
+    _widget(at.text_area, f"fishbone_cause_notes_{cause.id}").input("My note on top of theirs")
+    _button(at, "Save cause").click().run()
+    assert "Cause saved." in _messages(at)
+    assert fb.get_cause(store, cause.id).notes == "My note on top of theirs"
