@@ -535,7 +535,7 @@ _VALIDATED: dict[tuple[str, str, tuple], list[Problem]] = {}
 _VALIDATED_MAX = 64
 
 
-def _files_stamp(root: Path) -> tuple:
+def files_stamp(root: Path) -> tuple:
     """Path, kind, size and modification time of every entry under ``root`` (links not followed)."""
     out = []
     for folder, dirs, files in os.walk(root):
@@ -557,7 +557,7 @@ def _validated(root: Path, label: str) -> list[Problem]:
     for a demo bundle); the same files, with the same sizes and modification times, give the
     same answer, so the result is kept for the life of the process (the last 64 bundles).
     """
-    key = (str(root.resolve()), label, _files_stamp(root))
+    key = (str(root.resolve()), label, files_stamp(root))
     found = _VALIDATED.get(key)
     if found is None:
         found = list(_validate_dir(root, label))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.bundle import Bundle, read_bundle
+from core.bundle import Bundle, files_stamp, read_bundle
 from core.errors import WorkbenchError
 
 
@@ -20,14 +20,7 @@ def bundle_stamp(path: str) -> tuple:
         except OSError:
             return ()
         return ((root.name, s.st_size, s.st_mtime_ns),)
-    out = []
-    for p in sorted(root.rglob("*")):
-        try:
-            s = p.stat()
-        except OSError:
-            continue
-        out.append((str(p.relative_to(root)), s.st_size, s.st_mtime_ns))
-    return tuple(out)
+    return files_stamp(root)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
