@@ -128,6 +128,7 @@ def sidebar(ident: Identity) -> None:
 
 def _handover(store: Store, incident: Incident) -> None:
     ss = st.session_state
+    ss.pop("team_handover_done", None)
     try:
         done = hand_over(store, incident.id, role=ss["team_handover_role"], incoming=ss["team_handover_to"],
                          summary=ss["team_handover_summary"], version=incident.version,
@@ -137,8 +138,9 @@ def _handover(store: Store, incident: Incident) -> None:
         return
     ss.pop("team_handover_error", None)
     drop_draft(store, identity().user, _draft_purpose(incident))
-    ss["team_handover_done"] = f"{done.role_label}: {done.outgoing or 'nobody'} → {done.incoming}. " \
-                               "The handover is on the timeline."
+    # kept (not shown once) so a rerun from the page's timer does not take the confirmation away
+    ss["team_handover_done"] = (incident.id, f"{done.role_label}: {done.outgoing or 'nobody'} → {done.incoming}. "
+                                             "The handover is on the timeline.")
     ss["team_handover_summary"] = ""
     ss["team_handover_to"] = ""
 
@@ -148,6 +150,7 @@ def _draft_purpose(incident: Incident) -> str:
 
 
 def _keep_draft(store: Store, incident: Incident) -> None:
+    st.session_state.pop("team_handover_done", None)  # a new handover is being written
     save_draft(store, identity().user, _draft_purpose(incident), st.session_state.get("team_handover_summary") or "")
 
 
@@ -188,8 +191,9 @@ def role_board(store: Store, incident: Incident) -> None:
                   disabled=not ident.can(AccessRole.COMMANDER))
     if st.session_state.get("team_handover_error"):
         st.error(f"Not handed over: {st.session_state['team_handover_error']} Your entries are kept in the form.")
-    if st.session_state.get("team_handover_done"):
-        st.success(st.session_state.pop("team_handover_done"))
+    done = st.session_state.get("team_handover_done")
+    if done and done[0] == incident.id:
+        st.success(done[1])
     past = list_handovers(store, incident.id)
     if past:
         st.caption("Handovers")
