@@ -119,7 +119,7 @@ def _take_fresh(incident_id: str, section: str) -> None:
 
 
 def show_messages() -> None:
-    for kind, message, fresh in st.session_state.pop(MESSAGES, []):
+    for kind, message, fresh in state.take_once(MESSAGES, []):
         (st.error if kind == "error" else st.success)(message)
         if fresh is not None:
             st.markdown("Their current text (now loaded for you to compare; press **Use their version** to "

@@ -176,6 +176,7 @@ def rerun_if_shared_state_changed(key: str = "app") -> None:
     previous = st.session_state.get(rev_key)
     st.session_state[rev_key] = current
     if previous is not None and previous != current:
+        state.mark_timer_rerun()
         st.rerun()
 
 

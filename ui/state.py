@@ -34,6 +34,8 @@ SYNCED_KEY = "app_focus_synced"
 PENDING_KEY = "app_pending_demo"
 PROGRESS_SHOWN_KEY = "app_demo_progress_shown"
 PROVISIONAL_KEY = "app_default_while_building"
+TIMER_RERUN_KEY = "app_timer_rerun_asked"  # set by the page's timer just before it reruns the page
+TIMER_RUN_KEY = "app_run_by_timer"  # this full run was started by the timer, not by a click
 
 
 @st.cache_resource(show_spinner="Opening the incident store…")
@@ -175,8 +177,27 @@ def note(message: str) -> None:
 
 
 def show_notes() -> None:
-    for message in st.session_state.pop(MESSAGES_KEY, []):
+    for message in take_once(MESSAGES_KEY, []):
         st.warning(message)
+
+
+def mark_timer_rerun() -> None:
+    """The page's timer is about to rerun the page (another person's edit): nobody clicked."""
+    st.session_state[TIMER_RERUN_KEY] = True
+
+
+def take_once(key: str, default=None):
+    """A one-shot value (a confirmation, a refusal) for this render, then gone.
+
+    A rerun started by the page's timer (someone else's edit) shows it again instead of
+    using it up, so it stays on screen until this person's next click.
+    """
+    shown = f"{key}_last_shown"
+    if st.session_state.get(TIMER_RUN_KEY) and key not in st.session_state:
+        return st.session_state.get(shown, default)
+    value = st.session_state.pop(key, default)
+    st.session_state[shown] = value
+    return value
 
 
 def incident_id() -> str | None:
@@ -211,6 +232,7 @@ def begin_run(store: Store, page: str) -> None:
     Streamlit drops unbound query parameters when the sidebar switches page, so the incident,
     the absolute range and the page's own focus (remembered per page) are put back here.
     """
+    st.session_state[TIMER_RUN_KEY] = st.session_state.pop(TIMER_RERUN_KEY, False)
     sync_from_url(store)
     switched = st.session_state.get(PAGE_KEY) != page
     st.session_state[PAGE_KEY] = page

@@ -247,7 +247,9 @@ def team_panel(store: Store) -> None:
         if st.session_state.get("team_member_error"):
             st.error(st.session_state["team_member_error"])
         if st.session_state.get("team_member_note"):
-            st.success(st.session_state.pop("team_member_note"))
+            from ui.state import take_once  # ui.state imports this module
+
+            st.success(take_once("team_member_note"))
 
 
 def incident_panel(store: Store, incident: Incident) -> None:

@@ -81,6 +81,11 @@ def test_section_edit_is_saved_with_a_version_and_stale_edit_refused(app_test, s
     assert any("changed by someone else" in e.value for e in at.error)
     assert any("Someone else's wording." in c.value for c in at.code)
     assert get_section(store, INCIDENT, "got_lucky").text == "- Someone else's wording."
+    # a rerun by the page's timer (another person's edit; ui.state.TIMER_RERUN_KEY) keeps the refusal on screen
+    at.session_state["app_timer_rerun_asked"] = True
+    at.run()
+    assert any("changed by someone else" in e.value for e in at.error)
+    assert any("Someone else's wording." in c.value for c in at.code)
     at.button(key=f"{key}_fresh").click().run()
     assert at.text_area(key=key).value == "- Someone else's wording."
     at.text_area(key=key).set_value("- Merged wording.")
