@@ -50,11 +50,12 @@ def _dismiss() -> None:
 
 
 def _show_flash() -> None:
+    slot = st.empty()  # always one element: a message coming or going never moves the editors below it
     kind, message, _fresh = st.session_state.get(FLASH, (None, None, False))
     if kind is None:
         return
     st.session_state[FLASH] = (kind, message, False)
-    c1, c2 = st.columns([9, 1], vertical_alignment="center")
+    c1, c2 = slot.container().columns([9, 1], vertical_alignment="center")
     (c1.error if kind == "error" else c1.success)(message)
     c2.button("Dismiss", key="fishbone_flash_dismiss", on_click=_dismiss)
 
@@ -84,6 +85,9 @@ def editor(kind: str, obj_id: Any, version: int, actions: tuple[str, ...] = (), 
     editor is drawn afresh, e.g. on coming back to the page), it shows the current values and so
     saves against the current version.
     """
+    # The notice's place is always there: a notice appearing above a form must not move the form,
+    # or the browser draws it anew in the new place and text typed into the old one is lost.
+    slot = st.empty()
     seen_key, gen_key = f"fishbone_seen_{kind}_{obj_id}", f"fishbone_gen_{kind}_{obj_id}"
     gen = st.session_state.setdefault(gen_key, 0)
     fresh = bool(field) and f"{field}_{obj_id}_{gen}" not in st.session_state
@@ -91,7 +95,7 @@ def editor(kind: str, obj_id: Any, version: int, actions: tuple[str, ...] = (), 
         st.session_state[seen_key] = version
     elif st.session_state[seen_key] != version:
         name = KIND_NAMES.get(kind, "item")
-        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1, c2 = slot.container().columns([4, 1], vertical_alignment="center")
         c1.warning(f"Someone else changed this {name} since you opened it; the diagram shows their version. "
                    "Saving here is refused and keeps your entries.", icon=":material/group:")
         c2.button("Show their version", key=f"fishbone_fresh_{kind}_{obj_id}_{gen}", on_click=_reset,

@@ -119,12 +119,17 @@ def _take_fresh(incident_id: str, section: str) -> None:
 
 
 def show_messages() -> None:
-    for kind, message, fresh in state.take_once(MESSAGES, []):
-        (st.error if kind == "error" else st.success)(message)
+    messages = state.take_once(MESSAGES, [])
+    slot = st.empty()  # always one element: a message coming or going never moves the editors below it
+    if not messages:
+        return
+    box = slot.container()
+    for kind, message, fresh in messages:
+        (box.error if kind == "error" else box.success)(message)
         if fresh is not None:
-            st.markdown("Their current text (now loaded for you to compare; press **Use their version** to "
-                        "edit from it):")
-            st.code(fresh, language="markdown", wrap_lines=True)
+            box.markdown("Their current text (now loaded for you to compare; press **Use their version** to "
+                         "edit from it):")
+            box.code(fresh, language="markdown", wrap_lines=True)
 
 
 def section_editor(store: Store, incident_id: str, section: Section) -> None:

@@ -177,8 +177,12 @@ def note(message: str) -> None:
 
 
 def show_notes() -> None:
-    for message in take_once(MESSAGES_KEY, []):
-        st.warning(message)
+    messages = take_once(MESSAGES_KEY, [])
+    slot = st.empty()  # always one element: a note coming or going never moves what follows
+    if messages:
+        box = slot.container()
+        for message in messages:
+            box.warning(message)
 
 
 def mark_timer_rerun() -> None:

@@ -126,8 +126,9 @@ def add_form(store: Store, incident: Incident, tz: str, author: str) -> None:
         st.session_state["timeline_add_date"] = local.date()
         st.session_state["timeline_add_time"] = local.time()
     message = st.session_state.get("timeline_add_message")
+    slot = st.empty()  # one element always: the message coming or going never moves the form
     if message:
-        (st.success if message[0] == "success" else st.error)(message[1])
+        (slot.success if message[0] == "success" else slot.error)(message[1])
     with st.form("timeline_add_form", clear_on_submit=False):
         st.text_input("What happened", key="timeline_add_title")
         c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
@@ -225,29 +226,45 @@ def edit_panel(store: Store, events: list[TimelineEvent], tz: str, author: str) 
 def _shown(ev: TimelineEvent) -> tuple[int, dict[str, Any]]:
     """The form's generation and what it was opened with (version, title, kind).
 
-    The form keeps saving against the version it showed while the user works in it, so a save after
-    someone else's change is refused instead of silently dropped or overwriting theirs. When nothing was
-    submitted and the event changed, the form is re-created with the current values.
+    The form keeps showing, and saving against, the version it was opened with while it is on screen:
+    typed text reaches the server only when the form is submitted, so re-creating the form when
+    someone else saves would throw away what is being typed. A save after their change is refused
+    and keeps the entry. Drawn afresh (another event picked, coming back to the page) the form
+    shows the current version; "Show their version" re-creates it from the store.
     """
     ss = st.session_state
     seen_key, gen_key = f"timeline_edit_seen_{ev.id}", f"timeline_edit_gen_{ev.id}"
     gen = ss.setdefault(gen_key, 0)
-    submitted = ss.get(f"timeline_edit_save_{ev.id}_{gen}")
-    if seen_key not in ss or (not submitted and ss[seen_key]["version"] != ev.version):
-        if seen_key in ss:
-            gen += 1
-            ss[gen_key] = gen
+    if seen_key not in ss or f"timeline_edit_title_{ev.id}_{gen}" not in ss:
         ss[seen_key] = {"version": ev.version, "title": ev.title, "kind": ev.kind.value}
     return gen, ss[seen_key]
+
+
+def _recreate(event_id: int) -> None:
+    """Forget what the event's form showed: the next run draws it anew from the store."""
+    st.session_state.pop(f"timeline_edit_seen_{event_id}", None)
+    gen_key = f"timeline_edit_gen_{event_id}"
+    st.session_state[gen_key] = st.session_state.get(gen_key, 0) + 1
 
 
 def edit_form(store: Store, ev: TimelineEvent, author: str) -> None:
     """Edit one event's title and kind; a refused (stale) save keeps what was typed in the form."""
     ss = st.session_state
     gen, shown = _shown(ev)
+    # one element always: a message or notice coming or going never moves the form (see ui.fishbone.editor)
+    slot = st.empty()
     message = ss.get("timeline_edit_message")
-    if message and message[0] == ev.id:
-        (st.success if message[1] == "success" else st.error)(message[2])
+    if message and message[0] != ev.id:
+        message = None
+    stale = shown["version"] != ev.version
+    above = slot.container() if message or stale else None
+    if message:
+        (above.success if message[1] == "success" else above.error)(message[2])
+    if stale:
+        c1, c2 = above.columns([4, 1], vertical_alignment="center")
+        c1.warning(f"Someone else changed this event since you opened it; it now reads '{md_text(ev.title)}'. "
+                   "Saving here is refused and keeps your entry.", icon=":material/group:")
+        c2.button("Show their version", key=f"timeline_edit_fresh_{ev.id}_{gen}", on_click=_recreate, args=(ev.id,))
     with st.form(f"timeline_edit_form_{ev.id}"):
         title = st.text_input("Title", shown["title"], key=f"timeline_edit_title_{ev.id}_{gen}")
         kind = st.selectbox("Kind", KINDS, index=KINDS.index(shown["kind"]), key=f"timeline_edit_kind_{ev.id}_{gen}")
@@ -269,6 +286,7 @@ def edit_form(store: Store, ev: TimelineEvent, author: str) -> None:
         ss["timeline_edit_message"] = (ev.id, "error", f"**Not saved.** {exc} Your entry is kept in the form.")
         st.rerun()
     ss["timeline_edit_message"] = (ev.id, "success", f"Saved '{md_text(title)}'.")
+    _recreate(ev.id)  # the form shows what is now stored
     st.rerun()
 
 

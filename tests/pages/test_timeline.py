@@ -75,11 +75,23 @@ def test_add_edit_and_filter(app_test, workbench_home):
     edited = get_event(store, edited.id)
     assert edited.title == "War room opened (bridge 2, 40 people)" and edited.version == 4
 
+    # someone else saves while the form is open: the form is not re-created under the person typing in
+    # it (a form's typed text reaches the server only on submit); a notice offers their version
+    update_event(store, edited.id, version=edited.version, title="Bridge moved again")
+    at.run()
+    form_title = at.text_input(key=f"timeline_edit_title_{edited.id}_2")  # drawn anew after the save
+    assert form_title.value == "War room opened (bridge 2, 40 people)"
+    notice = [w.value for w in at.warning if "Someone else changed this event" in w.value]
+    assert notice and "Bridge moved again" in notice[0]
+    at.button(key=f"timeline_edit_fresh_{edited.id}_2").click().run()
+    assert at.text_input(key=f"timeline_edit_title_{edited.id}_3").value == "Bridge moved again"
+    assert not [w for w in at.warning if "Someone else changed this event" in w.value]
+
     # filter: only annotations remain in the editable table and the export
     at.multiselect(key="timeline_kinds").set_value(["annotation"]).run()
     assert not at.exception
     ids = [o for o in at.selectbox(key="timeline_edit_pick").options]
-    assert ids == [f"#{edited.id} · War room opened (bridge 2, 40 people)"]
+    assert ids == [f"#{edited.id} · Bridge moved again"]
     store.dispose()
 
 
