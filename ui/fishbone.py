@@ -72,7 +72,7 @@ KIND_NAMES = {"problem": "problem statement", "cause": "cause", "cat": "category
               "action": "action item"}
 
 
-def editor(kind: str, obj_id: Any, version: int, actions: tuple[str, ...] = (), field: str = "") -> tuple[str, int]:
+def editor(kind: str, obj_id: Any, version: int, field: str = "") -> tuple[str, int]:
     """Key suffix and shown version of one object's editor.
 
     The editor keeps showing (and saving against) the version it was opened with until this user
@@ -80,7 +80,6 @@ def editor(kind: str, obj_id: Any, version: int, actions: tuple[str, ...] = (), 
     submitted, so re-creating the editor when someone else saves would throw away what is being
     typed. When the object changed meanwhile, a notice above the editor says so and offers the
     current version; saving anyway is refused as changed by someone else, keeping the entries.
-    ``actions`` (the key prefixes of the editor's buttons) are kept for the callers' readability;
     ``field`` is the key prefix of one of its fields: when that field is not on the page yet (the
     editor is drawn afresh, e.g. on coming back to the page), it shows the current values and so
     saves against the current version.
@@ -184,8 +183,7 @@ def _status_radio(key: str, value: CauseStatus) -> str:
 
 
 def problem_editor(store: Store, fishbone: fb.Fishbone) -> None:
-    key, version = editor("problem", fishbone.incident_id, fishbone.version, ("fishbone_problem_save",),
-                          field="fishbone_problem")
+    key, version = editor("problem", fishbone.incident_id, fishbone.version, field="fishbone_problem")
     with st.form(f"fishbone_problem_form_{key}", border=False):
         c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
         text = c1.text_input("Problem statement (the head of the fish)", value=fishbone.problem,
@@ -244,8 +242,7 @@ def cause_picker(fishbone: fb.Fishbone) -> int | None:
 
 
 def cause_editor(store: Store, fishbone: fb.Fishbone, cause: Cause, options: dict[str, dict[str, Any]]) -> None:
-    key, version = editor("cause", cause.id, cause.version, ("fishbone_cause_save", "fishbone_cause_delete"),
-                          field="fishbone_cause_notes")
+    key, version = editor("cause", cause.id, cause.version, field="fishbone_cause_notes")
     cats = {c.id: c.name for c in fishbone.categories}
     parents = [NO_PARENT] + [c.id for c in fishbone.causes
                              if c.parent_id is None and c.id != cause.id and not fishbone.children(cause.id)]
@@ -312,9 +309,7 @@ def add_cause_form(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[
 
 def categories_editor(store: Store, fishbone: fb.Fishbone) -> None:
     for cat in fishbone.categories:
-        key, version = editor("cat", cat.id, cat.version,
-                              ("fishbone_cat_rename", "fishbone_cat_delete", "fishbone_cat_confirm"),
-                              field="fishbone_cat_name")
+        key, version = editor("cat", cat.id, cat.version, field="fishbone_cat_name")
         n = sum(1 for c in fishbone.causes if c.category_id == cat.id)
         c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
         name = c1.text_input(f"Category ({n} causes)", cat.name, key=f"fishbone_cat_name_{key}",
@@ -365,8 +360,7 @@ def whys_editor(store: Store, fishbone: fb.Fishbone, options: dict[str, dict[str
                 for a in fishbone.actions_for(step.cause_id):
                     st.text(f"→ Action: {a.text} ({a.owner or 'no owner'}, {a.status.value.replace('_', ' ')})")
             with st.popover("Edit step"):
-                key, version = editor("why", step.id, step.version, ("fishbone_why_save", "fishbone_why_delete"),
-                                      field="fishbone_why_q")
+                key, version = editor("why", step.id, step.version, field="fishbone_why_q")
                 with st.form(f"fishbone_why_form_{key}", border=False):
                     q = st.text_area("Question", step.question, key=f"fishbone_why_q_{key}")
                     a = st.text_area("Answer", step.answer, key=f"fishbone_why_a_{key}")
@@ -421,8 +415,7 @@ def actions_editor(store: Store, fishbone: fb.Fishbone) -> None:
     cause_ids = [NO_PARENT] + list(texts)
     statuses = list(ActionStatus)
     for item in fishbone.actions:
-        key, version = editor("action", item.id, item.version, ("fishbone_action_save", "fishbone_action_drop"),
-                              field="fishbone_action_text")
+        key, version = editor("action", item.id, item.version, field="fishbone_action_text")
         with st.form(f"fishbone_action_form_{key}"):
             c1, c2, c3, c4 = st.columns([4, 2, 2, 2])
             text = c1.text_input("Action", item.text, key=f"fishbone_action_text_{key}")

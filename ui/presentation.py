@@ -160,7 +160,7 @@ def shared_revision(store: Store, incident_id: str) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()
 
 
-def rerun_if_shared_state_changed(key: str = "app") -> None:
+def rerun_if_shared_state_changed() -> None:
     """In a timed fragment run: rerun the page if the incident's shared state changed since this view looked.
 
     Called at the top of the sidebar's presence fragment (``ui.presence.live``), the one timer
@@ -169,8 +169,8 @@ def rerun_if_shared_state_changed(key: str = "app") -> None:
     incident_id = state.incident_id()
     if not incident_id:
         return
-    rev_key = f"{key}_revision_{incident_id}"
-    if st.session_state.pop(f"{key}_just_read_{incident_id}", False):
+    rev_key = f"app_revision_{incident_id}"  # written by refresh_shared_state
+    if st.session_state.pop(f"app_just_read_{incident_id}", False):
         return  # part of a full run that has just recorded the state
     current = shared_revision(state.get_store(), incident_id)
     previous = st.session_state.get(rev_key)
