@@ -125,10 +125,13 @@ def editor(store: Store, incident: Incident) -> None:
     if base.version > incident.version:
         base = incident
     st.session_state[base_key] = base
+    slot = st.empty()  # one element always: the notice coming or going never moves the form below it
     if incident.version != base.version:
-        st.warning(f"Someone else saved this incident (now version {incident.version}) after you opened it; "
-                   "saving your form will be refused.")
-        if st.button("Load the latest version (discards your unsaved changes)", key=f"incidents_reload_{incident.id}"):
+        box = slot.container()
+        box.warning(f"This incident changed after you opened this form (now version {incident.version}): saved by "
+                    "someone else, in another tab, or by a handover. Saving the form is refused and keeps your "
+                    "entries; load the latest version to edit from it.", icon=":material/group:")
+        if box.button("Load the latest version (discards your unsaved changes)", key=f"incidents_reload_{incident.id}"):
             st.session_state[base_key] = incident
             st.rerun()
     k = f"incidents_edit_{incident.id}_{base.version}"

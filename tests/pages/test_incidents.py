@@ -116,6 +116,12 @@ def test_stale_edit_is_refused_and_input_kept(app_test, workbench_home):
     assert "changed by someone else" in text and "Your values are still in the form" in text
     assert [t for t in at.text_input if t.label == "Title"][0].value == "My new title"
     assert get_incident(store, "demo-ctr-drop").summary == "someone else's edit"
+    # the form stays the one opened (never re-created under the person typing), with a notice above it
+    notice = [w.value for w in at.warning if "changed after you opened this form" in w.value]
+    assert notice and "now version 2" in notice[0]
+    at.button(key="incidents_reload_demo-ctr-drop").click().run()
+    assert not [w for w in at.warning if "changed after you opened this form" in w.value]
+    assert any(t.value == "someone else's edit" for t in at.text_area)
 
 
 def test_bad_milestone_text_is_refused(app_test):
