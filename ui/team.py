@@ -8,6 +8,7 @@ person at the machine acts as the incident commander (the sidebar says so).
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -26,6 +27,7 @@ IDENTITY_KEY = "team_identity"
 SETTINGS_ERROR_KEY = "team_settings_error"
 LOGIN_ERROR_KEY = "team_login_error"
 OPEN_ACCESS_KEY = "team_open_access"
+CONFIRMATION_SECONDS = 600  # a handover confirmation stays this long (or until the next handover)
 
 
 def _settings() -> SignInSettings:
@@ -138,9 +140,10 @@ def _handover(store: Store, incident: Incident) -> None:
         return
     ss.pop("team_handover_error", None)
     drop_draft(store, identity().user, _draft_purpose(incident))
-    # kept (not shown once) so a rerun from the page's timer does not take the confirmation away
+    # Kept for a while, not shown once: a rerun from the page's timer, or the summary field reporting
+    # its old text once more, must not take the confirmation away before it is read.
     ss["team_handover_done"] = (incident.id, f"{done.role_label}: {done.outgoing or 'nobody'} → {done.incoming}. "
-                                             "The handover is on the timeline.")
+                                             "The handover is on the timeline.", time.monotonic())
     ss["team_handover_summary"] = ""
     ss["team_handover_to"] = ""
 
@@ -150,7 +153,6 @@ def _draft_purpose(incident: Incident) -> str:
 
 
 def _keep_draft(store: Store, incident: Incident) -> None:
-    st.session_state.pop("team_handover_done", None)  # a new handover is being written
     save_draft(store, identity().user, _draft_purpose(incident), st.session_state.get("team_handover_summary") or "")
 
 
@@ -192,7 +194,7 @@ def role_board(store: Store, incident: Incident) -> None:
     if st.session_state.get("team_handover_error"):
         st.error(f"Not handed over: {st.session_state['team_handover_error']} Your entries are kept in the form.")
     done = st.session_state.get("team_handover_done")
-    if done and done[0] == incident.id:
+    if done and done[0] == incident.id and time.monotonic() - done[2] < CONFIRMATION_SECONDS:
         st.success(done[1])
     past = list_handovers(store, incident.id)
     if past:
