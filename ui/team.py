@@ -15,6 +15,7 @@ import streamlit as st
 
 from core.errors import InvalidInputError, WorkbenchError
 from core.models import ROLE_LABELS, Incident, Role, iso
+from core.report.text import md_text
 from core.store import Store
 from core.store.audit import export_audit, list_audit
 from core.store.drafts import drop_draft, get_draft, save_draft
@@ -142,8 +143,9 @@ def _handover(store: Store, incident: Incident) -> None:
     drop_draft(store, identity().user, _draft_purpose(incident))
     # Kept for a while, not shown once: a rerun from the page's timer, or the summary field reporting
     # its old text once more, must not take the confirmation away before it is read.
-    ss["team_handover_done"] = (incident.id, f"{done.role_label}: {done.outgoing or 'nobody'} → {done.incoming}. "
-                                             "The handover is on the timeline.", time.monotonic())
+    names = f"{md_text(done.outgoing or 'nobody')} → {md_text(done.incoming)}"  # typed text, shown as text
+    ss["team_handover_done"] = (incident.id, f"{done.role_label}: {names}. The handover is on the timeline.",
+                                time.monotonic())
     ss["team_handover_summary"] = ""
     ss["team_handover_to"] = ""
 
@@ -192,7 +194,7 @@ def role_board(store: Store, incident: Incident) -> None:
         st.button("Hand over", key="team_handover_go", type="primary", on_click=_handover, args=(store, incident),
                   disabled=not ident.can(AccessRole.COMMANDER))
     if st.session_state.get("team_handover_error"):
-        st.error(f"Not handed over: {st.session_state['team_handover_error']} Your entries are kept in the form.")
+        st.error(f"Not handed over: {md_text(st.session_state['team_handover_error'])} Your entries are kept in the form.")
     done = st.session_state.get("team_handover_done")
     if done and done[0] == incident.id and time.monotonic() - done[2] < CONFIRMATION_SECONDS:
         st.success(done[1])
@@ -225,7 +227,7 @@ def _set_member(store: Store) -> None:
     ss = st.session_state
     try:
         set_role(store, ss.get("team_member_user", ""), ss.get("team_member_role", ""), by=identity().user)
-        ss["team_member_note"] = f"{ss['team_member_user'].strip().lower()} is now a {ss['team_member_role']}."
+        ss["team_member_note"] = f"{md_text(ss['team_member_user'].strip().lower())} is now a {ss['team_member_role']}."
         ss.pop("team_member_error", None)
     except WorkbenchError as exc:
         ss["team_member_error"] = str(exc)

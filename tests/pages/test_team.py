@@ -148,3 +148,13 @@ def test_a_typed_handover_summary_survives_a_reload_until_it_is_handed_over(app_
     finally:
         store.dispose()
     assert app_test(incident=INCIDENT).text_area(key="team_handover_summary").value == ""
+
+
+def test_a_handover_shows_typed_names_as_text(app_test):
+    at = app_test(incident=INCIDENT)
+    at.text_input(key="team_handover_to").input("![x](http://198.51.100.7/x.png) <b>Eve</b>")
+    at.text_area(key="team_handover_summary").input("Rollback running, CTR recovering; next check at 10:30")
+    at.button(key="team_handover_go").click().run()
+    shown = next(s.value for s in at.success if "The handover is on the timeline" in s.value)
+    assert "![x](" not in shown and "<b>" not in shown and "Eve" in shown
+
